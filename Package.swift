@@ -1,0 +1,71 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "tally",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "tally-ingestion", targets: ["tally-ingestion"]),
+        .executable(name: "tally-scoring", targets: ["tally-scoring"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // C libraries from Debian, imported as they are.
+        .systemLibrary(
+            name: "CZeroMQ", path: "Shared/CZeroMQ", pkgConfig: "libzmq",
+            providers: [.apt(["libzmq3-dev"])]),
+        .systemLibrary(
+            name: "CHiredis", path: "Shared/CHiredis", pkgConfig: "hiredis",
+            providers: [.apt(["libhiredis-dev"])]),
+
+        // Thin, safe Swift over the C libraries.
+        .target(name: "ZeroMQ", dependencies: ["CZeroMQ"], path: "Shared/ZeroMQ"),
+        .target(name: "Redis", dependencies: ["CHiredis"], path: "Shared/Redis"),
+
+        // The domain: events, rules, periods, boards. Pure Swift, no I/O.
+        .target(
+            name: "TallyDomain",
+            dependencies: [.product(name: "Yams", package: "Yams")],
+            path: "Shared/TallyDomain"),
+
+        // What every service shares: options from flags and TALLY_* variables, logging,
+        // the wire messages between services, running a ZeroMQ poll loop as a Service.
+        .target(
+            name: "TallyService",
+            dependencies: [
+                "ZeroMQ", "Redis", "TallyDomain",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Shared/TallyService"),
+
+        // tally-ingestion: the front door for field apps and the broker for scoring workers.
+        .target(name: "Ingestion", dependencies: ["TallyService"], path: "Services/Ingestion/Sources"),
+        .executableTarget(
+            name: "tally-ingestion",
+            dependencies: ["Ingestion", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Services/Ingestion/Main"),
+
+        // tally-scoring: a worker that applies batches of events to the boards in Redis.
+        .target(name: "Scoring", dependencies: ["TallyService"], path: "Services/Scoring/Sources"),
+        .executableTarget(
+            name: "tally-scoring",
+            dependencies: ["Scoring", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Services/Scoring/Main"),
+
+        // Test support: a real redis-server on a free port, service processes, clients.
+        .target(name: "TallyTesting", dependencies: ["Redis", "ZeroMQ"], path: "Tests/TallyTesting"),
+
+        .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ", "TallyTesting"]),
+        .testTarget(name: "RedisTests", dependencies: ["Redis", "TallyTesting"]),
+        .testTarget(name: "TallyDomainTests", dependencies: ["TallyDomain"]),
+        .testTarget(
+            name: "PipelineTests",
+            dependencies: ["TallyDomain", "TallyTesting", "ZeroMQ", "Redis"]),
+    ]
+)

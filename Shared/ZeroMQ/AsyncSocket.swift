@@ -1,0 +1,183 @@
+import Foundation
+import Synchronization
+
+/// A socket owned by a dedicated I/O thread, for async code: messages arrive as an async
+/// sequence and `send` queues without blocking. The cooperative thread pool never waits on
+/// libzmq, and the socket is only ever touched by its thread.
+///
+/// Inbound flow control: once `receiveBuffer` messages wait unread, the thread stops reading
+/// the socket, so ZeroMQ's own high-water marks push back on the peers.
+package final class AsyncSocket: Sendable {
+    package let type: SocketType
+    /// The endpoint the socket last bound, with the port the system chose.
+    package let lastEndpoint: String
+    package let messages: Messages
+
+    private let state: Mutex<State>
+    private let waker = Waker()
+    private let receiveBuffer: Int
+
+    private struct State {
+        var outbox: [[Data]] = []
+        var unread = 0
+        var closing = false
+        var finished = false
+        var whenFinished: [CheckedContinuation<Void, Never>] = []
+    }
+
+    /// Takes over a configured (bound or connected) socket; from now on only the I/O thread uses it.
+    package init(_ socket: consuming Socket, receiveBuffer: Int = 10_000) {
+        let (stream, continuation) = AsyncStream.makeStream(of: [Data].self)
+        self.type = socket.type
+        self.lastEndpoint = socket.lastEndpoint
+        self.receiveBuffer = receiveBuffer
+        self.state = Mutex(State())
+        self.messages = Messages(stream: stream)
+        self.messages.owner.set(self)
+
+        let handoff = Handoff(socket)
+        let thread = Thread { [self] in
+            self.run(handoff, continuation)
+        }
+        thread.name = "zmq-\(type)"
+        thread.start()
+    }
+
+    /// Queues a message to send; returns at once. After `close`, messages are dropped.
+    package func send(_ frames: [Data]) {
+        let queued = state.withLock { state in
+            guard !state.closing else { return false }
+            state.outbox.append(frames)
+            return state.outbox.count == 1
+        }
+        if queued { waker.wake() }
+    }
+
+    /// Stops the thread, which sends what is queued (within the socket's linger) and closes
+    /// the socket; returns once it has.
+    package func close() async {
+        await withCheckedContinuation { continuation in
+            let done = state.withLock { state in
+                state.closing = true
+                if state.finished { return true }
+                state.whenFinished.append(continuation)
+                return false
+            }
+            if done { continuation.resume() } else { waker.wake() }
+        }
+    }
+
+    fileprivate func consumed() {
+        let resume = state.withLock { state in
+            state.unread -= 1
+            return state.unread == receiveBuffer - 1
+        }
+        if resume { waker.wake() }
+    }
+
+    private func run(_ handoff: Handoff, _ continuation: AsyncStream<[Data]>.Continuation) {
+        do {
+            let socket = handoff.take()
+            serve(socket, continuation)
+        }  // the socket closes here, before anyone waiting on `close()` resumes
+        continuation.finish()
+        let waiting = state.withLock { state in
+            state.finished = true
+            defer { state.whenFinished = [] }
+            return state.whenFinished
+        }
+        for waiter in waiting { waiter.resume() }
+    }
+
+    private func serve(_ socket: Socket, _ continuation: AsyncStream<[Data]>.Continuation) {
+        var poller = Poller()
+        let socketItem = poller.add(socket)
+        poller.add(fileDescriptor: waker.fileDescriptor)
+        var unsent: [[Data]] = []
+
+        while true {
+            let (closing, canRead) = state.withLock { state in
+                unsent.append(contentsOf: state.outbox)
+                state.outbox.removeAll(keepingCapacity: true)
+                return (state.closing, state.unread < receiveBuffer)
+            }
+            // Send what the socket takes now; keep the rest for when it is writable.
+            var sent = 0
+            while sent < unsent.count {
+                do {
+                    guard try socket.send(unsent[sent], dontWait: true) else { break }
+                } catch {
+                    // A peer that is gone (ROUTER_MANDATORY) or a message refused: drop it.
+                }
+                sent += 1
+            }
+            unsent.removeFirst(sent)
+            if closing { break }
+
+            var events: PollEvents = []
+            if canRead { events.insert(.readable) }
+            if !unsent.isEmpty { events.insert(.writable) }
+            poller.setEvents(events, at: socketItem)
+            guard let ready = try? poller.poll(timeout: -1) else { break }
+            if ready[1].contains(.readable) { waker.drain() }
+            if ready[socketItem].contains(.readable) {
+                receive(from: socket, into: continuation)
+            }
+        }
+        // Whatever is still unsent goes into the socket for libzmq to flush within the linger.
+        for frames in unsent { _ = try? socket.send(frames, dontWait: true) }
+    }
+
+    /// Reads what is waiting, up to the unread limit.
+    private func receive(from socket: Socket, into continuation: AsyncStream<[Data]>.Continuation) {
+        while true {
+            let room = state.withLock { $0.unread < receiveBuffer }
+            guard room, let frames = try? socket.receive(dontWait: true) else { return }
+            state.withLock { $0.unread += 1 }
+            continuation.yield(frames)
+        }
+    }
+}
+
+extension AsyncSocket {
+    /// The messages received, in order. One consumer iterates it.
+    package struct Messages: AsyncSequence, Sendable {
+        let stream: AsyncStream<[Data]>
+        let owner = WeakOwner()
+
+        package func makeAsyncIterator() -> AsyncIterator {
+            AsyncIterator(base: stream.makeAsyncIterator(), owner: owner)
+        }
+
+        package struct AsyncIterator: AsyncIteratorProtocol {
+            var base: AsyncStream<[Data]>.AsyncIterator
+            let owner: WeakOwner
+
+            package mutating func next() async -> [Data]? {
+                let frames = await base.next()
+                if frames != nil { owner.socket?.consumed() }
+                return frames
+            }
+        }
+    }
+
+    /// Lets the message sequence report consumption without keeping the socket alive.
+    final class WeakOwner: Sendable {
+        private let reference = Mutex<Weak>(Weak())
+        private struct Weak { weak var socket: AsyncSocket? }
+        func set(_ socket: AsyncSocket) { reference.withLock { $0.socket = socket } }
+        var socket: AsyncSocket? { reference.withLock { $0.socket } }
+    }
+}
+
+/// Moves a socket to the thread that will own it. `@unchecked Sendable` is safe: the caller
+/// gives the socket up in `init`, and `take()` runs once, on the new thread; thread start is a
+/// full memory barrier, which is what libzmq asks for when a socket changes threads.
+private final class Handoff: @unchecked Sendable {
+    private var socket: Socket?
+    init(_ socket: consuming Socket) { self.socket = socket }
+    func take() -> Socket {
+        defer { socket = nil }
+        return socket!
+    }
+}

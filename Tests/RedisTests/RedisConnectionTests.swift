@@ -1,0 +1,138 @@
+import Foundation
+import Redis
+import TallyTesting
+import Testing
+
+@Suite struct RedisConnectionTests {
+    let server: RedisServer
+    let redis: RedisConnection
+
+    init() throws {
+        server = try RedisServer()
+        redis = server.connection()
+    }
+
+    @Test func repliesAreTyped() throws {
+        #expect(try redis.send("PING") == .status("PONG"))
+        #expect(try redis.send("SET", "k", "v") == .status("OK"))
+        #expect(try redis.send("GET", "k") == .bulk(Data("v".utf8)))
+        #expect(try redis.send("GET", "missing") == .null)
+        #expect(try redis.send("INCRBY", "n", 41) == .integer(41))
+        #expect(try redis.send("RPUSH", "list", "a", "b") == .integer(2))
+        #expect(try redis.send("LRANGE", "list", 0, -1) == .array([.bulk(Data("a".utf8)), .bulk(Data("b".utf8))]))
+        #expect(try redis.send("ZADD", "z", 2.5, "m") == .integer(1))
+        #expect(try redis.send("ZSCORE", "z", "m").double == 2.5)
+    }
+
+    @Test func argumentsAreBinarySafe() throws {
+        let value = Data([0, 1, 0, 255, 13, 10])
+        try redis.send(["SET", Data("bin\0key".utf8), value])
+        #expect(try redis.send(["GET", Data("bin\0key".utf8)]) == .bulk(value))
+        try redis.send("SET", "empty", "")
+        #expect(try redis.send("GET", "empty") == .bulk(Data()))
+    }
+
+    @Test func serverErrorsAreThrownWithTheirText() throws {
+        try redis.send("SET", "plain", "x")
+        let error = #expect(throws: RedisError.self) { try redis.send("ZINCRBY", "plain", 1, "m") }
+        #expect(error?.kind == .server)
+        #expect(error?.code == "WRONGTYPE")
+        #expect(error?.message == "WRONGTYPE Operation against a key holding the wrong kind of value")
+        // The connection is still good afterwards.
+        #expect(try redis.send("GET", "plain").string == "x")
+    }
+
+    @Test func pipelineOfTenThousandIncrements() throws {
+        // Member m<i> gets i % 7 + 1 for every one of its appearances; i runs over 10,000
+        // commands spread over 100 members, so each member appears 100 times.
+        let commands: [[any RedisArgument]] = (0..<10_000).map { i in
+            ["ZINCRBY", "board", (i % 100) % 7 + 1, "m\(i % 100)"]
+        }
+        let replies = try redis.pipeline(commands)
+        #expect(replies.count == 10_000)
+        #expect(replies.allSatisfy { $0.double != nil })
+        for member in [0, 1, 6, 7, 99] {
+            let expected = Double(100 * (member % 7 + 1))
+            #expect(try redis.send("ZSCORE", "board", "m\(member)").double == expected)
+        }
+        #expect(try redis.send("ZCARD", "board") == .integer(100))
+    }
+
+    @Test func pipelineKeepsErrorRepliesInPlace() throws {
+        try redis.send("SET", "s", "x")
+        let replies = try redis.pipeline([["INCR", "c"], ["INCR", "s"], ["INCR", "c"]])
+        #expect(replies[0] == .integer(1))
+        #expect(replies[1] == .error("ERR value is not an integer or out of range"))
+        #expect(replies[2] == .integer(2))
+    }
+
+    @Test func scriptsSurviveScriptFlush() throws {
+        let script = RedisScript("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+        #expect(try redis.run(script, keys: ["counter"], arguments: [5]) == .integer(5))
+        try redis.send("SCRIPT", "FLUSH")
+        #expect(try redis.run(script, keys: ["counter"], arguments: [3]) == .integer(8))
+        #expect(try redis.run(script, keys: ["counter"], arguments: [1]) == .integer(9))
+    }
+
+    @Test func reconnectsAfterTheServerRestarts() throws {
+        try redis.send("SET", "before", "1")
+        try server.restart()
+        // The call in flight when the connection is found broken fails clearly...
+        let error = #expect(throws: RedisError.self) { try redis.send("PING") }
+        #expect(error?.kind == .connection)
+        // ...and the next one connects again (the restarted server kept nothing: no persistence).
+        #expect(try redis.send("PING") == .status("PONG"))
+        #expect(try redis.send("GET", "before") == .null)
+    }
+
+    @Test func connectingToNothingFailsClearly() throws {
+        let nothing = RedisConnection(RedisConfiguration(host: "127.0.0.1", port: freePort()))
+        let error = #expect(throws: RedisError.self) { try nothing.send("PING") }
+        #expect(error?.kind == .connection)
+        #expect(error?.message.contains("Connection refused") == true)
+    }
+
+    @Test func selectsTheDatabaseFromTheURL() throws {
+        let db3 = try RedisConnection(url: "redis://127.0.0.1:\(server.port)/3")
+        try db3.send("SET", "where", "three")
+        #expect(try redis.send("GET", "where") == .null)
+        try redis.send("SELECT", 3)
+        #expect(try redis.send("GET", "where").string == "three")
+    }
+
+    @Test func asyncClientStaysOffTheCooperativePool() async throws {
+        let client = RedisClient(server.configuration)
+        async let a = client.send(["INCR", "shared"])
+        async let b = client.send(["INCR", "shared"])
+        let replies = try await [a, b]
+        #expect(Set(replies.compactMap(\.int)) == [1, 2])
+    }
+}
+
+@Suite struct RedisAuthTests {
+    @Test func authenticatesWithThePasswordFromTheURL() throws {
+        let server = try RedisServer(password: "s3cret")
+        let redis = try RedisConnection(url: "redis://:s3cret@127.0.0.1:\(server.port)")
+        #expect(try redis.send("PING") == .status("PONG"))
+
+        let wrong = try RedisConnection(url: "redis://:nope@127.0.0.1:\(server.port)")
+        let error = #expect(throws: RedisError.self) { try wrong.send("PING") }
+        #expect(error?.code == "WRONGPASS")
+        #expect(!wrong.isConnected)
+
+        let none = try RedisConnection(url: "redis://127.0.0.1:\(server.port)")
+        let refused = #expect(throws: RedisError.self) { try none.send("GET", "x") }
+        #expect(refused?.code == "NOAUTH")
+    }
+
+    @Test func urlsAreParsedAndCheckedByField() throws {
+        let config = try RedisConfiguration(url: "redis://:p%40ss@cache.local:6380/2")
+        #expect(config.host == "cache.local" && config.port == 6380 && config.database == 2)
+        #expect(config.password == "p@ss")
+        #expect(config.redactedURL == "redis://:***@cache.local:6380/2")
+        #expect(throws: RedisError(.configuration, "redis-url: expected redis://[:password@]host:port[/db], got 'http://x'")) {
+            try RedisConfiguration(url: "http://x")
+        }
+        #expect(throws: RedisError.self) { try RedisConfiguration(url: "redis://h:1/notanumber") }
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+import Testing
+@testable import ZeroMQ
+
+@Suite struct AsyncSocketTests {
+    @Test func routerServesManyDealersFromAsyncCode() async throws {
+        let router = try Socket(.router)
+        try router.bind("tcp://127.0.0.1:*")
+        let server = AsyncSocket(router)
+        let endpoint = server.lastEndpoint
+
+        // An echo server in async code: every request comes back upper-cased.
+        let serving = Task {
+            for await frames in server.messages {
+                let body = String(decoding: frames[2], as: UTF8.self).uppercased()
+                server.send([frames[0], Data(), Data(body.utf8)])
+            }
+        }
+
+        var clients: [AsyncSocket] = []
+        for index in 0..<5 {
+            let dealer = try Socket(.dealer)
+            try dealer.connect(endpoint)
+            let client = AsyncSocket(dealer)
+            clients.append(client)
+            for request in 0..<20 { client.send([Data(), Data("c\(index)-r\(request)".utf8)]) }
+        }
+        for (index, client) in clients.enumerated() {
+            var replies: [String] = []
+            for await frames in client.messages {
+                replies.append(String(decoding: frames[1], as: UTF8.self))
+                if replies.count == 20 { break }
+            }
+            #expect(replies == (0..<20).map { "C\(index)-R\($0)" })
+        }
+        for client in clients { await client.close() }
+        await server.close()
+        await serving.value
+    }
+
+    @Test func unreadMessagesAreBoundedAndNoneIsLost() async throws {
+        let pull = try Socket(.pull, options: [.receiveHighWaterMark(10)])
+        try pull.bind("tcp://127.0.0.1:*")
+        let receiver = AsyncSocket(pull, receiveBuffer: 5)
+        let push = try Socket(.push, options: [.sendHighWaterMark(10)])
+        try push.connect(receiver.lastEndpoint)
+        let sender = AsyncSocket(push)
+        for index in 0..<500 { sender.send([Data(String(index).utf8)]) }
+
+        // Read slowly at first; every message still arrives, in order.
+        try await Task.sleep(for: .milliseconds(200))
+        var received: [Int] = []
+        for await frames in receiver.messages {
+            received.append(Int(String(decoding: frames[0], as: UTF8.self))!)
+            if received.count == 500 { break }
+        }
+        #expect(received == Array(0..<500))
+        await sender.close()
+        await receiver.close()
+    }
+
+    @Test func closeEndsTheMessageSequence() async throws {
+        let sub = try Socket(.sub)
+        try sub.bind("tcp://127.0.0.1:*")
+        let socket = AsyncSocket(sub)
+        let reader = Task { () -> Int in
+            var count = 0
+            for await _ in socket.messages { count += 1 }
+            return count
+        }
+        await socket.close()
+        #expect(await reader.value == 0)
+    }
+}
