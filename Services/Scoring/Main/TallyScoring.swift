@@ -1,0 +1,49 @@
+import ArgumentParser
+import Logging
+import Redis
+import Scoring
+import TallyService
+
+@main
+struct TallyScoring: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tally-scoring",
+        abstract: "A scoring worker: applies batches of activity events to the boards in Redis. Run several for more throughput.",
+        discussion: "Every option can also be set as TALLY_<OPTION>, e.g. TALLY_REDIS_URL=redis://127.0.0.1:6379.")
+
+    @Option(help: "tally-ingestion's worker endpoint.")
+    var ingestion = Environment.string("ingestion", default: "tcp://127.0.0.1:5556")
+
+    @Option(help: "Comma-separated endpoints to publish change notices to (tally-notification).")
+    var notify = Environment.string("notify", default: "tcp://127.0.0.1:5557")
+
+    @Option(help: "redis://[:password@]host:port[/db]")
+    var redisUrl = Environment.string("redis-url", default: "redis://127.0.0.1:6379")
+
+    @Option(help: "Directory of per-org rules files (<org>.json or <org>.yaml); default rules otherwise.")
+    var rules = Environment.value("rules")
+
+    @Option(help: "Milliseconds between heartbeats with ingestion.")
+    var heartbeatMs = Environment.int("heartbeat-ms", default: 1_000)
+
+    @Option(help: "Heartbeats ingestion may miss before the worker reconnects.")
+    var heartbeatLiveness = Environment.int("heartbeat-liveness", default: 3)
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel = Environment.string("log-level", default: "info")
+
+    func run() async throws {
+        try bootstrapLogging(level: logLevel)
+        let logger = Logger(label: "tally.scoring")
+        var configuration = ScoringConfiguration()
+        configuration.ingestion = ingestion
+        configuration.notify = notify.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }
+        configuration.redis = try RedisConfiguration(url: redisUrl)
+        configuration.rulesDirectory = rules
+        configuration.heartbeatInterval = .milliseconds(heartbeatMs)
+        configuration.heartbeatLiveness = heartbeatLiveness
+        let service = try ScoringService(configuration: configuration, logger: logger)
+        try await runServices([service], logger: logger)
+    }
+}

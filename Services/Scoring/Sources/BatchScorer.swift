@@ -1,0 +1,101 @@
+import Foundation
+import Redis
+import TallyDomain
+import TallyService
+
+/// Scores one job: checks each event against its org's rules, applies each org's plan, and
+/// says what to tell the field apps and the displays.
+struct BatchScorer {
+    let rules: RulesBook
+
+    struct Outcome {
+        var statuses: [EventStatus]
+        var notices: [ChangeNotice]
+    }
+
+    func score(_ events: [ActivityEvent], now: Int64, redis: RedisConnection) throws -> Outcome {
+        var statuses = events.map { EventStatus(id: $0.id, status: .accepted) }
+        var notices: [ChangeNotice] = []
+        var byOrg: [String: [Int]] = [:]
+        var orgOrder: [String] = []
+        for (index, event) in events.enumerated() {
+            if byOrg[event.org] == nil { orgOrder.append(event.org) }
+            byOrg[event.org, default: []].append(index)
+        }
+        for org in orgOrder {
+            let rules = rules.rules(for: org)
+            var valid: [Int] = []
+            for index in byOrg[org]! {
+                if let rejection = check(events[index], rules: rules, now: now) {
+                    statuses[index] = EventStatus(id: events[index].id, status: .rejected, error: rejection.description)
+                } else {
+                    valid.append(index)
+                }
+            }
+            guard !valid.isEmpty else { continue }
+            let plan = ScoringPlan(org: org, events: valid.map { events[$0] }, rules: rules)
+            let counted = try BoardWriter.apply(plan, rules: rules, indexIDs: Self.indexIDs(plan, rules), on: redis)
+            for (position, index) in valid.enumerated() where !counted[position] {
+                statuses[index].status = .duplicate
+            }
+            if let notice = Self.notice(plan, counted: counted, rules: rules, now: now) {
+                notices.append(notice)
+            }
+        }
+        return Outcome(statuses: statuses, notices: notices)
+    }
+
+    /// The rules only the org's own settings can check.
+    private func check(_ event: ActivityEvent, rules: Rules, now: Int64) -> EventRejection? {
+        if !rules.kinds.contains(event.kind) {
+            return EventRejection("kind", "unknown activity kind '\(event.kind)'")
+        }
+        if event.at < now - rules.retentionMilliseconds {
+            return EventRejection("at", "is older than the retention of \(rules.retentionDays) days")
+        }
+        return nil
+    }
+
+    /// Board ids to list for the org: each stored board, and the rolling boards read from it.
+    static func indexIDs(_ plan: ScoringPlan, _ rules: Rules) -> [String] {
+        var ids = Set(plan.boards.map(\.id.description))
+        for board in plan.boards where board.id.window == .today {
+            for window in rules.windows where window.isRolling {
+                ids.insert(BoardID(metric: board.id.metric, window: window, scope: board.id.scope).description)
+            }
+        }
+        return ids.sorted()
+    }
+
+    /// The boards and members that changed, and the deals won, among the counted events.
+    static func notice(_ plan: ScoringPlan, counted: [Bool], rules: Rules, now: Int64) -> ChangeNotice? {
+        var members: [Int: Set<String>] = [:]
+        var deals: [ChangeNotice.Deal] = []
+        for (entry, wasCounted) in zip(plan.entries, counted) where wasCounted {
+            for increment in entry.increments { members[increment.board, default: []].insert(increment.member) }
+            let event = entry.event
+            if event.kind == "deal_won" {
+                deals.append(ChangeNotice.Deal(
+                    rep: event.rep, name: event.repName ?? event.rep, team: event.team,
+                    value: event.value, at: Timestamp.format(event.at)))
+            }
+        }
+        guard !members.isEmpty else { return nil }
+        var changes: [ChangeNotice.BoardChange] = []
+        let today = LocalDate(milliseconds: now, in: rules.timeZone)
+        for (index, changed) in members.sorted(by: { $0.key < $1.key }) {
+            let board = plan.boards[index]
+            let sortedMembers = changed.sorted()
+            changes.append(.init(board: board.id.description, period: board.period, members: sortedMembers))
+            // A change to a recent day moves the rolling boards that end today.
+            guard board.id.window == .today, let day = LocalDate(label: board.period) else { continue }
+            for window in rules.windows where window.isRolling {
+                let age = today.daysSinceEpoch - day.daysSinceEpoch
+                guard age >= 0, age < window.rollingDays! else { continue }
+                let id = BoardID(metric: board.id.metric, window: window, scope: board.id.scope)
+                changes.append(.init(board: id.description, period: today.label, members: sortedMembers))
+            }
+        }
+        return ChangeNotice(org: plan.org, boards: changes, deals: deals)
+    }
+}

@@ -1,0 +1,91 @@
+import Redis
+import TallyDomain
+
+/// Applies a scoring plan to Redis in one script call: each event is counted once per org id
+/// (its idempotency record is set in the same atomic step as its increments), so a batch
+/// applied twice changes nothing the second time.
+struct BoardWriter {
+    /// ARGV: prefix, idempotency TTL (s), index ids (count, ids...), boards (count, then id,
+    /// period, expire-at-or-0 each), events (count, then id, rep, name, team, increment count,
+    /// then board index, member, amount per increment). KEYS[1] is the org's board index; every
+    /// other key shares its hash tag, so the script stays inside one cluster slot.
+    /// Returns 1 (counted) or 0 (duplicate) per event.
+    static let script = RedisScript(#"""
+        local prefix, seen_ttl = ARGV[1], ARGV[2]
+        local i = 3
+        local n_index = tonumber(ARGV[i]); i = i + 1
+        for _ = 1, n_index do redis.call('SADD', KEYS[1], ARGV[i]); i = i + 1 end
+        local n_boards = tonumber(ARGV[i]); i = i + 1
+        local boards, reached, expire_at, touched = {}, {}, {}, {}
+        for b = 1, n_boards do
+          local suffix = ARGV[i] .. ':' .. ARGV[i + 1]
+          boards[b] = prefix .. 'board:' .. suffix
+          reached[b] = prefix .. 'reached:' .. suffix
+          expire_at[b] = ARGV[i + 2]
+          i = i + 3
+        end
+        local n_events = tonumber(ARGV[i]); i = i + 1
+        local seq = redis.call('INCRBY', prefix .. 'seq', n_events) - n_events
+        local counted = {}
+        for e = 1, n_events do
+          local id, rep, name, team, n = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4])
+          i = i + 5
+          if redis.call('SET', prefix .. 'seen:' .. id, '1', 'NX', 'EX', seen_ttl) then
+            counted[e] = 1
+            seq = seq + 1
+            for _ = 1, n do
+              local b = tonumber(ARGV[i])
+              redis.call('ZINCRBY', boards[b], ARGV[i + 2], ARGV[i + 1])
+              redis.call('HSET', reached[b], ARGV[i + 1], seq)
+              touched[b] = true
+              i = i + 3
+            end
+            if name ~= '' then redis.call('HSET', prefix .. 'names', rep, name) end
+            if team ~= '' then redis.call('HSET', prefix .. 'teams', rep, team) end
+          else
+            counted[e] = 0
+            i = i + 3 * n
+          end
+        end
+        for b in pairs(touched) do
+          if expire_at[b] ~= '0' then
+            redis.call('EXPIREAT', boards[b], expire_at[b])
+            redis.call('EXPIREAT', reached[b], expire_at[b])
+          end
+        end
+        return counted
+        """#)
+
+    /// Applies the plan; returns, per planned event, whether it was counted (false: duplicate).
+    static func apply(_ plan: ScoringPlan, rules: Rules, indexIDs: [String], on redis: RedisConnection) throws -> [Bool] {
+        let keys = Keys(org: plan.org)
+        var arguments: [any RedisArgument] = [keys.prefix, Int64(rules.retentionDays) * 86_400]
+        arguments.append(indexIDs.count)
+        arguments.append(contentsOf: indexIDs as [any RedisArgument])
+        arguments.append(plan.boards.count)
+        for board in plan.boards {
+            arguments.append(board.id.description)
+            arguments.append(board.period)
+            arguments.append(board.expiresAt ?? 0)
+        }
+        arguments.append(plan.entries.count)
+        for entry in plan.entries {
+            let event = entry.event
+            arguments.append(event.id)
+            arguments.append(event.rep)
+            arguments.append(event.repName ?? "")
+            arguments.append(event.team ?? "")
+            arguments.append(entry.increments.count)
+            for increment in entry.increments {
+                arguments.append(increment.board + 1)
+                arguments.append(increment.member)
+                arguments.append(increment.amount)
+            }
+        }
+        let reply = try redis.run(script, keys: [keys.boards], arguments: arguments)
+        guard let flags = reply.array, flags.count == plan.entries.count else {
+            throw RedisError(.server, "scoring script returned \(reply)")
+        }
+        return flags.map { $0.int == 1 }
+    }
+}

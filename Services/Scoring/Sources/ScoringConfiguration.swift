@@ -1,0 +1,17 @@
+import Redis
+
+/// tally-scoring's settings; every one has a default.
+package struct ScoringConfiguration: Sendable {
+    /// tally-ingestion's worker endpoint.
+    package var ingestion = "tcp://127.0.0.1:5556"
+    /// Where change notices go (tally-notification's SUB endpoints).
+    package var notify = ["tcp://127.0.0.1:5557"]
+    package var redis = RedisConfiguration()
+    /// A directory of `<org>.json|yaml` rules files; nil: the default rules for every org.
+    package var rulesDirectory: String?
+    package var heartbeatInterval: Duration = .seconds(1)
+    package var heartbeatLiveness = 3
+    package var maxMessageSize: Int64 = 16 << 20
+
+    package init() {}
+}

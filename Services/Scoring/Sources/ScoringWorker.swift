@@ -1,0 +1,98 @@
+import Foundation
+import Logging
+import Redis
+import TallyDomain
+import TallyService
+import ZeroMQ
+
+/// A scoring worker's poll loop: announces itself to ingestion, applies each job it is given
+/// and reports back, heartbeats while idle, and reconnects when ingestion falls silent.
+/// One thread owns the sockets and the Redis connection.
+final class ScoringWorker {
+    private let configuration: ScoringConfiguration
+    private let scorer: BatchScorer
+    private let logger: Logger
+    private let redis: RedisConnection
+    private let publisher: Socket
+    private let encoder = JSONEncoder()
+    private let decoder = JSONDecoder()
+
+    init(configuration: ScoringConfiguration, rules: RulesBook, logger: Logger) throws {
+        self.configuration = configuration
+        self.scorer = BatchScorer(rules: rules)
+        self.logger = logger
+        self.redis = RedisConnection(configuration.redis)
+        publisher = try Socket(.pub, options: [.sendHighWaterMark(10_000), .linger(milliseconds: 500)])
+        for endpoint in configuration.notify { try publisher.connect(endpoint) }
+    }
+
+    func run(until stop: StopSignal) throws {
+        let interval = configuration.heartbeatInterval.milliseconds
+        let silence = interval * Int64(configuration.heartbeatLiveness)
+        var socket = try connect()
+        var ingestionSeen = Timestamp.now()
+        var nextHeartbeat = ingestionSeen + interval
+
+        while !stop.isStopped {
+            var poller = Poller()
+            poller.add(socket)
+            poller.add(fileDescriptor: stop.fileDescriptor)
+            let ready = try poller.poll(timeout: Int(interval))
+            if ready[0].contains(.readable) {
+                while let frames = try socket.receive(dontWait: true) {
+                    ingestionSeen = Timestamp.now()
+                    guard let command = frames.first.flatMap(WorkerCommand.init(frame:)) else { continue }
+                    if command == .job, frames.count >= 3 {
+                        let result = process(frames[2])
+                        try socket.send([WorkerCommand.done.frame, frames[1], try encoder.encode(result)])
+                        nextHeartbeat = Timestamp.now() + interval
+                    }
+                }
+            }
+            let now = Timestamp.now()
+            if now - ingestionSeen > silence {
+                logger.warning("ingestion silent; reconnecting", metadata: ["endpoint": "\(configuration.ingestion)"])
+                socket = try connect()
+                ingestionSeen = now
+            }
+            if now >= nextHeartbeat {
+                try socket.send(WorkerCommand.heartbeat.frame)
+                nextHeartbeat = now + interval
+            }
+        }
+        try socket.send(WorkerCommand.bye.frame)
+        logger.info("stopped")
+    }
+
+    /// A fresh DEALER that has said READY. The old one, if any, is closed by the caller
+    /// dropping it; anything it still held is dropped with it (linger 0).
+    private func connect() throws -> Socket {
+        let socket = try Socket(.dealer, options: [
+            .linger(milliseconds: 0), .maxMessageSize(configuration.maxMessageSize),
+        ])
+        try socket.connect(configuration.ingestion)
+        try socket.send(WorkerCommand.ready.frame)
+        return socket
+    }
+
+    private func process(_ payload: Data) -> JobResult {
+        let job: Job
+        do {
+            job = try decoder.decode(Job.self, from: payload)
+        } catch {
+            logger.error("unreadable job", metadata: ["error": "\(error)"])
+            return JobResult(statuses: [], error: "unreadable job")
+        }
+        do {
+            let outcome = try scorer.score(job.events, now: Timestamp.now(), redis: redis)
+            for notice in outcome.notices {
+                _ = try? publisher.send([Data(notice.org.utf8), try encoder.encode(notice)], dontWait: true)
+            }
+            logger.debug("batch applied", metadata: ["events": "\(job.events.count)"])
+            return JobResult(statuses: outcome.statuses)
+        } catch {
+            logger.error("batch not applied", metadata: ["events": "\(job.events.count)", "error": "\(error)"])
+            return JobResult(statuses: [], error: "unavailable")
+        }
+    }
+}

@@ -1,0 +1,55 @@
+/// Redis key names. Every key of an org starts with the hash tag `{<org>}`, so a Redis
+/// Cluster keeps an org in one slot and multi-key scripts stay legal.
+package struct Keys: Sendable {
+    package let org: String
+    /// `{acme}:`
+    package let prefix: String
+
+    package init(org: String) {
+        self.org = org
+        self.prefix = "{\(org)}:"
+    }
+
+    /// The sorted set of a board in one period: `{acme}:board:points:today:reps:2026-11-29`.
+    package func board(_ boardID: String, period: String) -> String { "\(prefix)board:\(boardID):\(period)" }
+
+    /// When each member last changed its score on a board (a sequence number), so that among
+    /// equal scores the member that got there first ranks first.
+    package func reached(_ boardID: String, period: String) -> String { "\(prefix)reached:\(boardID):\(period)" }
+
+    /// The set of board ids that exist.
+    package var boards: String { "\(prefix)boards" }
+    /// Display names of reps (rep id → name).
+    package var names: String { "\(prefix)names" }
+    /// Each rep's latest team (rep id → team id).
+    package var teams: String { "\(prefix)teams" }
+    /// The org's sequence counter for first-reached order.
+    package var sequence: String { "\(prefix)seq" }
+    /// The idempotency record of one event id.
+    package func seen(_ eventID: String) -> String { "\(prefix)seen:\(eventID)" }
+    /// Prefix of all idempotency records (the script appends the event id).
+    package var seenPrefix: String { "\(prefix)seen:" }
+}
+
+/// A board id: `<metric>:<window>:<scope>`.
+package struct BoardID: Sendable, Hashable, CustomStringConvertible {
+    package let metric: String
+    package let window: Window
+    package let scope: Scope
+
+    package init(metric: String, window: Window, scope: Scope) {
+        self.metric = metric
+        self.window = window
+        self.scope = scope
+    }
+
+    package init?(_ text: String) {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 3, let window = Window(rawValue: String(parts[1])),
+            let scope = Scope(rawValue: String(parts[2]))
+        else { return nil }
+        self.init(metric: String(parts[0]), window: window, scope: scope)
+    }
+
+    package var description: String { "\(metric):\(window.rawValue):\(scope.rawValue)" }
+}

@@ -1,0 +1,66 @@
+/// What a batch of events does to one org's boards: the distinct board keys it touches and,
+/// per event, each amount added to which member of which board. Computed in Swift so that
+/// the Redis script only applies it.
+package struct ScoringPlan: Sendable, Equatable {
+    package struct Board: Sendable, Hashable {
+        package let id: BoardID
+        package let period: String
+        /// When the key expires (seconds since 1970), or nil to keep it (`all`).
+        package let expiresAt: Int64?
+    }
+
+    package struct Increment: Sendable, Equatable {
+        /// Index into `boards`.
+        package let board: Int
+        package let member: String
+        package let amount: Double
+    }
+
+    package struct Entry: Sendable, Equatable {
+        package let event: ActivityEvent
+        package let increments: [Increment]
+    }
+
+    package let org: String
+    package private(set) var boards: [Board] = []
+    package private(set) var entries: [Entry] = []
+    private var boardIndex: [Board: Int] = [:]
+
+    /// Plans the events of one org; all must have `org == org` and be valid for its rules.
+    package init(org: String, events: [ActivityEvent], rules: Rules) {
+        self.org = org
+        var dayCache: [Int64: LocalDate] = [:]
+        for event in events {
+            // Events of a batch cluster in time: look each minute's local date up once (every
+            // real UTC offset is a whole number of minutes, so the date is the same all minute).
+            let minute = event.at >= 0 ? event.at / 60_000 : (event.at - 59_999) / 60_000
+            let date = dayCache[minute] ?? LocalDate(milliseconds: event.at, in: rules.timeZone)
+            dayCache[minute] = date
+            var increments: [Increment] = []
+            for metric in rules.metrics {
+                guard let amount = metric.amount(kind: event.kind, value: event.value) else { continue }
+                for scope in rules.scopes {
+                    guard let member = scope == .reps ? event.rep : event.team else { continue }
+                    for window in rules.windows where !window.isRolling {
+                        let board = board(BoardID(metric: metric.name, window: window, scope: scope), date, rules)
+                        increments.append(Increment(board: board, member: member, amount: amount))
+                    }
+                }
+            }
+            entries.append(Entry(event: event, increments: increments))
+        }
+    }
+
+    private mutating func board(_ id: BoardID, _ date: LocalDate, _ rules: Rules) -> Int {
+        let period = id.window.period(of: date, weekStart: rules.weekStart)
+        // Kept for the retention after the period ends (a day's slack covers any time zone).
+        let expiresAt = id.window.periodEnd(of: date, weekStart: rules.weekStart).map {
+            Int64($0.daysSinceEpoch + 1 + rules.retentionDays) * 86_400
+        }
+        let board = Board(id: id, period: period, expiresAt: expiresAt)
+        if let index = boardIndex[board] { return index }
+        boards.append(board)
+        boardIndex[board] = boards.count - 1
+        return boards.count - 1
+    }
+}

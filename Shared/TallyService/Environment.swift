@@ -1,0 +1,27 @@
+import Foundation
+
+/// Option defaults from `TALLY_<OPTION>` variables, so every flag can also be set in the
+/// environment: `--redis-url` reads `TALLY_REDIS_URL`.
+package enum Environment {
+    package static func value(_ option: String) -> String? {
+        let name = "TALLY_" + option.uppercased().replacingOccurrences(of: "-", with: "_")
+        return ProcessInfo.processInfo.environment[name]
+    }
+
+    package static func string(_ option: String, default fallback: String) -> String {
+        value(option) ?? fallback
+    }
+
+    package static func int(_ option: String, default fallback: Int) -> Int {
+        value(option).flatMap { Int($0) } ?? fallback
+    }
+
+    package static func double(_ option: String, default fallback: Double) -> Double {
+        value(option).flatMap { Double($0) } ?? fallback
+    }
+
+    /// A comma-separated list.
+    package static func list(_ option: String, default fallback: [String]) -> [String] {
+        value(option).map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? fallback
+    }
+}

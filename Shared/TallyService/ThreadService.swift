@@ -1,0 +1,45 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Runs a blocking loop (a ZeroMQ poll loop) on a thread of its own as a `Service`. Graceful
+/// shutdown or cancellation triggers the loop's `StopSignal`; the service ends when the loop
+/// returns.
+package struct ThreadService: Service {
+    package let name: String
+    private let body: @Sendable (StopSignal) throws -> Void
+
+    package init(name: String, _ body: @escaping @Sendable (StopSignal) throws -> Void) {
+        self.name = name
+        self.body = body
+    }
+
+    package func run() async throws {
+        let stop = StopSignal()
+        try await withTaskCancellationHandler {
+            try await withGracefulShutdownHandler {
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                    let thread = Thread { [body] in
+                        continuation.resume(with: Result { try body(stop) })
+                    }
+                    thread.name = name
+                    thread.start()
+                }
+            } onGracefulShutdown: {
+                stop.stop()
+            }
+        } onCancel: {
+            stop.stop()
+        }
+    }
+}
+
+/// Runs services until SIGTERM or SIGINT, then shuts them down gracefully, last first.
+package func runServices(_ services: [any Service], logger: Logger) async throws {
+    let group = ServiceGroup(
+        configuration: ServiceGroupConfiguration(
+            services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+    try await group.run()
+}
