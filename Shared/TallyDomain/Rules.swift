@@ -49,6 +49,12 @@ package struct Rules: Sendable, Equatable {
 package struct RulesError: Error, Equatable, CustomStringConvertible {
     package let key: String
     package let problem: String
+
+    package init(key: String, problem: String) {
+        self.key = key
+        self.problem = problem
+    }
+
     package var description: String { "\(key): \(problem)" }
 }
 

@@ -191,8 +191,7 @@ final class Broker {
                 finish(job: UInt64(String(decoding: frames[2], as: UTF8.self)) ?? 0, body: frames[3], worker: id)
                 if workers[id] != nil && !ready.contains(id) { ready.append(id) }
             case .bye:
-                logger.info("worker left", metadata: ["worker": "\(id.hexDescription)"])
-                removeWorker(id)
+                removeWorker(id, reason: "left")
             case .job:
                 continue
             }
@@ -218,7 +217,7 @@ final class Broker {
     }
 
     /// Gives a dead or departed worker's jobs back to the front of the queue.
-    private func removeWorker(_ id: Data) {
+    private func removeWorker(_ id: Data, reason: String) {
         guard let worker = workers.removeValue(forKey: id) else { return }
         ready.removeAll { $0 == id }
         let now = Timestamp.now()
@@ -230,10 +229,10 @@ final class Broker {
                 requeued.append(request)
             }
         }
+        logger.log(
+            level: reason == "left" ? .info : .warning, "worker removed",
+            metadata: ["worker": "\(id.hexDescription)", "reason": "\(reason)", "requeued-requests": "\(requeued.count)"])
         if !requeued.isEmpty {
-            logger.warning("worker lost; its work goes to another", metadata: [
-                "worker": "\(id.hexDescription)", "requests": "\(requeued.count)",
-            ])
             waiting = requeued + waiting[waitingHead...]
             waitingHead = 0
         }
@@ -248,13 +247,13 @@ final class Broker {
                 do {
                     try backend.send([id, WorkerCommand.heartbeat.frame], dontWait: true)
                 } catch {
-                    removeWorker(id)
+                    removeWorker(id, reason: "unreachable")
                 }
             }
         }
         let silence = interval * Int64(configuration.heartbeatLiveness)
         for (id, worker) in workers where now - worker.lastSeen > silence {
-            removeWorker(id)
+            removeWorker(id, reason: "silent")
         }
         while waitingHead < waiting.count, waiting[waitingHead].deadline <= now {
             answerUnavailable(waiting[waitingHead])
@@ -287,7 +286,7 @@ final class Broker {
                 // The worker is gone: put the requests back and forget it.
                 waiting.replaceSubrange(waitingHead - requests.count..<waitingHead, with: requests)
                 waitingHead -= requests.count
-                removeWorker(worker)
+                removeWorker(worker, reason: "unreachable")
             }
         }
         compactQueue()
