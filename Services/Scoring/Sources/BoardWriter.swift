@@ -16,17 +16,17 @@ struct BoardWriter {
         local n_index = tonumber(ARGV[i]); i = i + 1
         for _ = 1, n_index do redis.call('SADD', KEYS[1], ARGV[i]); i = i + 1 end
         local n_boards = tonumber(ARGV[i]); i = i + 1
-        local boards, reached, expire_at, touched = {}, {}, {}, {}
+        local boards, expire_at = {}, {}
         for b = 1, n_boards do
-          local suffix = ARGV[i] .. ':' .. ARGV[i + 1]
-          boards[b] = prefix .. 'board:' .. suffix
-          reached[b] = prefix .. 'reached:' .. suffix
+          boards[b] = ARGV[i] .. ':' .. ARGV[i + 1]
           expire_at[b] = ARGV[i + 2]
           i = i + 3
         end
         local n_events = tonumber(ARGV[i]); i = i + 1
         local seq = redis.call('INCRBY', prefix .. 'seq', n_events) - n_events
-        local counted = {}
+        -- Sum what the new events add per board and member, so each member of each board
+        -- costs one ZINCRBY however many events of the batch touch it.
+        local sums, last, counted = {}, {}, {}
         for e = 1, n_events do
           local id, rep, name, team, n = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4])
           i = i + 5
@@ -34,10 +34,14 @@ struct BoardWriter {
             counted[e] = 1
             seq = seq + 1
             for _ = 1, n do
-              local b = tonumber(ARGV[i])
-              redis.call('ZINCRBY', boards[b], ARGV[i + 2], ARGV[i + 1])
-              redis.call('HSET', reached[b], ARGV[i + 1], seq)
-              touched[b] = true
+              local b, member = tonumber(ARGV[i]), ARGV[i + 1]
+              local board_sums = sums[b]
+              if not board_sums then
+                board_sums = {}
+                sums[b], last[b] = board_sums, {}
+              end
+              board_sums[member] = (board_sums[member] or 0) + tonumber(ARGV[i + 2])
+              last[b][member] = seq
               i = i + 3
             end
             if name ~= '' then redis.call('HSET', prefix .. 'names', rep, name) end
@@ -47,10 +51,18 @@ struct BoardWriter {
             i = i + 3 * n
           end
         end
-        for b in pairs(touched) do
+        for b, board_sums in pairs(sums) do
+          local board, reached = prefix .. 'board:' .. boards[b], prefix .. 'reached:' .. boards[b]
+          local fields = {}
+          for member, amount in pairs(board_sums) do
+            redis.call('ZINCRBY', board, string.format('%.17g', amount), member)
+            fields[#fields + 1] = member
+            fields[#fields + 1] = last[b][member]
+          end
+          redis.call('HSET', reached, unpack(fields))
           if expire_at[b] ~= '0' then
-            redis.call('EXPIREAT', boards[b], expire_at[b])
-            redis.call('EXPIREAT', reached[b], expire_at[b])
+            redis.call('EXPIREAT', board, expire_at[b])
+            redis.call('EXPIREAT', reached, expire_at[b])
           end
         end
         return counted
