@@ -7,12 +7,15 @@ let package = Package(
     products: [
         .executable(name: "tally-ingestion", targets: ["tally-ingestion"]),
         .executable(name: "tally-scoring", targets: ["tally-scoring"]),
+        .executable(name: "tally-leaderboard", targets: ["tally-leaderboard"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // C libraries from Debian, imported as they are.
@@ -58,6 +61,20 @@ let package = Package(
             dependencies: ["Scoring", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Services/Scoring/Main"),
 
+        // tally-leaderboard: board queries (and, next, contests) over HTTP and ZeroMQ.
+        .target(
+            name: "Leaderboard",
+            dependencies: [
+                "TallyService",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            path: "Services/Leaderboard/Sources"),
+        .executableTarget(
+            name: "tally-leaderboard",
+            dependencies: ["Leaderboard", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Services/Leaderboard/Main"),
+
         // Test support: a real redis-server on a free port, service processes, clients.
         .target(name: "TallyTesting", dependencies: ["Redis", "ZeroMQ"], path: "Tests/TallyTesting"),
 
@@ -67,5 +84,11 @@ let package = Package(
         .testTarget(
             name: "PipelineTests",
             dependencies: ["TallyDomain", "TallyTesting", "ZeroMQ", "Redis"]),
+        .testTarget(
+            name: "LeaderboardTests",
+            dependencies: [
+                "Leaderboard", "TallyTesting", "ZeroMQ", "Redis",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]),
     ]
 )

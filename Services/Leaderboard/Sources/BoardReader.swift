@@ -1,0 +1,109 @@
+import Foundation
+import Redis
+import TallyDomain
+
+/// Board queries against Redis: resolves a board id and period to keys and runs
+/// `BoardScript`, one round trip per read however long the page.
+struct BoardReader: Sendable {
+    let redis: RedisClient
+    let rules: RulesBook
+
+    /// A board of an org, in one period.
+    struct Target: Sendable {
+        let org: String
+        let id: BoardID
+        let period: String
+        let rules: Rules
+
+        var keys: Keys { Keys(org: org) }
+
+        /// The days a rolling board sums (the last n local days up to its period's day).
+        var days: [String] {
+            guard let count = id.window.rollingDays, let end = LocalDate(label: period) else { return [] }
+            return (0..<count).map { end.adding(days: -$0).label }.reversed()
+        }
+
+        var dayBoard: BoardID { BoardID(metric: id.metric, window: .today, scope: id.scope) }
+
+        /// KEYS and the key part of ARGV for `BoardScript`.
+        var scriptKeys: (keys: [String], dayKeys: [String], reachedKeys: [String]) {
+            let names = id.scope == .reps ? keys.names : ""
+            if id.window.isRolling {
+                let daysKeys = days.map { keys.board(dayBoard.description, period: $0) }
+                let reached = days.map { keys.reached(dayBoard.description, period: $0) }
+                return ([keys.prefix + "rolling:\(id):\(period)", names], daysKeys, reached)
+            }
+            return ([keys.board(id.description, period: period), names], [], [keys.reached(id.description, period: period)])
+        }
+    }
+
+    /// Checks the board id and period against the org's rules; no period: the current one.
+    func target(org: String, board: String, period: String?, now: Date = Date()) throws(OperationError) -> Target {
+        guard Org.isValid(org) else { throw OperationError(.badRequest, "org: must be 1 to 64 characters of a-z, 0-9 and -") }
+        let rules = rules.rules(for: org)
+        guard let id = BoardID(board), rules.metric(named: id.metric) != nil, rules.windows.contains(id.window),
+            rules.scopes.contains(id.scope)
+        else {
+            throw OperationError(.notFound, "board: unknown board '\(board)' (boards are <metric>:<window>:<scope>, e.g. points:today:reps)")
+        }
+        let resolved: String
+        if let period, !period.isEmpty {
+            guard let valid = id.window.validPeriod(period) else {
+                throw OperationError(.badRequest, "period: '\(period)' is not a \(id.window.rawValue) period (e.g. \(id.window.periodExample))")
+            }
+            resolved = valid
+        } else {
+            let today = LocalDate(milliseconds: Int64(now.timeIntervalSince1970 * 1000), in: rules.timeZone)
+            resolved = id.window.period(of: today, weekStart: rules.weekStart)
+        }
+        return Target(org: org, id: id, period: resolved, rules: rules)
+    }
+
+    func top(_ target: Target, offset: Int, limit: Int) async throws -> EntryList {
+        let reply = try await run(target, mode: "page", offset, limit, member: "")
+        return EntryList(board: target.id.description, period: target.period, total: reply.total, entries: reply.entries)
+    }
+
+    func around(_ target: Target, member: String, n: Int) async throws -> EntryList {
+        let reply = try await run(target, mode: "around", n, 0, member: member)
+        guard !reply.entries.isEmpty else {
+            throw OperationError(.notFound, "member: '\(member)' is not on \(target.id) for \(target.period)")
+        }
+        return EntryList(board: target.id.description, period: target.period, total: reply.total, entries: reply.entries)
+    }
+
+    func rank(_ target: Target, member: String) async throws -> MemberRank? {
+        let (keys, days, reached) = target.scriptKeys
+        let arguments = Self.arguments(mode: "rank", 0, 0, member: member, days: days, reached: reached)
+        let reply = try await redis.withConnection { try $0.run(BoardScript.script, keys: keys, arguments: arguments) }
+        let items = reply.array ?? []
+        guard items.count == 3, let total = items[0].int, let rank = items[1].int, let score = items[2].double else { return nil }
+        return MemberRank(board: target.id.description, period: target.period, member: member, rank: Int(rank), score: score, total: Int(total))
+    }
+
+    /// The board ids that exist for the org.
+    func boards(org: String) async throws -> [String] {
+        let key = Keys(org: org).boards
+        let reply = try await redis.withConnection { try $0.send("SMEMBERS", key) }
+        return (reply.array ?? []).compactMap(\.string).sorted()
+    }
+
+    private func run(_ target: Target, mode: String, _ a: Int, _ b: Int, member: String) async throws -> (total: Int, entries: [Entry]) {
+        let (keys, days, reached) = target.scriptKeys
+        let arguments = Self.arguments(mode: mode, a, b, member: member, days: days, reached: reached)
+        let reply = try await redis.withConnection { try $0.run(BoardScript.script, keys: keys, arguments: arguments) }
+        let items = reply.array ?? []
+        let total = Int(items.first?.int ?? 0)
+        let entries = stride(from: 1, to: items.count - 3, by: 4).compactMap { index -> Entry? in
+            guard let rank = items[index].int, let member = items[index + 1].string,
+                let score = items[index + 2].double, let name = items[index + 3].string
+            else { return nil }
+            return Entry(rank: Int(rank), member: member, name: name, score: score)
+        }
+        return (total, entries)
+    }
+
+    private static func arguments(mode: String, _ a: Int, _ b: Int, member: String, days: [String], reached: [String]) -> [String] {
+        [mode, String(a), String(b), member, String(days.count)] + days + [String(reached.count)] + reached
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import Hummingbird
+import Prometheus
+
+/// The operations over HTTP JSON under `/v1/orgs/{org}/…`, plus `/healthz` and `/metrics`.
+enum HTTPTransport {
+    static func router(_ operations: Operations, metrics: PrometheusCollectorRegistry) -> Router<BasicRequestContext> {
+        let router = Router()
+        let v1 = router.group("v1/orgs/:org")
+
+        v1.get("boards") { request, context in
+            await respond(operations, request, "boards", context.parameters, [])
+        }
+        v1.get("boards/:board") { request, context in
+            await respond(operations, request, "top", context.parameters, ["offset", "limit", "period"])
+        }
+        v1.get("boards/:board/members/:member") { request, context in
+            await respond(operations, request, "rank", context.parameters, ["period"])
+        }
+        v1.get("boards/:board/members/:member/around") { request, context in
+            await respond(operations, request, "around", context.parameters, ["n", "period"])
+        }
+        v1.get("members/:member") { request, context in
+            await respond(operations, request, "member", context.parameters, [])
+        }
+        v1.put("reps/:rep") { request, context in
+            var body = [String: String]()
+            do {
+                let buffer = try await request.body.collect(upTo: 64 * 1024)
+                body = try JSONDecoder().decode(RepBody.self, from: Data(buffer: buffer)).fields
+            } catch {
+                return json(["error": "body: must be a JSON object {\"name\": ..., \"team\": ...} of strings"], status: .badRequest)
+            }
+            return await respond(operations, request, "rep.put", context.parameters, [], body: body)
+        }
+
+        router.get("healthz") { _, _ in
+            await operations.healthy()
+                ? json(["status": "ok"], status: .ok)
+                : json(["status": "redis unreachable"], status: .serviceUnavailable)
+        }
+        router.get("metrics") { _, _ in
+            var buffer = [UInt8]()
+            metrics.emit(into: &buffer)
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
+        }
+        return router
+    }
+
+    private struct RepBody: Decodable {
+        var name: String?
+        var team: String?
+        var fields: [String: String] {
+            var fields: [String: String] = [:]
+            fields["name"] = name
+            fields["team"] = team
+            return fields
+        }
+    }
+
+    /// Runs the operation named `op` with the path parameters, the listed query parameters and
+    /// any body fields, and answers with its JSON or `{"error": ...}` and the fitting status.
+    private static func respond(
+        _ operations: Operations, _ request: Request, _ op: String, _ parameters: Parameters,
+        _ query: Set<String>, body: [String: String] = [:]
+    ) async -> Response {
+        var fields = body
+        for (key, value) in parameters { fields[String(key)] = String(value) }
+        for (key, value) in request.uri.queryParameters where query.contains(String(key)) {
+            fields[String(key)] = String(value)
+        }
+        var token: String?
+        if let header = request.headers[.authorization], header.hasPrefix("Bearer ") {
+            token = String(header.dropFirst("Bearer ".count))
+        } else if request.headers[.authorization] != nil {
+            token = ""
+        }
+        do {
+            let operation = try Operation.parse(op: op, fields)
+            let answer = try await operations.run(operation, token: token, transport: "http")
+            return json(answer, status: .ok)
+        } catch {
+            return json(["error": error.message], status: HTTPResponse.Status(code: error.kind.httpStatus))
+        }
+    }
+
+    static func json(_ value: some Encodable, status: HTTPResponse.Status) -> Response {
+        let data = (try? JSONEncoder().encode(value)) ?? Data("{}".utf8)
+        return Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}

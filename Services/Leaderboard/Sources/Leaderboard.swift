@@ -1,0 +1,29 @@
+import Hummingbird
+import Logging
+import Prometheus
+import Redis
+import TallyDomain
+
+/// Builds tally-leaderboard: the operations over Redis, served by an HTTP application that
+/// also runs the ZeroMQ transport as one of its services.
+package func buildLeaderboard(
+    configuration: LeaderboardConfiguration, logger: Logger
+) throws -> some ApplicationProtocol {
+    let rules = try RulesBook.load(directory: configuration.rulesDirectory)
+    let metrics = PrometheusCollectorRegistry()
+    let operations = Operations(
+        redis: RedisClient(configuration.redis, label: "leaderboard"), rules: rules,
+        adminToken: configuration.adminToken, metrics: metrics)
+    let zmq = try ZMQTransport(
+        endpoint: configuration.zmqEndpoint, maxMessageSize: configuration.maxMessageSize,
+        operations: operations, logger: logger)
+    logger.info("listening", metadata: [
+        "zmq": "\(zmq.endpoint)", "http": "\(configuration.httpHost):\(configuration.httpPort)",
+        "redis": "\(configuration.redis.redactedURL)",
+    ])
+    return Application(
+        router: HTTPTransport.router(operations, metrics: metrics),
+        configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "tally-leaderboard"),
+        services: [zmq],
+        logger: logger)
+}

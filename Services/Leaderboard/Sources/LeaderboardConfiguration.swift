@@ -1,0 +1,18 @@
+import Redis
+
+/// tally-leaderboard's settings; every one has a default.
+package struct LeaderboardConfiguration: Sendable {
+    /// ZeroMQ request/reply endpoint (ROUTER).
+    package var zmqEndpoint = "tcp://*:5558"
+    package var httpHost = "0.0.0.0"
+    package var httpPort = 8080
+    package var redis = RedisConfiguration()
+    /// A directory of `<org>.json|yaml` rules files (time zones, metrics); nil: the defaults.
+    package var rulesDirectory: String?
+    /// The token admin operations need; nil: admin operations are refused.
+    package var adminToken: String?
+    /// The largest request accepted on the ZeroMQ socket.
+    package var maxMessageSize: Int64 = 1 << 20
+
+    package init() {}
+}

@@ -1,0 +1,79 @@
+import TallyDomain
+
+/// One request to tally-leaderboard, whichever transport it came by.
+package enum Operation: Sendable, Equatable {
+    case boards(org: String)
+    case top(org: String, board: String, offset: Int, limit: Int, period: String?)
+    case rank(org: String, board: String, member: String, period: String?)
+    case around(org: String, board: String, member: String, n: Int, period: String?)
+    case member(org: String, member: String)
+    case repPut(org: String, rep: String, name: String?, team: String?)
+
+    /// The operation's name, as ZeroMQ clients send it and metrics label it.
+    package var name: String {
+        switch self {
+        case .boards: "boards"
+        case .top: "top"
+        case .rank: "rank"
+        case .around: "around"
+        case .member: "member"
+        case .repPut: "rep.put"
+        }
+    }
+
+    package var needsAdmin: Bool {
+        if case .repPut = self { return true }
+        return false
+    }
+
+    package static let maxLimit = 1_000
+
+    /// Reads an operation from named fields: the HTTP path and query, or a ZeroMQ JSON body.
+    package static func parse(op: String, _ fields: [String: String]) throws(OperationError) -> Operation {
+        let org = fields["org"] ?? Org.default
+        switch op {
+        case "boards":
+            return .boards(org: org)
+        case "top":
+            return .top(
+                org: org, board: try required("board", fields),
+                offset: try number("offset", fields, default: 0, range: 0...Int.max, rule: "a whole number of at least 0"),
+                limit: try number("limit", fields, default: 10, range: 1...maxLimit, rule: "a whole number from 1 to \(maxLimit)"),
+                period: fields["period"])
+        case "rank":
+            return .rank(org: org, board: try required("board", fields), member: try required("member", fields), period: fields["period"])
+        case "around":
+            return .around(
+                org: org, board: try required("board", fields), member: try required("member", fields),
+                n: try number("n", fields, default: 5, range: 0...100, rule: "a whole number from 0 to 100"),
+                period: fields["period"])
+        case "member":
+            return .member(org: org, member: try required("member", fields))
+        case "rep.put":
+            let rep = try required("rep", fields)
+            guard isMemberID(rep) else { throw OperationError(.badRequest, "rep: must be 1 to 64 characters of A-Z, a-z, 0-9 and . _ : @ -") }
+            if let name = fields["name"], name.count > 100 || name.isEmpty {
+                throw OperationError(.badRequest, "name: must be 1 to 100 characters")
+            }
+            if let team = fields["team"], !isMemberID(team) {
+                throw OperationError(.badRequest, "team: must be 1 to 64 characters of A-Z, a-z, 0-9 and . _ : @ -")
+            }
+            return .repPut(org: org, rep: rep, name: fields["name"], team: fields["team"])
+        default:
+            throw OperationError(.badRequest, "op: unknown operation '\(op)'")
+        }
+    }
+
+    private static func required(_ field: String, _ fields: [String: String]) throws(OperationError) -> String {
+        guard let value = fields[field], !value.isEmpty else { throw OperationError(.badRequest, "\(field): is required") }
+        return value
+    }
+
+    private static func number(
+        _ field: String, _ fields: [String: String], default fallback: Int, range: ClosedRange<Int>, rule: String
+    ) throws(OperationError) -> Int {
+        guard let text = fields[field] else { return fallback }
+        guard let value = Int(text), range.contains(value) else { throw OperationError(.badRequest, "\(field): must be \(rule)") }
+        return value
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import Logging
+import Prometheus
+import Redis
+import TallyDomain
+
+/// The one implementation of every operation; the HTTP and ZeroMQ transports only translate.
+package struct Operations: Sendable {
+    let reader: BoardReader
+    let adminToken: String?
+    let metrics: PrometheusCollectorRegistry
+
+    package init(redis: RedisClient, rules: RulesBook, adminToken: String?, metrics: PrometheusCollectorRegistry) {
+        self.reader = BoardReader(redis: redis, rules: rules)
+        self.adminToken = adminToken
+        self.metrics = metrics
+    }
+
+    /// Runs an operation; `token` is what the caller presented (nil: none).
+    package func run(_ operation: Operation, token: String?, transport: String) async throws(OperationError) -> any Encodable & Sendable {
+        let start = ContinuousClock.now
+        var outcome = "ok"
+        defer {
+            metrics.makeCounter(name: "tally_requests_total", labels: [("op", operation.name), ("transport", transport), ("outcome", outcome)]).increment()
+            metrics.makeDurationHistogram(
+                name: "tally_request_duration_seconds", labels: [("op", operation.name), ("transport", transport)],
+                buckets: [.microseconds(250), .milliseconds(1), .milliseconds(5), .milliseconds(25), .milliseconds(100), .seconds(1)]
+            ).record(ContinuousClock.now - start)
+        }
+        do {
+            if operation.needsAdmin { try authorize(token) }
+            return try await perform(operation)
+        } catch let error as OperationError {
+            outcome = "\(error.kind.httpStatus)"
+            throw error
+        } catch {
+            outcome = "503"
+            throw OperationError(.unavailable, "redis: \(error)")
+        }
+    }
+
+    private func authorize(_ token: String?) throws(OperationError) {
+        guard let adminToken else {
+            throw OperationError(.forbidden, "token: admin operations are disabled (start tally-leaderboard with --admin-token)")
+        }
+        guard let token, !token.isEmpty else { throw OperationError(.unauthorized, "token: admin operations need the admin token") }
+        guard token == adminToken else { throw OperationError(.forbidden, "token: not the admin token") }
+    }
+
+    private func perform(_ operation: Operation) async throws -> any Encodable & Sendable {
+        switch operation {
+        case .boards(let org):
+            guard Org.isValid(org) else { throw OperationError(.badRequest, "org: must be 1 to 64 characters of a-z, 0-9 and -") }
+            return BoardList(org: org, boards: try await reader.boards(org: org))
+
+        case .top(let org, let board, let offset, let limit, let period):
+            return try await reader.top(try reader.target(org: org, board: board, period: period), offset: offset, limit: limit)
+
+        case .rank(let org, let board, let member, let period):
+            let target = try reader.target(org: org, board: board, period: period)
+            guard let rank = try await reader.rank(target, member: member) else {
+                throw OperationError(.notFound, "member: '\(member)' is not on \(target.id) for \(target.period)")
+            }
+            return rank
+
+        case .around(let org, let board, let member, let n, let period):
+            return try await reader.around(try reader.target(org: org, board: board, period: period), member: member, n: n)
+
+        case .member(let org, let member):
+            var standings: [MemberRank] = []
+            for board in try await reader.boards(org: org) {
+                guard let target = try? reader.target(org: org, board: board, period: nil) else { continue }
+                if let rank = try await reader.rank(target, member: member) { standings.append(rank) }
+            }
+            return MemberStanding(org: org, member: member, boards: standings)
+
+        case .repPut(let org, let rep, let name, let team):
+            let keys = Keys(org: org)
+            var commands: [[String]] = []
+            if let name { commands.append(["HSET", keys.names, rep, name]) }
+            if let team { commands.append(["HSET", keys.teams, rep, team]) }
+            let written = commands
+            _ = try await reader.redis.withConnection { connection in
+                try connection.pipeline(written.map { $0 as [any RedisArgument] }).map { try $0.throwingError() }
+            }
+            return RepEntry(org: org, rep: rep, name: name, team: team)
+        }
+    }
+
+    /// Whether Redis answers.
+    package func healthy() async -> Bool {
+        (try? await reader.redis.send(["PING"])) == .status("PONG")
+    }
+}
