@@ -11,11 +11,15 @@ package struct Keys: Sendable {
     }
 
     /// The sorted set of a board in one period: `{acme}:board:points:today:reps:2026-11-29`.
-    package func board(_ boardID: String, period: String) -> String { "\(prefix)board:\(boardID):\(period)" }
+    package func board(_ boardID: String, period: String) -> String {
+        period.isEmpty ? "\(prefix)board:\(boardID)" : "\(prefix)board:\(boardID):\(period)"
+    }
 
     /// When each member last changed its score on a board (a sequence number), so that among
     /// equal scores the member that got there first ranks first.
-    package func reached(_ boardID: String, period: String) -> String { "\(prefix)reached:\(boardID):\(period)" }
+    package func reached(_ boardID: String, period: String) -> String {
+        period.isEmpty ? "\(prefix)reached:\(boardID)" : "\(prefix)reached:\(boardID):\(period)"
+    }
 
     /// The set of board ids that exist.
     package var boards: String { "\(prefix)boards" }
@@ -52,4 +56,15 @@ package struct BoardID: Sendable, Hashable, CustomStringConvertible {
     }
 
     package var description: String { "\(metric):\(window.rawValue):\(scope.rawValue)" }
+}
+
+extension Keys {
+    /// Contest id → stored `Contest` JSON.
+    package var contests: String { "\(prefix)contests" }
+    /// A race's finish: `winner`, `at` (ms), set by the scoring script when the goal is reached.
+    package func contestFinish(_ id: String) -> String { "\(prefix)contest-finish:\(id)" }
+    /// Contest id → the last state announced to displays.
+    package var contestsAnnounced: String { "\(prefix)contests-announced" }
+    /// Orgs that have contests (one key for all orgs: the scheduler's list to walk).
+    package static let contestOrgs = "tally:contest-orgs"
 }

@@ -3,10 +3,29 @@
 /// the Redis script only applies it.
 package struct ScoringPlan: Sendable, Equatable {
     package struct Board: Sendable, Hashable {
-        package let id: BoardID
+        /// `points:today:reps`, or `contest:<id>`.
+        package let name: String
+        /// The calendar period; empty for a contest.
         package let period: String
-        /// When the key expires (seconds since 1970), or nil to keep it (`all`).
+        /// When the key expires (seconds since 1970), or nil to keep it (`all`, contests).
         package let expiresAt: Int64?
+        /// A race's goal and the key its finish is recorded in.
+        package var goal: Double? = nil
+        package var finishKey: String? = nil
+
+        /// The metric board's id; nil for a contest.
+        package var id: BoardID? { BoardID(name) }
+    }
+
+    /// A contest as scoring sees it: its definition, and when its race finished (if it did).
+    package struct ContestInPlay: Sendable {
+        package let contest: Contest
+        package let finishedAt: Int64?
+
+        package init(contest: Contest, finishedAt: Int64?) {
+            self.contest = contest
+            self.finishedAt = finishedAt
+        }
     }
 
     package struct Increment: Sendable, Equatable {
@@ -27,7 +46,8 @@ package struct ScoringPlan: Sendable, Equatable {
     private var boardIndex: [Board: Int] = [:]
 
     /// Plans the events of one org; all must have `org == org` and be valid for its rules.
-    package init(org: String, events: [ActivityEvent], rules: Rules) {
+    /// `now` is when they arrived, which decides whether a contest's grace is over.
+    package init(org: String, events: [ActivityEvent], rules: Rules, contests: [ContestInPlay] = [], now: Int64 = 0) {
         self.org = org
         var dayCache: [Int64: LocalDate] = [:]
         for event in events {
@@ -47,6 +67,17 @@ package struct ScoringPlan: Sendable, Equatable {
                     }
                 }
             }
+            for play in contests {
+                guard let (member, amount) = play.contest.amount(for: event, arrivedAt: now, rules: rules, finishedAt: play.finishedAt)
+                else { continue }
+                let contest = play.contest
+                var board = Board(name: contest.boardID, period: "", expiresAt: nil)
+                if let goal = contest.goal {
+                    board.goal = goal
+                    board.finishKey = Keys(org: org).contestFinish(contest.id)
+                }
+                increments.append(Increment(board: index(of: board), member: member, amount: amount))
+            }
             entries.append(Entry(event: event, increments: increments))
         }
     }
@@ -57,7 +88,10 @@ package struct ScoringPlan: Sendable, Equatable {
         let expiresAt = id.window.periodEnd(of: date, weekStart: rules.weekStart).map {
             Int64($0.daysSinceEpoch + 1 + rules.retentionDays) * 86_400
         }
-        let board = Board(id: id, period: period, expiresAt: expiresAt)
+        return index(of: Board(name: id.description, period: period, expiresAt: expiresAt))
+    }
+
+    private mutating func index(of board: Board) -> Int {
         if let index = boardIndex[board] { return index }
         boards.append(board)
         boardIndex[board] = boards.count - 1

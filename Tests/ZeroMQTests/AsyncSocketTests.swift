@@ -72,3 +72,19 @@ import Testing
         #expect(await reader.value == 0)
     }
 }
+
+@Suite struct AsyncPublisherTests {
+    @Test func aPublisherOnItsOwnThreadReachesASubscriber() async throws {
+        let sub = try Socket(.sub, options: [.subscribe(Data()), .receiveTimeout(milliseconds: 100)])
+        try sub.bind("tcp://127.0.0.1:*")
+        let pub = try Socket(.pub)
+        try pub.connect(sub.lastEndpoint)
+        let publisher = AsyncSocket(pub)
+        // Once the subscription has had time to travel, one message is enough.
+        try await Task.sleep(for: .milliseconds(300))
+        publisher.send([Data("topic".utf8), Data("hello".utf8)])
+        try sub.set(.receiveTimeout(milliseconds: 2_000))
+        #expect(try sub.receive() == [Data("topic".utf8), Data("hello".utf8)])
+        await publisher.close()
+    }
+}

@@ -30,6 +30,9 @@ struct TallyLeaderboard: AsyncParsableCommand {
     @Option(help: "Token for admin operations (HTTP 'Authorization: Bearer <token>', ZeroMQ \"token\"). Unset: admin operations are refused.")
     var adminToken = Environment.value("admin-token")
 
+    @Option(help: "Comma-separated endpoints for contest announcements (tally-notification).")
+    var notify = Environment.string("notify", default: "tcp://127.0.0.1:5557")
+
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = Environment.string("log-level", default: "info")
 
@@ -43,6 +46,8 @@ struct TallyLeaderboard: AsyncParsableCommand {
         configuration.redis = try RedisConfiguration(url: redisUrl)
         configuration.rulesDirectory = rules
         configuration.adminToken = adminToken
+        configuration.notify = notify.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }
         try await buildLeaderboard(configuration: configuration, logger: logger).runService()
     }
 }

@@ -8,38 +8,48 @@ struct BoardReader: Sendable {
     let redis: RedisClient
     let rules: RulesBook
 
-    /// A board of an org, in one period.
+    /// A board of an org, in one period: a metric board, or a contest's board.
     struct Target: Sendable {
         let org: String
-        let id: BoardID
+        /// `points:today:reps` or `contest:<id>`.
+        let board: String
+        /// The metric board's id; nil for a contest.
+        let id: BoardID?
+        let scope: Scope
+        /// The period label; `contest` for a contest's board.
         let period: String
-        let rules: Rules
 
         var keys: Keys { Keys(org: org) }
 
         /// The days a rolling board sums (the last n local days up to its period's day).
         var days: [String] {
-            guard let count = id.window.rollingDays, let end = LocalDate(label: period) else { return [] }
+            guard let count = id?.window.rollingDays, let end = LocalDate(label: period) else { return [] }
             return (0..<count).map { end.adding(days: -$0).label }.reversed()
         }
 
-        var dayBoard: BoardID { BoardID(metric: id.metric, window: .today, scope: id.scope) }
-
         /// KEYS and the key part of ARGV for `BoardScript`.
         var scriptKeys: (keys: [String], dayKeys: [String], reachedKeys: [String]) {
-            let names = id.scope == .reps ? keys.names : ""
+            let names = scope == .reps ? keys.names : ""
+            guard let id else {
+                return ([keys.board(board, period: ""), names], [], [keys.reached(board, period: "")])
+            }
             if id.window.isRolling {
-                let daysKeys = days.map { keys.board(dayBoard.description, period: $0) }
-                let reached = days.map { keys.reached(dayBoard.description, period: $0) }
+                let day = BoardID(metric: id.metric, window: .today, scope: id.scope).description
+                let daysKeys = days.map { keys.board(day, period: $0) }
+                let reached = days.map { keys.reached(day, period: $0) }
                 return ([keys.prefix + "rolling:\(id):\(period)", names], daysKeys, reached)
             }
-            return ([keys.board(id.description, period: period), names], [], [keys.reached(id.description, period: period)])
+            return ([keys.board(board, period: period), names], [], [keys.reached(board, period: period)])
         }
     }
 
     /// Checks the board id and period against the org's rules; no period: the current one.
-    func target(org: String, board: String, period: String?, now: Date = Date()) throws(OperationError) -> Target {
+    func target(org: String, board: String, period: String?, now: Date = Date()) async throws -> Target {
         guard Org.isValid(org) else { throw OperationError(.badRequest, "org: must be 1 to 64 characters of a-z, 0-9 and -") }
+        if board.hasPrefix("contest:") {
+            let contest = try await contest(org: org, id: String(board.dropFirst("contest:".count)))
+            return Target(org: org, board: board, id: nil, scope: contest.scope, period: "contest")
+        }
         let rules = rules.rules(for: org)
         guard let id = BoardID(board), rules.metric(named: id.metric) != nil, rules.windows.contains(id.window),
             rules.scopes.contains(id.scope)
@@ -56,20 +66,30 @@ struct BoardReader: Sendable {
             let today = LocalDate(milliseconds: Int64(now.timeIntervalSince1970 * 1000), in: rules.timeZone)
             resolved = id.window.period(of: today, weekStart: rules.weekStart)
         }
-        return Target(org: org, id: id, period: resolved, rules: rules)
+        return Target(org: org, board: board, id: id, scope: id.scope, period: resolved)
+    }
+
+    /// A stored contest, or 404.
+    func contest(org: String, id: String) async throws -> Contest {
+        let key = Keys(org: org).contests
+        let reply = try await redis.withConnection { try $0.send("HGET", key, id) }
+        guard case .bulk(let data) = reply, let contest = try? JSONDecoder().decode(Contest.self, from: data) else {
+            throw OperationError(.notFound, "contest: no contest '\(id)' in org '\(org)'")
+        }
+        return contest
     }
 
     func top(_ target: Target, offset: Int, limit: Int) async throws -> EntryList {
         let reply = try await run(target, mode: "page", offset, limit, member: "")
-        return EntryList(board: target.id.description, period: target.period, total: reply.total, entries: reply.entries)
+        return EntryList(board: target.board, period: target.period, total: reply.total, entries: reply.entries)
     }
 
     func around(_ target: Target, member: String, n: Int) async throws -> EntryList {
         let reply = try await run(target, mode: "around", n, 0, member: member)
         guard !reply.entries.isEmpty else {
-            throw OperationError(.notFound, "member: '\(member)' is not on \(target.id) for \(target.period)")
+            throw OperationError(.notFound, "member: '\(member)' is not on \(target.board) for \(target.period)")
         }
-        return EntryList(board: target.id.description, period: target.period, total: reply.total, entries: reply.entries)
+        return EntryList(board: target.board, period: target.period, total: reply.total, entries: reply.entries)
     }
 
     func rank(_ target: Target, member: String) async throws -> MemberRank? {
@@ -78,7 +98,7 @@ struct BoardReader: Sendable {
         let reply = try await redis.withConnection { try $0.run(BoardScript.script, keys: keys, arguments: arguments) }
         let items = reply.array ?? []
         guard items.count == 3, let total = items[0].int, let rank = items[1].int, let score = items[2].double else { return nil }
-        return MemberRank(board: target.id.description, period: target.period, member: member, rank: Int(rank), score: score, total: Int(total))
+        return MemberRank(board: target.board, period: target.period, member: member, rank: Int(rank), score: score, total: Int(total))
     }
 
     /// The board ids that exist for the org.

@@ -34,6 +34,26 @@ enum HTTPTransport {
             return await respond(operations, request, "rep.put", context.parameters, [], body: body)
         }
 
+        v1.post("contests") { request, context in
+            let org = context.parameters.get("org") ?? ""
+            guard let buffer = try? await request.body.collect(upTo: 64 * 1024) else {
+                return json(["error": "contest: the definition must be JSON of at most 64 KiB"], status: .badRequest)
+            }
+            return await respond(operations, request, .contestCreate(org: org, definition: Data(buffer: buffer)))
+        }
+        v1.get("contests") { request, context in
+            await respond(operations, request, "contest.list", context.parameters, ["state"])
+        }
+        v1.get("contests/:id") { request, context in
+            await respond(operations, request, "contest.get", context.parameters, [])
+        }
+        v1.post("contests/:id/end") { request, context in
+            await respond(operations, request, "contest.end", context.parameters, [])
+        }
+        v1.delete("contests/:id") { request, context in
+            await respond(operations, request, "contest.cancel", context.parameters, [])
+        }
+
         router.get("healthz") { _, _ in
             await operations.healthy()
                 ? json(["status": "ok"], status: .ok)
@@ -71,16 +91,22 @@ enum HTTPTransport {
         for (key, value) in request.uri.queryParameters where query.contains(String(key)) {
             fields[String(key)] = String(value)
         }
+        do {
+            return await respond(operations, request, try Operation.parse(op: op, fields))
+        } catch {
+            return json(["error": error.message], status: HTTPResponse.Status(code: error.kind.httpStatus))
+        }
+    }
+
+    private static func respond(_ operations: Operations, _ request: Request, _ operation: Operation) async -> Response {
         var token: String?
-        if let header = request.headers[.authorization], header.hasPrefix("Bearer ") {
-            token = String(header.dropFirst("Bearer ".count))
-        } else if request.headers[.authorization] != nil {
-            token = ""
+        if let header = request.headers[.authorization] {
+            token = header.hasPrefix("Bearer ") ? String(header.dropFirst("Bearer ".count)) : ""
         }
         do {
-            let operation = try Operation.parse(op: op, fields)
             let answer = try await operations.run(operation, token: token, transport: "http")
-            return json(answer, status: .ok)
+            let created = if case .contestCreate = operation { true } else { false }
+            return json(answer, status: created ? .created : .ok)
         } catch {
             return json(["error": error.message], status: HTTPResponse.Status(code: error.kind.httpStatus))
         }

@@ -17,6 +17,7 @@ package func buildLeaderboard(
     let zmq = try ZMQTransport(
         endpoint: configuration.zmqEndpoint, maxMessageSize: configuration.maxMessageSize,
         operations: operations, logger: logger)
+    let scheduler = try ContestScheduler(book: operations.contests, notify: configuration.notify, logger: logger)
     logger.info("listening", metadata: [
         "zmq": "\(zmq.endpoint)", "http": "\(configuration.httpHost):\(configuration.httpPort)",
         "redis": "\(configuration.redis.redactedURL)",
@@ -24,6 +25,6 @@ package func buildLeaderboard(
     return Application(
         router: HTTPTransport.router(operations, metrics: metrics),
         configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "tally-leaderboard"),
-        services: [zmq],
+        services: [zmq, scheduler],
         logger: logger)
 }

@@ -11,6 +11,8 @@ package struct LeaderboardConfiguration: Sendable {
     package var rulesDirectory: String?
     /// The token admin operations need; nil: admin operations are refused.
     package var adminToken: String?
+    /// Where contest announcements go (tally-notification's SUB endpoints).
+    package var notify = ["tcp://127.0.0.1:5557"]
     /// The largest request accepted on the ZeroMQ socket.
     package var maxMessageSize: Int64 = 1 << 20
 

@@ -1,3 +1,4 @@
+import Foundation
 import TallyDomain
 
 /// One request to tally-leaderboard, whichever transport it came by.
@@ -8,6 +9,12 @@ package enum Operation: Sendable, Equatable {
     case around(org: String, board: String, member: String, n: Int, period: String?)
     case member(org: String, member: String)
     case repPut(org: String, rep: String, name: String?, team: String?)
+    /// `definition` is the contest's JSON as the organizer sent it.
+    case contestCreate(org: String, definition: Data)
+    case contestList(org: String, state: String?)
+    case contestGet(org: String, id: String)
+    case contestEnd(org: String, id: String)
+    case contestCancel(org: String, id: String)
 
     /// The operation's name, as ZeroMQ clients send it and metrics label it.
     package var name: String {
@@ -18,12 +25,19 @@ package enum Operation: Sendable, Equatable {
         case .around: "around"
         case .member: "member"
         case .repPut: "rep.put"
+        case .contestCreate: "contest.create"
+        case .contestList: "contest.list"
+        case .contestGet: "contest.get"
+        case .contestEnd: "contest.end"
+        case .contestCancel: "contest.cancel"
         }
     }
 
     package var needsAdmin: Bool {
-        if case .repPut = self { return true }
-        return false
+        switch self {
+        case .repPut, .contestCreate, .contestEnd, .contestCancel: true
+        default: false
+        }
     }
 
     package static let maxLimit = 1_000
@@ -59,6 +73,17 @@ package enum Operation: Sendable, Equatable {
                 throw OperationError(.badRequest, "team: must be 1 to 64 characters of A-Z, a-z, 0-9 and . _ : @ -")
             }
             return .repPut(org: org, rep: rep, name: fields["name"], team: fields["team"])
+        case "contest.list":
+            if let state = fields["state"], Contest.State(rawValue: state) == nil {
+                throw OperationError(.badRequest, "state: must be scheduled, running, ended, final or cancelled")
+            }
+            return .contestList(org: org, state: fields["state"])
+        case "contest.get":
+            return .contestGet(org: org, id: try required("id", fields))
+        case "contest.end":
+            return .contestEnd(org: org, id: try required("id", fields))
+        case "contest.cancel":
+            return .contestCancel(org: org, id: try required("id", fields))
         default:
             throw OperationError(.badRequest, "op: unknown operation '\(op)'")
         }

@@ -10,6 +10,8 @@ package struct Operations: Sendable {
     let adminToken: String?
     let metrics: PrometheusCollectorRegistry
 
+    var contests: ContestBook { ContestBook(reader: reader) }
+
     package init(redis: RedisClient, rules: RulesBook, adminToken: String?, metrics: PrometheusCollectorRegistry) {
         self.reader = BoardReader(redis: redis, rules: rules)
         self.adminToken = adminToken
@@ -54,22 +56,22 @@ package struct Operations: Sendable {
             return BoardList(org: org, boards: try await reader.boards(org: org))
 
         case .top(let org, let board, let offset, let limit, let period):
-            return try await reader.top(try reader.target(org: org, board: board, period: period), offset: offset, limit: limit)
+            return try await reader.top(try await reader.target(org: org, board: board, period: period), offset: offset, limit: limit)
 
         case .rank(let org, let board, let member, let period):
-            let target = try reader.target(org: org, board: board, period: period)
+            let target = try await reader.target(org: org, board: board, period: period)
             guard let rank = try await reader.rank(target, member: member) else {
-                throw OperationError(.notFound, "member: '\(member)' is not on \(target.id) for \(target.period)")
+                throw OperationError(.notFound, "member: '\(member)' is not on \(target.board) for \(target.period)")
             }
             return rank
 
         case .around(let org, let board, let member, let n, let period):
-            return try await reader.around(try reader.target(org: org, board: board, period: period), member: member, n: n)
+            return try await reader.around(try await reader.target(org: org, board: board, period: period), member: member, n: n)
 
         case .member(let org, let member):
             var standings: [MemberRank] = []
             for board in try await reader.boards(org: org) {
-                guard let target = try? reader.target(org: org, board: board, period: nil) else { continue }
+                guard let target = try? await reader.target(org: org, board: board, period: nil) else { continue }
                 if let rank = try await reader.rank(target, member: member) { standings.append(rank) }
             }
             return MemberStanding(org: org, member: member, boards: standings)
@@ -84,6 +86,17 @@ package struct Operations: Sendable {
                 try connection.pipeline(written.map { $0 as [any RedisArgument] }).map { try $0.throwingError() }
             }
             return RepEntry(org: org, rep: rep, name: name, team: team)
+
+        case .contestCreate(let org, let definition):
+            return try await contests.create(org: org, definition: definition)
+        case .contestList(let org, let state):
+            return ContestList(org: org, contests: try await contests.list(org: org, state: state))
+        case .contestGet(let org, let id):
+            return try await contests.view(try await reader.contest(org: org, id: id), org: org, standings: true)
+        case .contestEnd(let org, let id):
+            return try await contests.end(org: org, id: id)
+        case .contestCancel(let org, let id):
+            return try await contests.cancel(org: org, id: id)
         }
     }
 

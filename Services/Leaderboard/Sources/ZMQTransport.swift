@@ -47,7 +47,15 @@ package struct ZMQTransport: Service {
             }
         }
         do {
-            let operation = try Operation.parse(op: op, fields)
+            let operation: Operation
+            if op == "contest.create" {
+                guard let definition = object["contest"], JSONSerialization.isValidJSONObject(definition),
+                    let data = try? JSONSerialization.data(withJSONObject: definition)
+                else { return Self.error("contest: must be the contest's definition as a JSON object") }
+                operation = .contestCreate(org: fields["org"] ?? "default", definition: data)
+            } else {
+                operation = try Operation.parse(op: op, fields)
+            }
             let answer = try await operations.run(operation, token: object["token"] as? String, transport: "zmq")
             return (try? JSONEncoder().encode(OK(answer))) ?? Self.error("internal: could not encode the answer")
         } catch {

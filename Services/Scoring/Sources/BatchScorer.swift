@@ -7,6 +7,7 @@ import TallyService
 /// says what to tell the field apps and the displays.
 struct BatchScorer {
     let rules: RulesBook
+    let contests: ContestCache
 
     struct Outcome {
         var statuses: [EventStatus]
@@ -33,8 +34,9 @@ struct BatchScorer {
                 }
             }
             guard !valid.isEmpty else { continue }
-            let plan = ScoringPlan(org: org, events: valid.map { events[$0] }, rules: rules)
-            let counted = try BoardWriter.apply(plan, rules: rules, indexIDs: Self.indexIDs(plan, rules), on: redis)
+            let inPlay = try contests.inPlay(org: org, now: now, redis: redis)
+            let plan = ScoringPlan(org: org, events: valid.map { events[$0] }, rules: rules, contests: inPlay, now: now)
+            let counted = try BoardWriter.apply(plan, rules: rules, indexIDs: Self.indexIDs(plan, rules), now: now, on: redis)
             for (position, index) in valid.enumerated() where !counted[position] {
                 statuses[index].status = .duplicate
             }
@@ -58,10 +60,11 @@ struct BatchScorer {
 
     /// Board ids to list for the org: each stored board, and the rolling boards read from it.
     static func indexIDs(_ plan: ScoringPlan, _ rules: Rules) -> [String] {
-        var ids = Set(plan.boards.map(\.id.description))
-        for board in plan.boards where board.id.window == .today {
+        var ids = Set(plan.boards.map(\.name))
+        for board in plan.boards {
+            guard let id = board.id, id.window == .today else { continue }
             for window in rules.windows where window.isRolling {
-                ids.insert(BoardID(metric: board.id.metric, window: window, scope: board.id.scope).description)
+                ids.insert(BoardID(metric: id.metric, window: window, scope: id.scope).description)
             }
         }
         return ids.sorted()
@@ -86,13 +89,13 @@ struct BatchScorer {
         for (index, changed) in members.sorted(by: { $0.key < $1.key }) {
             let board = plan.boards[index]
             let sortedMembers = changed.sorted()
-            changes.append(.init(board: board.id.description, period: board.period, members: sortedMembers))
+            changes.append(.init(board: board.name, period: board.period, members: sortedMembers))
             // A change to a recent day moves the rolling boards that end today.
-            guard board.id.window == .today, let day = LocalDate(label: board.period) else { continue }
+            guard let boardID = board.id, boardID.window == .today, let day = LocalDate(label: board.period) else { continue }
             for window in rules.windows where window.isRolling {
                 let age = today.daysSinceEpoch - day.daysSinceEpoch
                 guard age >= 0, age < window.rollingDays! else { continue }
-                let id = BoardID(metric: board.id.metric, window: window, scope: board.id.scope)
+                let id = BoardID(metric: boardID.metric, window: window, scope: boardID.scope)
                 changes.append(.init(board: id.description, period: today.label, members: sortedMembers))
             }
         }

@@ -6,7 +6,8 @@ import TallyDomain
 /// applied twice changes nothing the second time.
 struct BoardWriter {
     /// ARGV: prefix, idempotency TTL (s), index ids (count, ids...), boards (count, then id,
-    /// period, expire-at-or-0 each), events (count, then id, rep, name, team, increment count,
+    /// period, expire-at-or-0, race goal-or-empty, race finish key-or-empty each), now (ms),
+    /// events (count, then id, rep, name, team, increment count,
     /// then board index, member, amount per increment). KEYS[1] is the org's board index; every
     /// other key shares its hash tag, so the script stays inside one cluster slot.
     /// Returns 1 (counted) or 0 (duplicate) per event.
@@ -16,12 +17,17 @@ struct BoardWriter {
         local n_index = tonumber(ARGV[i]); i = i + 1
         for _ = 1, n_index do redis.call('SADD', KEYS[1], ARGV[i]); i = i + 1 end
         local n_boards = tonumber(ARGV[i]); i = i + 1
-        local boards, expire_at = {}, {}
+        local boards, expire_at, goal, finish, frozen = {}, {}, {}, {}, {}
         for b = 1, n_boards do
-          boards[b] = ARGV[i] .. ':' .. ARGV[i + 1]
+          boards[b] = ARGV[i] .. (ARGV[i + 1] ~= '' and (':' .. ARGV[i + 1]) or '')
           expire_at[b] = ARGV[i + 2]
-          i = i + 3
+          if ARGV[i + 3] ~= '' then
+            goal[b], finish[b] = tonumber(ARGV[i + 3]), ARGV[i + 4]
+            frozen[b] = redis.call('EXISTS', finish[b]) == 1
+          end
+          i = i + 5
         end
+        local now_ms = ARGV[i]; i = i + 1
         local n_events = tonumber(ARGV[i]); i = i + 1
         local seq = redis.call('INCRBY', prefix .. 'seq', n_events) - n_events
         -- Sum what the new events add per board and member, so each member of each board
@@ -35,13 +41,26 @@ struct BoardWriter {
             seq = seq + 1
             for _ = 1, n do
               local b, member = tonumber(ARGV[i]), ARGV[i + 1]
-              local board_sums = sums[b]
-              if not board_sums then
-                board_sums = {}
-                sums[b], last[b] = board_sums, {}
+              if goal[b] then
+                -- A race: applied event by event, so the first to reach the goal wins.
+                if not frozen[b] then
+                  local board = prefix .. 'board:' .. boards[b]
+                  local score = tonumber(redis.call('ZINCRBY', board, ARGV[i + 2], member))
+                  redis.call('HSET', prefix .. 'reached:' .. boards[b], member, seq)
+                  if score >= goal[b] then
+                    redis.call('HSET', finish[b], 'winner', member, 'at', now_ms)
+                    frozen[b] = true
+                  end
+                end
+              else
+                local board_sums = sums[b]
+                if not board_sums then
+                  board_sums = {}
+                  sums[b], last[b] = board_sums, {}
+                end
+                board_sums[member] = (board_sums[member] or 0) + tonumber(ARGV[i + 2])
+                last[b][member] = seq
               end
-              board_sums[member] = (board_sums[member] or 0) + tonumber(ARGV[i + 2])
-              last[b][member] = seq
               i = i + 3
             end
             if name ~= '' then redis.call('HSET', prefix .. 'names', rep, name) end
@@ -69,17 +88,20 @@ struct BoardWriter {
         """#)
 
     /// Applies the plan; returns, per planned event, whether it was counted (false: duplicate).
-    static func apply(_ plan: ScoringPlan, rules: Rules, indexIDs: [String], on redis: RedisConnection) throws -> [Bool] {
+    static func apply(_ plan: ScoringPlan, rules: Rules, indexIDs: [String], now: Int64, on redis: RedisConnection) throws -> [Bool] {
         let keys = Keys(org: plan.org)
         var arguments: [any RedisArgument] = [keys.prefix, Int64(rules.retentionDays) * 86_400]
         arguments.append(indexIDs.count)
         arguments.append(contentsOf: indexIDs as [any RedisArgument])
         arguments.append(plan.boards.count)
         for board in plan.boards {
-            arguments.append(board.id.description)
+            arguments.append(board.name)
             arguments.append(board.period)
             arguments.append(board.expiresAt ?? 0)
+            arguments.append(board.goal.map { String($0) } ?? "")
+            arguments.append(board.finishKey ?? "")
         }
+        arguments.append(now)
         arguments.append(plan.entries.count)
         for entry in plan.entries {
             let event = entry.event

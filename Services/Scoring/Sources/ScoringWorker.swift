@@ -19,7 +19,7 @@ final class ScoringWorker {
 
     init(configuration: ScoringConfiguration, rules: RulesBook, logger: Logger) throws {
         self.configuration = configuration
-        self.scorer = BatchScorer(rules: rules)
+        self.scorer = BatchScorer(rules: rules, contests: ContestCache())
         self.logger = logger
         self.redis = RedisConnection(configuration.redis)
         publisher = try Socket(.pub, options: [.sendHighWaterMark(10_000), .linger(milliseconds: 500)])

@@ -1,0 +1,152 @@
+import Foundation
+import Redis
+import TallyDomain
+
+/// Contests in Redis: created once, listed, shown with standings and winners, ended early or
+/// cancelled. A contest's state is always worked out from its stored times, so a restarted
+/// leaderboard sees the same state.
+struct ContestBook: Sendable {
+    let reader: BoardReader
+    var redis: RedisClient { reader.redis }
+
+    func create(org: String, definition: Data) async throws -> ContestView {
+        guard Org.isValid(org) else { throw OperationError(.badRequest, "org: must be 1 to 64 characters of a-z, 0-9 and -") }
+        let contest: Contest
+        do {
+            contest = try ContestDefinition.decode(definition).validated(rules: reader.rules.rules(for: org))
+        } catch {
+            throw OperationError(.badRequest, error.description)
+        }
+        let keys = Keys(org: org)
+        let json = String(decoding: try JSONEncoder().encode(contest), as: UTF8.self)
+        let created = try await redis.withConnection { connection in
+            let replies = try connection.pipeline([
+                ["HSETNX", keys.contests, contest.id, json], ["SADD", Keys.contestOrgs, org],
+            ])
+            return replies.first?.int == 1
+        }
+        guard created else { throw OperationError(.conflict, "id: a contest '\(contest.id)' already exists in org '\(org)'") }
+        return try await view(contest, org: org, standings: false)
+    }
+
+    /// Every contest of the org, by start.
+    func stored(org: String) async throws -> [Contest] {
+        let key = Keys(org: org).contests
+        let stored = try await redis.withConnection { try $0.send("HVALS", key) }
+        return (stored.array ?? []).compactMap { reply -> Contest? in
+            guard case .bulk(let data) = reply else { return nil }
+            return try? JSONDecoder().decode(Contest.self, from: data)
+        }.sorted { ($0.startsAt, $0.id) < ($1.startsAt, $1.id) }
+    }
+
+    func list(org: String, state: String?) async throws -> [ContestView] {
+        var views: [ContestView] = []
+        for contest in try await stored(org: org) {
+            let view = try await view(contest, org: org, standings: false)
+            if state == nil || view.state == state { views.append(view) }
+        }
+        return views
+    }
+
+    func end(org: String, id: String) async throws -> ContestView {
+        try await change(org: org, id: id) { contest, state, now in
+            guard state == .running else {
+                throw OperationError(.conflict, "contest: '\(id)' is \(state.rawValue); only a running contest can be ended")
+            }
+            contest.endedAt = now
+        }
+    }
+
+    func cancel(org: String, id: String) async throws -> ContestView {
+        try await change(org: org, id: id) { contest, state, now in
+            guard state != .final && state != .cancelled else {
+                throw OperationError(.conflict, "contest: '\(id)' is \(state.rawValue) and cannot be cancelled")
+            }
+            contest.cancelledAt = now
+        }
+    }
+
+    private func change(
+        org: String, id: String, _ body: (inout Contest, Contest.State, Int64) throws -> Void
+    ) async throws -> ContestView {
+        var contest = try await reader.contest(org: org, id: id)
+        let now = Timestamp.now()
+        try body(&contest, contest.state(at: now, finishedAt: try await finishedAt(contest, org: org)), now)
+        let keys = Keys(org: org)
+        let json = String(decoding: try JSONEncoder().encode(contest), as: UTF8.self)
+        _ = try await redis.withConnection { try $0.send("HSET", keys.contests, id, json) }
+        return try await view(contest, org: org, standings: true)
+    }
+
+    /// When a race's goal was reached, and by whom.
+    func finish(_ contest: Contest, org: String) async throws -> (at: Int64, winner: String)? {
+        guard contest.goal != nil else { return nil }
+        let key = Keys(org: org).contestFinish(contest.id)
+        let reply = try await redis.withConnection { try $0.send("HMGET", key, "at", "winner") }
+        guard let items = reply.array, items.count == 2, let at = items[0].int, let winner = items[1].string else { return nil }
+        return (at, winner)
+    }
+
+    private func finishedAt(_ contest: Contest, org: String) async throws -> Int64? {
+        try await finish(contest, org: org)?.at
+    }
+
+    /// The contest as clients see it: definition, state, standings, winners once decided.
+    func view(_ contest: Contest, org: String, standings withStandings: Bool, now: Int64 = Timestamp.now()) async throws -> ContestView {
+        let finish = try await finish(contest, org: org)
+        let state = contest.state(at: now, finishedAt: finish?.at)
+        let target = BoardReader.Target(org: org, board: contest.boardID, id: nil, scope: contest.scope, period: "contest")
+        var standings: EntryList?
+        var winners: [Entry]?
+        if withStandings || state == .final || finish != nil {
+            let top = try await reader.top(target, offset: 0, limit: 100)
+            if withStandings { standings = top }
+            if let finish {
+                winners = top.entries.filter { $0.member == finish.winner }
+            } else if state == .final {
+                winners = top.entries.filter { $0.rank == 1 }
+            }
+        }
+        return ContestView(contest: contest, state: state.rawValue, standings: standings, winners: winners)
+    }
+}
+
+/// A contest as answered: the definition's fields as the organizer wrote them, plus state,
+/// standings and winners.
+package struct ContestView: Encodable, Sendable {
+    let contest: Contest
+    let state: String
+    let standings: EntryList?
+    let winners: [Entry]?
+
+    enum Key: String, CodingKey {
+        case id, name, metric, weights, scope, participants, starts_at, ends_at, goal, grace_seconds, prizes
+        case description, state, ended_at, cancelled_at, standings, winners
+    }
+
+    package func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: Key.self)
+        try c.encode(contest.id, forKey: .id)
+        try c.encode(contest.name, forKey: .name)
+        try c.encodeIfPresent(contest.metric, forKey: .metric)
+        try c.encodeIfPresent(contest.weights, forKey: .weights)
+        try c.encode(contest.scope, forKey: .scope)
+        try c.encodeIfPresent(contest.participants, forKey: .participants)
+        try c.encode(Timestamp.format(contest.startsAt), forKey: .starts_at)
+        try c.encode(Timestamp.format(contest.endsAt), forKey: .ends_at)
+        try c.encodeIfPresent(contest.goal, forKey: .goal)
+        try c.encode(contest.graceSeconds, forKey: .grace_seconds)
+        try c.encode(contest.prizes, forKey: .prizes)
+        try c.encodeIfPresent(contest.description, forKey: .description)
+        try c.encode(state, forKey: .state)
+        try c.encodeIfPresent(contest.endedAt.map(Timestamp.format), forKey: .ended_at)
+        try c.encodeIfPresent(contest.cancelledAt.map(Timestamp.format), forKey: .cancelled_at)
+        try c.encodeIfPresent(standings, forKey: .standings)
+        try c.encodeIfPresent(winners, forKey: .winners)
+    }
+}
+
+package struct ContestList: Encodable, Sendable {
+    let org: String
+    let contests: [ContestView]
+}

@@ -1,0 +1,68 @@
+import Foundation
+import Logging
+import Redis
+import ServiceLifecycle
+import TallyDomain
+import ZeroMQ
+
+/// Watches every org's contests and announces each change of state (scheduled, running,
+/// ended, final with the winners, cancelled) on the org's `_events` channel via the notify
+/// endpoints. States follow from stored times; the last state announced is stored too, so a
+/// restarted leaderboard announces only what changed while it was away.
+struct ContestScheduler: Service {
+    let book: ContestBook
+    let publisher: AsyncSocket
+    let logger: Logger
+    var interval: Duration = .milliseconds(250)
+
+    init(book: ContestBook, notify: [String], logger: Logger) throws {
+        let pub = try Socket(.pub, options: [.sendHighWaterMark(10_000), .linger(milliseconds: 500)])
+        for endpoint in notify { try pub.connect(endpoint) }
+        self.publisher = AsyncSocket(pub)
+        self.book = book
+        self.logger = logger
+    }
+
+    func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                try await tick()
+            } catch {
+                logger.warning("contest check failed", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: interval)
+        }
+        await publisher.close()
+    }
+
+    /// One pass over every org with contests.
+    func tick(now: Int64 = Timestamp.now()) async throws {
+        let orgs = try await book.redis.send(["SMEMBERS", Keys.contestOrgs]).array?.compactMap(\.string) ?? []
+        for org in orgs {
+            let keys = Keys(org: org)
+            let announced = try await book.redis.send(["HGETALL", keys.contestsAnnounced]).array?.compactMap(\.string) ?? []
+            var last: [String: String] = [:]
+            for pair in stride(from: 0, to: announced.count - 1, by: 2) { last[announced[pair]] = announced[pair + 1] }
+            for contest in try await book.stored(org: org) {
+                let finish = try await book.finish(contest, org: org)
+                let state = contest.state(at: now, finishedAt: finish?.at).rawValue
+                guard last[contest.id] != state else { continue }
+                let view = try await book.view(contest, org: org, standings: false, now: now)
+                let message = Announcement(org: org, contest: contest.id, name: contest.name, state: state, winners: view.winners)
+                publisher.send([Data(org.utf8), try JSONEncoder().encode(message)])
+                _ = try await book.redis.send(["HSET", keys.contestsAnnounced, contest.id, state])
+                logger.info("contest state", metadata: ["org": "\(org)", "contest": "\(contest.id)", "state": "\(state)"])
+            }
+        }
+    }
+
+    /// `{"type": "contest", ...}` on the org's `_events` channel.
+    struct Announcement: Encodable {
+        var type = "contest"
+        let org: String
+        let contest: String
+        let name: String
+        let state: String
+        let winners: [Entry]?
+    }
+}
