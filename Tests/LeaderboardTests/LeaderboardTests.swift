@@ -248,6 +248,22 @@ func rfc3339(_ date: Date) -> String {
             let withToken = try ask(#"{"op": "rep.put", "rep": "bo", "name": "Bo", "token": "s3cret"}"#)
             #expect(withToken["ok"] as? Bool == true)
 
+            let around = try ask(#"{"op": "around", "board": "points:today:reps", "member": "ed", "n": 1}"#)
+            #expect((around["entries"] as? [[String: Any]])?.map { $0["member"] as? String } == ["cy", "di", "ed"])
+            #expect((try ask(#"{"op": "boards"}"#)["boards"] as? [String])?.contains("points:today:reps") == true)
+            let standing = try ask(#"{"op": "member", "member": "zed"}"#)
+            #expect((standing["boards"] as? [[String: Any]])?.contains { $0["board"] as? String == "points:today:reps" && $0["rank"] as? Int == 2 } == true)
+
+            // Contests over ZeroMQ: the definition goes in "contest", the token in "token".
+            let contest = #"{"id": "z1", "name": "ZMQ cup", "metric": "points", "starts_at": "2026-01-01T00:00:00Z", "ends_at": "2026-01-02T00:00:00Z"}"#
+            let created = try ask(#"{"op": "contest.create", "token": "s3cret", "contest": \#(contest)}"#)
+            #expect(created["ok"] as? Bool == true && created["state"] as? String == "final")
+            let conflict = try ask(#"{"op": "contest.create", "token": "s3cret", "contest": \#(contest)}"#)
+            #expect(conflict["error"] as? String == "id: a contest 'z1' already exists in org 'default'")
+            #expect(try ask(#"{"op": "contest.get", "id": "z1"}"#)["name"] as? String == "ZMQ cup")
+            #expect((try ask(#"{"op": "contest.list", "state": "final"}"#)["contests"] as? [[String: Any]])?.count == 1)
+            #expect(try ask(#"{"op": "contest.cancel", "id": "z1", "token": "s3cret"}"#)["error"] as? String == "contest: 'z1' is final and cannot be cancelled")
+
             #expect(try ask("not json")["error"] as? String == "request: must be a JSON object {\"op\": ..., ...}")
             #expect(try ask(#"{"op": "dance"}"#)["error"] as? String == "op: unknown operation 'dance'")
         }
