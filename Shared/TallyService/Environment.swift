@@ -20,8 +20,8 @@ package enum Environment {
         value(option).flatMap { Double($0) } ?? fallback
     }
 
-    /// A comma-separated list.
-    package static func list(_ option: String, default fallback: [String]) -> [String] {
-        value(option).map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? fallback
+    /// The items of a comma-separated option value, e.g. `--notify tcp://a:5557,tcp://b:5557`.
+    package static func list(_ text: String) -> [String] {
+        text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 }

@@ -94,9 +94,6 @@ final class Floor: @unchecked Sendable {
     }
 }
 
-func rfc3339(_ date: Date) -> String {
-    date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
-}
 
 @Suite(.serialized) struct LeaderboardHTTPTests {
     let floor: Floor

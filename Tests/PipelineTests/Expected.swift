@@ -85,7 +85,3 @@ extension RedisConnection {
     }
 }
 
-/// RFC 3339 text of an instant.
-func rfc3339(_ date: Date) -> String {
-    date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
-}

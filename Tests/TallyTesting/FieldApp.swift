@@ -81,3 +81,8 @@ package func eventJSON(
 package func batchJSON(_ events: [String]) -> String {
     "{\"events\":[" + events.joined(separator: ",") + "]}"
 }
+
+/// RFC 3339 text of an instant, as a field app sends `at`.
+package func rfc3339(_ date: Date) -> String {
+    date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+}

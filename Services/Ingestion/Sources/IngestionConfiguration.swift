@@ -1,3 +1,5 @@
+import TallyService
+
 /// tally-ingestion's settings; every one has a default.
 package struct IngestionConfiguration: Sendable {
     /// Where field apps connect (ROUTER).
@@ -19,16 +21,10 @@ package struct IngestionConfiguration: Sendable {
 
     package init() {}
 
-    package func validate() throws(IngestionConfigurationError) {
+    package func validate() throws(ConfigurationError) {
         if maxBatchEvents < 1 { throw .init(option: "max-batch-events", problem: "must be at least 1") }
         if heartbeatLiveness < 1 { throw .init(option: "heartbeat-liveness", problem: "must be at least 1") }
         if unavailableAfter <= .zero { throw .init(option: "unavailable-after", problem: "must be positive") }
         if maxMessageSize < 1024 { throw .init(option: "max-message-size", problem: "must be at least 1024 bytes") }
     }
-}
-
-package struct IngestionConfigurationError: Error, CustomStringConvertible {
-    package let option: String
-    package let problem: String
-    package var description: String { "--\(option): \(problem)" }
 }

@@ -46,8 +46,7 @@ struct TallyLeaderboard: AsyncParsableCommand {
         configuration.redis = try RedisConfiguration(url: redisUrl)
         configuration.rulesDirectory = rules
         configuration.adminToken = adminToken
-        configuration.notify = notify.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
-            .filter { !$0.isEmpty }
+        configuration.notify = Environment.list(notify)
         try await buildLeaderboard(configuration: configuration, logger: logger).runService()
     }
 }

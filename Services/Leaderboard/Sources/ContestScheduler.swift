@@ -24,6 +24,9 @@ struct ContestScheduler: Service {
     }
 
     func run() async throws {
+        // A publisher drops what it sends before a subscriber's subscription reaches it: give
+        // the notify connections a moment before the first announcement.
+        try? await Task.sleep(for: .milliseconds(500))
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
                 try await tick()

@@ -37,8 +37,7 @@ struct TallyScoring: AsyncParsableCommand {
         let logger = Logger(label: "tally.scoring")
         var configuration = ScoringConfiguration()
         configuration.ingestion = ingestion
-        configuration.notify = notify.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
-            .filter { !$0.isEmpty }
+        configuration.notify = Environment.list(notify)
         configuration.redis = try RedisConfiguration(url: redisUrl)
         configuration.rulesDirectory = rules
         configuration.heartbeatInterval = .milliseconds(heartbeatMs)
