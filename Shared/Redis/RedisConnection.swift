@@ -93,11 +93,36 @@ package final class RedisConnection {
                 scriptSHAs[script.source] = nil
             }
         }
+        return try evalsha(try load(script))
+    }
+
+    /// Runs a script once per call in one round trip (EVALSHA pipelined), loading it first
+    /// when needed. Error replies come back in place; a NOSCRIPT (the server lost its scripts
+    /// meanwhile) reloads the script and runs the pipeline once more.
+    package func pipeline(
+        _ script: RedisScript, calls: [(keys: [String], arguments: [String])]
+    ) throws(RedisError) -> [RedisReply] {
+        guard !calls.isEmpty else { return [] }
+        for attempt in 0..<2 {
+            let sha = try load(script)
+            let replies = try pipeline(calls.map { call in
+                ["EVALSHA", sha, call.keys.count] + call.keys + call.arguments
+            })
+            let lost = replies.contains { if case .error(let message) = $0 { message.hasPrefix("NOSCRIPT") } else { false } }
+            if !lost || attempt == 1 { return replies }
+            scriptSHAs[script.source] = nil
+        }
+        return []
+    }
+
+    /// The script's SHA1 on this server, loading it if this connection has not yet.
+    private func load(_ script: RedisScript) throws(RedisError) -> String {
+        if let sha = scriptSHAs[script.source] { return sha }
         guard let sha = try send("SCRIPT", "LOAD", script.source).string else {
             throw RedisError(.server, "SCRIPT LOAD returned no SHA1")
         }
         scriptSHAs[script.source] = sha
-        return try evalsha(sha)
+        return sha
     }
 
     // MARK: - Connecting

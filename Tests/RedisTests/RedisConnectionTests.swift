@@ -74,6 +74,20 @@ import Testing
         #expect(try redis.run(script, keys: ["counter"], arguments: [1]) == .integer(9))
     }
 
+    @Test func aScriptPipelinedOverManyCallsIsOneBatch() throws {
+        let script = RedisScript("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+        let calls = (1...50).map { (keys: ["c\($0 % 5)"], arguments: [String($0)]) }
+        let replies = try redis.pipeline(script, calls: calls)
+        // Key c<k> gets every i in 1...50 with i % 5 == k; the reply is its running total.
+        let c0: Int64 = 5 + 10 + 15 + 20 + 25 + 30 + 35 + 40 + 45 + 50
+        let c1: Int64 = 1 + 6 + 11 + 16 + 21 + 26 + 31 + 36 + 41 + 46
+        #expect(replies.count == 50)
+        #expect(replies.last == .integer(c0))
+        try redis.send("SCRIPT", "FLUSH")
+        let again = try redis.pipeline(script, calls: [(keys: ["c1"], arguments: ["1"])])
+        #expect(again == [.integer(c1 + 1)])
+    }
+
     @Test func reconnectsAfterTheServerRestarts() throws {
         try redis.send("SET", "before", "1")
         try server.restart()

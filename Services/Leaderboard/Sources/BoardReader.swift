@@ -92,13 +92,22 @@ struct BoardReader: Sendable {
         return EntryList(board: target.board, period: target.period, total: reply.total, entries: reply.entries)
     }
 
+    /// A member's rank on many boards, in one round trip.
+    func ranks(_ targets: [Target], member: String) async throws -> [MemberRank] {
+        let calls = targets.map { target in
+            let (keys, days, reached) = target.scriptKeys
+            return (keys: keys, arguments: Self.arguments(mode: "rank", 0, 0, member: member, days: days, reached: reached))
+        }
+        let replies = try await redis.withConnection { try $0.pipeline(BoardScript.script, calls: calls) }
+        return zip(targets, replies).compactMap { target, reply in
+            let items = reply.array ?? []
+            guard items.count == 3, let total = items[0].int, let rank = items[1].int, let score = items[2].double else { return nil }
+            return MemberRank(board: target.board, period: target.period, member: member, rank: Int(rank), score: score, total: Int(total))
+        }
+    }
+
     func rank(_ target: Target, member: String) async throws -> MemberRank? {
-        let (keys, days, reached) = target.scriptKeys
-        let arguments = Self.arguments(mode: "rank", 0, 0, member: member, days: days, reached: reached)
-        let reply = try await redis.withConnection { try $0.run(BoardScript.script, keys: keys, arguments: arguments) }
-        let items = reply.array ?? []
-        guard items.count == 3, let total = items[0].int, let rank = items[1].int, let score = items[2].double else { return nil }
-        return MemberRank(board: target.board, period: target.period, member: member, rank: Int(rank), score: score, total: Int(total))
+        try await ranks([target], member: member).first
     }
 
     /// The board ids that exist for the org.

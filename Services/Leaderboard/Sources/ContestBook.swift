@@ -26,7 +26,7 @@ struct ContestBook: Sendable {
             return replies.first?.int == 1
         }
         guard created else { throw OperationError(.conflict, "id: a contest '\(contest.id)' already exists in org '\(org)'") }
-        return try await view(contest, org: org, standings: false)
+        return try await view(contest, org: org, finish: nil, standings: false)
     }
 
     /// Every contest of the org, by start.
@@ -40,9 +40,11 @@ struct ContestBook: Sendable {
     }
 
     func list(org: String, state: String?) async throws -> [ContestView] {
+        let contests = try await stored(org: org)
+        let finishes = try await finishes(contests, org: org)
         var views: [ContestView] = []
-        for contest in try await stored(org: org) {
-            let view = try await view(contest, org: org, standings: false)
+        for contest in contests {
+            let view = try await view(contest, org: org, finish: finishes[contest.id], standings: false)
             if state == nil || view.state == state { views.append(view) }
         }
         return views
@@ -71,29 +73,40 @@ struct ContestBook: Sendable {
     ) async throws -> ContestView {
         var contest = try await reader.contest(org: org, id: id)
         let now = Timestamp.now()
-        try body(&contest, contest.state(at: now, finishedAt: try await finishedAt(contest, org: org)), now)
+        let finish = try await finishes([contest], org: org)[id]
+        try body(&contest, contest.state(at: now, finishedAt: finish?.at), now)
         let keys = Keys(org: org)
         let json = String(decoding: try JSONEncoder().encode(contest), as: UTF8.self)
         _ = try await redis.withConnection { try $0.send("HSET", keys.contests, id, json) }
-        return try await view(contest, org: org, standings: true)
+        return try await view(contest, org: org, finish: finish, standings: true)
     }
 
     /// When a race's goal was reached, and by whom.
-    func finish(_ contest: Contest, org: String) async throws -> (at: Int64, winner: String)? {
-        guard contest.goal != nil else { return nil }
-        let key = Keys(org: org).contestFinish(contest.id)
-        let reply = try await redis.withConnection { try $0.send("HMGET", key, "at", "winner") }
-        guard let items = reply.array, items.count == 2, let at = items[0].int, let winner = items[1].string else { return nil }
-        return (at, winner)
+    struct Finish: Sendable {
+        let at: Int64
+        let winner: String
     }
 
-    private func finishedAt(_ contest: Contest, org: String) async throws -> Int64? {
-        try await finish(contest, org: org)?.at
+    /// The finishes of the races among `contests` that have one, by contest id; one round trip.
+    func finishes(_ contests: [Contest], org: String) async throws -> [String: Finish] {
+        let races = contests.filter { $0.goal != nil }.map(\.id)
+        guard !races.isEmpty else { return [:] }
+        let keys = Keys(org: org)
+        let replies = try await redis.withConnection { connection in
+            try connection.pipeline(races.map { ["HMGET", keys.contestFinish($0), "at", "winner"] })
+        }
+        var finishes: [String: Finish] = [:]
+        for (id, reply) in zip(races, replies) {
+            guard let items = reply.array, items.count == 2, let at = items[0].int, let winner = items[1].string else { continue }
+            finishes[id] = Finish(at: at, winner: winner)
+        }
+        return finishes
     }
 
     /// The contest as clients see it: definition, state, standings, winners once decided.
-    func view(_ contest: Contest, org: String, standings withStandings: Bool, now: Int64 = Timestamp.now()) async throws -> ContestView {
-        let finish = try await finish(contest, org: org)
+    func view(
+        _ contest: Contest, org: String, finish: Finish?, standings withStandings: Bool, now: Int64 = Timestamp.now()
+    ) async throws -> ContestView {
         let state = contest.state(at: now, finishedAt: finish?.at)
         let target = BoardReader.Target(org: org, board: contest.boardID, id: nil, scope: contest.scope, period: "contest")
         var standings: EntryList?

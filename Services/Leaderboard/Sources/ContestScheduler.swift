@@ -46,11 +46,13 @@ struct ContestScheduler: Service {
             let announced = try await book.redis.send(["HGETALL", keys.contestsAnnounced]).array?.compactMap(\.string) ?? []
             var last: [String: String] = [:]
             for pair in stride(from: 0, to: announced.count - 1, by: 2) { last[announced[pair]] = announced[pair + 1] }
-            for contest in try await book.stored(org: org) {
-                let finish = try await book.finish(contest, org: org)
+            let contests = try await book.stored(org: org)
+            let finishes = try await book.finishes(contests, org: org)
+            for contest in contests {
+                let finish = finishes[contest.id]
                 let state = contest.state(at: now, finishedAt: finish?.at).rawValue
                 guard last[contest.id] != state else { continue }
-                let view = try await book.view(contest, org: org, standings: false, now: now)
+                let view = try await book.view(contest, org: org, finish: finish, standings: false, now: now)
                 let message = Announcement(org: org, contest: contest.id, name: contest.name, state: state, winners: view.winners)
                 publisher.send([Data(org.utf8), try JSONEncoder().encode(message)])
                 _ = try await book.redis.send(["HSET", keys.contestsAnnounced, contest.id, state])

@@ -69,12 +69,12 @@ package struct Operations: Sendable {
             return try await reader.around(try await reader.target(org: org, board: board, period: period), member: member, n: n)
 
         case .member(let org, let member):
-            var standings: [MemberRank] = []
+            var targets: [BoardReader.Target] = []
             for board in try await reader.boards(org: org) {
-                guard let target = try? await reader.target(org: org, board: board, period: nil) else { continue }
-                if let rank = try await reader.rank(target, member: member) { standings.append(rank) }
+                // Boards the rules no longer define are skipped, not errors.
+                if let target = try? await reader.target(org: org, board: board, period: nil) { targets.append(target) }
             }
-            return MemberStanding(org: org, member: member, boards: standings)
+            return MemberStanding(org: org, member: member, boards: try await reader.ranks(targets, member: member))
 
         case .repPut(let org, let rep, let name, let team):
             let keys = Keys(org: org)
@@ -92,7 +92,9 @@ package struct Operations: Sendable {
         case .contestList(let org, let state):
             return ContestList(org: org, contests: try await contests.list(org: org, state: state))
         case .contestGet(let org, let id):
-            return try await contests.view(try await reader.contest(org: org, id: id), org: org, standings: true)
+            let contest = try await reader.contest(org: org, id: id)
+            let finish = try await contests.finishes([contest], org: org)[id]
+            return try await contests.view(contest, org: org, finish: finish, standings: true)
         case .contestEnd(let org, let id):
             return try await contests.end(org: org, id: id)
         case .contestCancel(let org, let id):
