@@ -83,7 +83,9 @@ let package = Package(
         .testTarget(name: "TallyDomainTests", dependencies: ["TallyDomain"]),
         .testTarget(
             name: "PipelineTests",
-            dependencies: ["TallyDomain", "TallyTesting", "ZeroMQ", "Redis"]),
+            dependencies: [
+                "TallyDomain", "TallyTesting", "ZeroMQ", "Redis", .product(name: "Yams", package: "Yams"),
+            ]),
         .testTarget(
             name: "LeaderboardTests",
             dependencies: [
