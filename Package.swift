@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "tally-ingestion", targets: ["tally-ingestion"]),
         .executable(name: "tally-scoring", targets: ["tally-scoring"]),
         .executable(name: "tally-leaderboard", targets: ["tally-leaderboard"]),
+        .executable(name: "tally", targets: ["tally"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -75,8 +76,17 @@ let package = Package(
             dependencies: ["Leaderboard", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Services/Leaderboard/Main"),
 
+        // tally: the command line for people: run the stack, send, query, run contests.
+        .executableTarget(
+            name: "tally",
+            dependencies: [
+                "TallyService", "TallyDomain", "ZeroMQ", "Redis",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Services/CLI/Main"),
+
         // Test support: a real redis-server on a free port, service processes, clients.
-        .target(name: "TallyTesting", dependencies: ["Redis", "ZeroMQ"], path: "Tests/TallyTesting"),
+        .target(name: "TallyTesting", dependencies: ["Redis", "ZeroMQ", "TallyService"], path: "Tests/TallyTesting"),
 
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ", "TallyTesting"]),
         .testTarget(name: "RedisTests", dependencies: ["Redis", "TallyTesting"]),

@@ -1,4 +1,5 @@
 import Foundation
+@_exported import TallyService
 import Redis
 
 /// A real `redis-server` from PATH on a free loopback port, with its own temporary directory.

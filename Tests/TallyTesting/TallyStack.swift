@@ -1,4 +1,5 @@
 import Foundation
+@_exported import TallyService
 import Redis
 import ZeroMQ
 #if canImport(Glibc)
@@ -81,7 +82,7 @@ package final class TallyStack: @unchecked Sendable {
 
     /// Every service's log, for a failing test to show.
     package var logs: String {
-        ([ingestion].compactMap { $0 } + workers).map { "--- \($0.logFile.lastPathComponent)\n\($0.output)" }
+        ([ingestion].compactMap { $0 } + workers).map { "--- \($0.logFile?.lastPathComponent ?? "")\n\($0.output)" }
             .joined(separator: "\n")
     }
 

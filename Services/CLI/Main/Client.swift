@@ -1,0 +1,47 @@
+import ArgumentParser
+import Foundation
+import TallyService
+import ZeroMQ
+
+/// One request/reply exchange over ZeroMQ (REQ), as the CLI talks to ingestion and leaderboard.
+struct Client {
+    let endpoint: String
+    var timeout: Int32 = 5_000
+
+    /// Sends a JSON object and returns the reply object, or throws a message that says what to do.
+    func ask(_ request: [String: Any]) throws -> [String: Any] {
+        let socket = try Socket(.req, options: [.linger(milliseconds: 0), .receiveTimeout(milliseconds: timeout)])
+        try socket.connect(endpoint)
+        try socket.send(try JSONSerialization.data(withJSONObject: request))
+        guard let frames = try socket.receive() else {
+            throw ValidationError("no answer from \(endpoint) within \(timeout / 1000) s; is the stack running (`tally up`)?")
+        }
+        guard let reply = try JSONSerialization.jsonObject(with: frames[0]) as? [String: Any] else {
+            throw ValidationError("\(endpoint) answered something that is not a JSON object")
+        }
+        return reply
+    }
+
+    /// Like `ask`, but an `{"ok": false}` answer becomes the error.
+    func require(_ request: [String: Any]) throws -> [String: Any] {
+        let reply = try ask(request)
+        if reply["ok"] as? Bool == false { throw ValidationError(reply["error"] as? String ?? "refused") }
+        return reply
+    }
+}
+
+/// Prints a list of entries as an aligned table: rank, name, score.
+func printEntries(_ answer: [String: Any]) {
+    let entries = answer["entries"] as? [[String: Any]] ?? []
+    print("\(answer["board"] ?? "") · \(answer["period"] ?? "") · \(answer["total"] ?? 0) on the board")
+    for entry in entries {
+        let rank = String(describing: entry["rank"] ?? "")
+        let name = entry["name"] as? String ?? ""
+        let score = (entry["score"] as? Double).map(formatScore) ?? ""
+        print("\(String(repeating: " ", count: max(0, 4 - rank.count)))\(rank)  \(name.padding(toLength: 28, withPad: " ", startingAt: 0)) \(score)")
+    }
+}
+
+func formatScore(_ score: Double) -> String {
+    score == score.rounded() && abs(score) < 1e15 ? String(Int64(score)) : String(format: "%.2f", score)
+}

@@ -1,0 +1,154 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Redis
+import TallyService
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Up: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the whole stack on this machine: Redis, ingestion, scoring workers, leaderboard.",
+        discussion: """
+            Starts a local redis-server (AOF on, data under --data-dir) unless --redis-url names one,
+            waits until every service answers, prints where to connect, and shows every service's
+            log behind its name. Ctrl-C or SIGTERM stops everything in order. A service that dies is
+            reported and `tally up` stops the rest and exits 1; nothing is restarted silently.
+            """)
+
+    @Option(help: "Use this Redis instead of starting one.") var redisUrl = Environment.value("redis-url")
+    @Option(help: "Port for the local redis-server.") var redisPort = Environment.int("redis-port", default: 6379)
+    @Option(help: "Where the local redis-server keeps its data.") var dataDir = Environment.string("data-dir", default: "data")
+    @Option(help: "How many tally-scoring workers.") var scoringWorkers = Environment.int("scoring-workers", default: 1)
+    @Option(help: "Admin token for contests and the rep directory.") var adminToken = Environment.value("admin-token")
+    @Option(help: "Directory of per-org rules files.") var rules = Environment.value("rules")
+    @Option(help: "Field apps' port (ingestion).") var ingestionPort = Environment.int("ingestion-port", default: 5555)
+    @Option(help: "Scoring workers' port (ingestion).") var workerPort = Environment.int("worker-port", default: 5556)
+    @Option(help: "Change notices' port (notification).") var notifyPort = Environment.int("notify-port", default: 5557)
+    @Option(help: "Leaderboard's ZeroMQ port.") var leaderboardPort = Environment.int("leaderboard-port", default: 5558)
+    @Option(help: "Leaderboard's HTTP port.") var httpPort = Environment.int("http-port", default: 8080)
+
+    func validate() throws {
+        guard scoringWorkers >= 1 else { throw ValidationError("--scoring-workers must be at least 1") }
+    }
+
+    func run() throws {
+        let stop = DispatchSemaphore(value: 0)
+        var sources: [DispatchSourceSignal] = []
+        for signalNumber in [SIGINT, SIGTERM] {
+            Glibc.signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber)
+            source.setEventHandler { stop.signal() }
+            source.resume()
+            sources.append(source)
+        }
+
+        var running: [(name: String, process: ChildProcess)] = []
+        func stopAll() {
+            for (name, process) in running.reversed() where process.isRunning {
+                log("stopping \(name)")
+                process.stop()
+            }
+        }
+
+        do {
+            let bin = try binDirectory()
+            var redisURL = redisUrl ?? "redis://127.0.0.1:\(redisPort)"
+            if redisUrl == nil {
+                let directory = URL(fileURLWithPath: dataDir).appendingPathComponent("redis")
+                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+                let redis = try ChildProcess(
+                    try program("redis-server"),
+                    ["--port", String(redisPort), "--bind", "127.0.0.1", "--dir", directory.path, "--appendonly", "yes",
+                     "--save", "", "--daemonize", "no", "--loglevel", "warning"],
+                    output: .prefixed("[redis] "), ownProcessGroup: true)
+                running.append(("redis", redis))
+                redisURL = "redis://127.0.0.1:\(redisPort)"
+            }
+            try waitFor("Redis at \(redisURL)") { (try? RedisConnection(url: redisURL).send("PING")) == .status("PONG") }
+
+            var environment = ["TALLY_REDIS_URL": redisURL, "TALLY_NOTIFY": "tcp://127.0.0.1:\(notifyPort)"]
+            environment["TALLY_RULES"] = rules
+            environment["TALLY_ADMIN_TOKEN"] = adminToken
+            func start(_ name: String, _ executable: String, _ arguments: [String]) throws {
+                let process = try ChildProcess(
+                    bin.appendingPathComponent(executable), arguments, environment: environment,
+                    output: .prefixed("[\(name)] "), ownProcessGroup: true)
+                running.append((name, process))
+            }
+
+            try start("ingestion", "tally-ingestion", [
+                "--frontend", "tcp://*:\(ingestionPort)", "--backend", "tcp://127.0.0.1:\(workerPort)",
+            ])
+            let ingestion = "tcp://127.0.0.1:\(ingestionPort)"
+            try waitFor("tally-ingestion at \(ingestion)") {
+                (try? Client(endpoint: ingestion, timeout: 500).ask(["op": "ping"]))?["op"] as? String == "pong"
+            }
+            for index in 1...scoringWorkers {
+                try start("scoring-\(index)", "tally-scoring", ["--ingestion", "tcp://127.0.0.1:\(workerPort)"])
+            }
+            try start("leaderboard", "tally-leaderboard", [
+                "--zmq", "tcp://*:\(leaderboardPort)", "--http-port", String(httpPort),
+            ])
+            let leaderboard = "tcp://127.0.0.1:\(leaderboardPort)"
+            try waitFor("tally-leaderboard at \(leaderboard)") {
+                (try? Client(endpoint: leaderboard, timeout: 500).ask(["op": "boards"]))?["ok"] as? Bool == true
+            }
+
+            log("""
+                ready
+                  field apps send events to   \(ingestion)
+                  boards and contests (HTTP)  http://127.0.0.1:\(httpPort)/v1/orgs/default/boards
+                  boards and contests (ZMQ)   \(leaderboard)
+                  Redis                       \(redisURL)
+                Ctrl-C stops everything.
+                """)
+        } catch {
+            log("could not start: \(error)")
+            stopAll()
+            throw ExitCode(1)
+        }
+
+        while true {
+            if stop.wait(timeout: .now() + .milliseconds(200)) == .success {
+                log("stopping")
+                stopAll()
+                log("stopped")
+                return
+            }
+            if let (name, process) = running.first(where: { !$0.process.isRunning }) {
+                log("\(name) exited (status \(process.wait())); stopping the rest")
+                stopAll()
+                throw ExitCode(1)
+            }
+        }
+    }
+
+    private func waitFor(_ what: String, seconds: Double = 20, _ ready: () -> Bool) throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while !ready() {
+            guard Date() < deadline else { throw ValidationError("\(what) did not answer within \(Int(seconds)) s") }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+    }
+
+    /// Where the tally executables are: beside this one.
+    private func binDirectory() throws -> URL {
+        let path = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return URL(fileURLWithPath: path).deletingLastPathComponent()
+    }
+
+    private func program(_ name: String) throws -> URL {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        for directory in path.split(separator: ":").map(String.init) + ["/usr/bin", "/usr/sbin"] {
+            let url = URL(fileURLWithPath: directory).appendingPathComponent(name)
+            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
+        }
+        throw ValidationError("\(name) is not installed; run scripts/setup")
+    }
+
+    private func log(_ message: String) {
+        FileHandle.standardError.write(Data("[tally] \(message)\n".utf8))
+    }
+}
