@@ -52,11 +52,54 @@ import Glibc
         let list = try tally(["contest", "list", "--leaderboard", leaderboard])
         #expect(list.output.contains("blitz\tscheduled"), "\(list.output)")
 
+        // A simulated floor for two seconds: every event it sends is accepted.
+        let simulated = try tally(["simulate", "--ingestion", ingestion, "--reps", "12", "--teams", "3", "--rate", "100", "--duration", "2"])
+        #expect(simulated.status == 0, "\(simulated.output)")
+        let summary = try #require(simulated.output.split(separator: "\n").last.map(String.init))
+        let simulatedSent = summary.firstMatch(of: /sent (\d+)/).map { Int($0.1)! }
+        let accepted = summary.firstMatch(of: /accepted (\d+)/).map { Int($0.1)! }
+        #expect(simulatedSent != nil && simulatedSent! >= 100 && simulatedSent == accepted, "\(summary)")
+        #expect(summary.contains("rejected 0"))
+        let teams = try tally(["top", "points:today:teams", "--leaderboard", leaderboard])
+        #expect(teams.output.contains("3 on the board"), "\(teams.output)")
+
         up.signal(SIGTERM)
         #expect(up.wait() == 0, "\(up.output)")
         #expect(up.output.contains("[tally] stopped"))
         for port in [ports.redis, ports.ingestion, ports.workers, ports.zmq, ports.http] {
             #expect(!isListening(port: port), "port \(port) still open")
         }
+    }
+}
+
+@Suite(.serialized) struct DemoTests {
+    @Test func tallyUpDemoFillsTheBoardsAndRunsAContest() throws {
+        let stack = try TallyStack()
+        let ports = (redis: freePort(), ingestion: freePort(), workers: freePort(), notify: freePort(), zmq: freePort(), http: freePort())
+        let up = try ChildProcess(
+            try stack.binary("tally"),
+            [
+                "up", "--demo", "--data-dir", stack.directory.appendingPathComponent("data").path,
+                "--redis-port", String(ports.redis), "--ingestion-port", String(ports.ingestion),
+                "--worker-port", String(ports.workers), "--notify-port", String(ports.notify),
+                "--leaderboard-port", String(ports.zmq), "--http-port", String(ports.http),
+            ],
+            logFile: stack.directory.appendingPathComponent("demo.log"))
+        try wait("tally up --demo to be ready", seconds: 60) { up.output.contains("[tally] ready") || !up.isRunning }
+        let leaderboard = "tcp://127.0.0.1:\(ports.zmq)"
+        func tally(_ arguments: [String]) throws -> String {
+            let process = try ChildProcess(try stack.binary("tally"), arguments, logFile: stack.directory.appendingPathComponent("t-\(UUID()).log"))
+            process.wait()
+            return process.output
+        }
+        // About eight activities a second from forty reps: within a few seconds the boards fill.
+        try wait("the demo's reps on the board", seconds: 20) {
+            let top = try tally(["top", "points:today:reps", "--leaderboard", leaderboard])
+            return (top.firstMatch(of: /(\d+) on the board/).map { Int($0.1)! } ?? 0) >= 10
+        }
+        let contests = try tally(["contest", "list", "--leaderboard", leaderboard])
+        #expect(contests.contains("running") && contests.contains("Demo Door Blitz"), "\(contests)")
+        up.signal(SIGTERM)
+        #expect(up.wait() == 0, "\(up.output)")
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Redis
+import Synchronization
 import TallyService
 #if canImport(Glibc)
 import Glibc
@@ -28,6 +29,7 @@ struct Up: ParsableCommand {
     @Option(help: "Change notices' port (notification).") var notifyPort = Environment.int("notify-port", default: 5557)
     @Option(help: "Leaderboard's ZeroMQ port.") var leaderboardPort = Environment.int("leaderboard-port", default: 5558)
     @Option(help: "Leaderboard's HTTP port.") var httpPort = Environment.int("http-port", default: 8080)
+    @Flag(help: "Feed a simulated sales floor (40 reps in 5 teams) and run a demo contest.") var demo = false
 
     func validate() throws {
         guard scoringWorkers >= 1 else { throw ValidationError("--scoring-workers must be at least 1") }
@@ -70,7 +72,9 @@ struct Up: ParsableCommand {
 
             var environment = ["TALLY_REDIS_URL": redisURL, "TALLY_NOTIFY": "tcp://127.0.0.1:\(notifyPort)"]
             environment["TALLY_RULES"] = rules
-            environment["TALLY_ADMIN_TOKEN"] = adminToken
+            // The demo creates its contest, so it needs a token even when none was given.
+            let token = adminToken ?? (demo ? UUID().uuidString : nil)
+            environment["TALLY_ADMIN_TOKEN"] = token
             func start(_ name: String, _ executable: String, _ arguments: [String]) throws {
                 let process = try ChildProcess(
                     bin.appendingPathComponent(executable), arguments, environment: environment,
@@ -96,6 +100,7 @@ struct Up: ParsableCommand {
                 (try? Client(endpoint: leaderboard, timeout: 500).ask(["op": "boards"]))?["ok"] as? Bool == true
             }
 
+            if demo { try startDemo(ingestion: ingestion, leaderboard: leaderboard, token: token!) }
             log("""
                 ready
                   field apps send events to   \(ingestion)
@@ -113,16 +118,43 @@ struct Up: ParsableCommand {
         while true {
             if stop.wait(timeout: .now() + .milliseconds(200)) == .success {
                 log("stopping")
+                simulator?.stop()
                 stopAll()
                 log("stopped")
                 return
             }
             if let (name, process) = running.first(where: { !$0.process.isRunning }) {
                 log("\(name) exited (status \(process.wait())); stopping the rest")
+                simulator?.stop()
                 stopAll()
                 throw ExitCode(1)
             }
         }
+    }
+
+    /// The demo's simulated floor, running on a thread of its own.
+    private var simulator: Simulator? { DemoFloor.simulator.withLock { $0 } }
+
+    private func startDemo(ingestion: String, leaderboard: String, token: String) throws {
+        let floor = Simulator(reps: 40, teams: 5, org: "default")
+        DemoFloor.simulator.withLock { $0 = floor }
+        let contest: [String: Any] = [
+            "id": "demo-door-blitz-\(Int(Date().timeIntervalSince1970) % 100_000)", "name": "Demo Door Blitz",
+            "metric": "doors", "scope": "reps",
+            "starts_at": try parseTime("now", option: "starts"), "ends_at": try parseTime("+30m", option: "ends"),
+            "prizes": ["1st: lunch on the manager"],
+        ]
+        _ = try Client(endpoint: leaderboard).require(["op": "contest.create", "token": token, "contest": contest])
+        let thread = Thread {
+            do {
+                try floor.run(ingestion: ingestion, rate: 8, duration: nil)
+            } catch {
+                FileHandle.standardError.write(Data("[demo] stopped: \(error)\n".utf8))
+            }
+        }
+        thread.name = "demo"
+        thread.start()
+        log("demo: 40 simulated reps in 5 teams send about 8 activities a second; contest 'Demo Door Blitz' runs 30 minutes; admin token \(token)")
     }
 
     private func waitFor(_ what: String, seconds: Double = 20, _ ready: () -> Bool) throws {
@@ -151,4 +183,9 @@ struct Up: ParsableCommand {
     private func log(_ message: String) {
         FileHandle.standardError.write(Data("[tally] \(message)\n".utf8))
     }
+}
+
+/// The demo floor, reachable from the signal loop. A process runs at most one `tally up`.
+enum DemoFloor {
+    static let simulator = Mutex<Simulator?>(nil)
 }
