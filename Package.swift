@@ -9,6 +9,8 @@ let package = Package(
         .executable(name: "tally-scoring", targets: ["tally-scoring"]),
         .executable(name: "tally-leaderboard", targets: ["tally-leaderboard"]),
         .executable(name: "tally", targets: ["tally"]),
+        // The ZeroMQ wrapper, for Swift field apps and tools that talk to Tally.
+        .library(name: "TallyZeroMQ", targets: ["ZeroMQ"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

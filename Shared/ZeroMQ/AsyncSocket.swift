@@ -7,11 +7,11 @@ import Synchronization
 ///
 /// Inbound flow control: once `receiveBuffer` messages wait unread, the thread stops reading
 /// the socket, so ZeroMQ's own high-water marks push back on the peers.
-package final class AsyncSocket: Sendable {
-    package let type: SocketType
+public final class AsyncSocket: Sendable {
+    public let type: SocketType
     /// The endpoint the socket last bound, with the port the system chose.
-    package let lastEndpoint: String
-    package let messages: Messages
+    public let lastEndpoint: String
+    public let messages: Messages
 
     private let state: Mutex<State>
     private let waker = Waker()
@@ -26,7 +26,7 @@ package final class AsyncSocket: Sendable {
     }
 
     /// Takes over a configured (bound or connected) socket; from now on only the I/O thread uses it.
-    package init(_ socket: consuming Socket, receiveBuffer: Int = 10_000) {
+    public init(_ socket: consuming Socket, receiveBuffer: Int = 10_000) {
         let (stream, continuation) = AsyncStream.makeStream(of: [Data].self)
         self.type = socket.type
         self.lastEndpoint = socket.lastEndpoint
@@ -44,7 +44,7 @@ package final class AsyncSocket: Sendable {
     }
 
     /// Queues a message to send; returns at once. After `close`, messages are dropped.
-    package func send(_ frames: [Data]) {
+    public func send(_ frames: [Data]) {
         let queued = state.withLock { state in
             guard !state.closing else { return false }
             state.outbox.append(frames)
@@ -55,7 +55,7 @@ package final class AsyncSocket: Sendable {
 
     /// Stops the thread, which sends what is queued (within the socket's linger) and closes
     /// the socket; returns once it has.
-    package func close() async {
+    public func close() async {
         await withCheckedContinuation { continuation in
             let done = state.withLock { state in
                 state.closing = true
@@ -141,19 +141,19 @@ package final class AsyncSocket: Sendable {
 
 extension AsyncSocket {
     /// The messages received, in order. One consumer iterates it.
-    package struct Messages: AsyncSequence, Sendable {
+    public struct Messages: AsyncSequence, Sendable {
         let stream: AsyncStream<[Data]>
         let owner = WeakOwner()
 
-        package func makeAsyncIterator() -> AsyncIterator {
+        public func makeAsyncIterator() -> AsyncIterator {
             AsyncIterator(base: stream.makeAsyncIterator(), owner: owner)
         }
 
-        package struct AsyncIterator: AsyncIteratorProtocol {
+        public struct AsyncIterator: AsyncIteratorProtocol {
             var base: AsyncStream<[Data]>.AsyncIterator
             let owner: WeakOwner
 
-            package mutating func next() async -> [Data]? {
+            public mutating func next() async -> [Data]? {
                 let frames = await base.next()
                 if frames != nil { owner.socket?.consumed() }
                 return frames

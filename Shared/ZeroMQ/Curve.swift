@@ -1,12 +1,12 @@
 import CZeroMQ
 
 /// A CURVE key pair in Z85 text, 40 characters each.
-package struct CurveKeyPair: Sendable, Equatable {
-    package let publicKey: String
-    package let secretKey: String
+public struct CurveKeyPair: Sendable, Equatable {
+    public let publicKey: String
+    public let secretKey: String
 
     /// Generates a new key pair (libzmq must be built with libsodium, as Debian's is).
-    package static func generate() throws(ZMQError) -> CurveKeyPair {
+    public static func generate() throws(ZMQError) -> CurveKeyPair {
         var publicKey = [CChar](repeating: 0, count: 41)
         var secretKey = [CChar](repeating: 0, count: 41)
         try check("zmq_curve_keypair") { zmq_curve_keypair(&publicKey, &secretKey) }

@@ -3,16 +3,16 @@ import Foundation
 
 /// A ZeroMQ socket. Not thread-safe: one owner uses it from one thread at a time, and it
 /// closes when that owner lets go of it.
-package final class Socket {
+public final class Socket {
     /// The defaults set on every socket before anything else: a bounded linger so close never
     /// hangs, and a 1 MiB limit on inbound messages.
-    package static let defaultLinger: Int32 = 1_000
-    package static let defaultMaxMessageSize: Int64 = 1 << 20
+    public static let defaultLinger: Int32 = 1_000
+    public static let defaultMaxMessageSize: Int64 = 1 << 20
 
-    package let type: SocketType
+    public let type: SocketType
     let handle: UnsafeMutableRawPointer
 
-    package init(
+    public init(
         _ type: SocketType, context: Context = .shared,
         options: [SocketOption] = []
     ) throws(ZMQError) {
@@ -30,24 +30,24 @@ package final class Socket {
         zmq_close(handle)
     }
 
-    package func set(_ option: SocketOption) throws(ZMQError) {
+    public func set(_ option: SocketOption) throws(ZMQError) {
         try option.apply(to: handle)
     }
 
-    package func bind(_ endpoint: String) throws(ZMQError) {
+    public func bind(_ endpoint: String) throws(ZMQError) {
         try check("bind \(endpoint)") { zmq_bind(handle, endpoint) }
     }
 
-    package func connect(_ endpoint: String) throws(ZMQError) {
+    public func connect(_ endpoint: String) throws(ZMQError) {
         try check("connect \(endpoint)") { zmq_connect(handle, endpoint) }
     }
 
-    package func disconnect(_ endpoint: String) throws(ZMQError) {
+    public func disconnect(_ endpoint: String) throws(ZMQError) {
         try check("disconnect \(endpoint)") { zmq_disconnect(handle, endpoint) }
     }
 
     /// The endpoint last bound, with the port the system chose for `tcp://127.0.0.1:*`.
-    package var lastEndpoint: String {
+    public var lastEndpoint: String {
         var buffer = [CChar](repeating: 0, count: 256)
         var size = buffer.count
         guard zmq_getsockopt(handle, ZMQ_LAST_ENDPOINT, &buffer, &size) == 0 else { return "" }
@@ -55,12 +55,12 @@ package final class Socket {
     }
 
     /// The port of the last bound TCP endpoint.
-    package var boundPort: Int? {
+    public var boundPort: Int? {
         lastEndpoint.split(separator: ":").last.flatMap { Int($0) }
     }
 
     /// Whether a message can be read now or written now (`ZMQ_EVENTS`).
-    package var events: PollEvents {
+    public var events: PollEvents {
         var value: Int32 = 0
         var size = MemoryLayout<Int32>.size
         zmq_getsockopt(handle, ZMQ_EVENTS, &value, &size)
@@ -70,7 +70,7 @@ package final class Socket {
     /// Sends one message of one or more frames. With `dontWait`, returns false instead of
     /// blocking when the message cannot be queued now; a multipart message is all or nothing.
     @discardableResult
-    package func send(_ frames: [Data], dontWait: Bool = false) throws(ZMQError) -> Bool {
+    public func send(_ frames: [Data], dontWait: Bool = false) throws(ZMQError) -> Bool {
         precondition(!frames.isEmpty, "a ZeroMQ message has at least one frame")
         for (index, frame) in frames.enumerated() {
             var flags: Int32 = dontWait ? ZMQ_DONTWAIT : 0
@@ -89,13 +89,13 @@ package final class Socket {
 
     /// Sends one single-frame message.
     @discardableResult
-    package func send(_ frame: Data, dontWait: Bool = false) throws(ZMQError) -> Bool {
+    public func send(_ frame: Data, dontWait: Bool = false) throws(ZMQError) -> Bool {
         try send([frame], dontWait: dontWait)
     }
 
     /// Receives one whole message, every frame copied out. With `dontWait`, returns nil when
     /// no message is waiting.
-    package func receive(dontWait: Bool = false) throws(ZMQError) -> [Data]? {
+    public func receive(dontWait: Bool = false) throws(ZMQError) -> [Data]? {
         var frames: [Data] = []
         var message = zmq_msg_t()
         zmq_msg_init(&message)

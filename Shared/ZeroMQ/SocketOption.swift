@@ -2,7 +2,7 @@ import CZeroMQ
 import Foundation
 
 /// A socket option Tally sets, with its value. Times are in milliseconds, as libzmq takes them.
-package enum SocketOption: Sendable {
+public enum SocketOption: Sendable {
     /// How long unsent messages are kept after close; 0 drops them at once.
     case linger(milliseconds: Int32)
     case sendHighWaterMark(Int32)

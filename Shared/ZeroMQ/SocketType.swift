@@ -1,7 +1,7 @@
 import CZeroMQ
 
 /// The ZeroMQ socket patterns Tally uses.
-package enum SocketType: Sendable, CaseIterable {
+public enum SocketType: Sendable, CaseIterable {
     case req, rep, dealer, router, pub, sub, xpub, xsub, push, pull, pair
 
     var rawValue: Int32 {

@@ -5,12 +5,12 @@ import Darwin
 #endif
 
 /// A pipe that wakes a thread blocked in `zmq_poll` from any other thread.
-package final class Waker: Sendable {
+public final class Waker: Sendable {
     /// Poll this descriptor for `.readable`.
-    package let fileDescriptor: Int32
+    public let fileDescriptor: Int32
     private let writeEnd: Int32
 
-    package init() {
+    public init() {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { fatalError("pipe: \(String(cString: strerror(errno)))") }
         for fd in fds {
@@ -27,13 +27,13 @@ package final class Waker: Sendable {
     }
 
     /// Makes the read end readable. A full pipe already is, so a failed write changes nothing.
-    package func wake() {
+    public func wake() {
         var byte: UInt8 = 1
         _ = write(writeEnd, &byte, 1)
     }
 
     /// Empties the pipe after a wake-up.
-    package func drain() {
+    public func drain() {
         var buffer = [UInt8](repeating: 0, count: 64)
         while read(fileDescriptor, &buffer, buffer.count) > 0 {}
     }

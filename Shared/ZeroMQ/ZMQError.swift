@@ -1,13 +1,13 @@
 import CZeroMQ
 
 /// A libzmq call that failed, with the library's own description of why.
-package struct ZMQError: Error, CustomStringConvertible, Equatable {
+public struct ZMQError: Error, CustomStringConvertible, Equatable {
     /// The `errno` value libzmq reported.
-    package let code: Int32
+    public let code: Int32
     /// What was being done, e.g. `"bind tcp://*:5555"`.
-    package let operation: String
+    public let operation: String
 
-    package init(code: Int32, operation: String) {
+    public init(code: Int32, operation: String) {
         self.code = code
         self.operation = operation
     }
@@ -17,13 +17,13 @@ package struct ZMQError: Error, CustomStringConvertible, Equatable {
         ZMQError(code: zmq_errno(), operation: operation)
     }
 
-    package var message: String { String(cString: zmq_strerror(code)) }
-    package var description: String { "\(operation): \(message)" }
+    public var message: String { String(cString: zmq_strerror(code)) }
+    public var description: String { "\(operation): \(message)" }
 
     /// The call would have blocked (`EAGAIN`).
-    package var wouldBlock: Bool { code == EAGAIN }
+    public var wouldBlock: Bool { code == EAGAIN }
     /// The context or socket was terminated while the call waited.
-    package var isTerminated: Bool { code == ETERM }
+    public var isTerminated: Bool { code == ETERM }
 }
 
 /// Runs a libzmq call that returns -1 on failure and turns the failure into a thrown error.

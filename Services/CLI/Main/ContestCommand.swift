@@ -11,7 +11,8 @@ struct ContestCommand: ParsableCommand {
     struct Connection: ParsableArguments {
         @Option(help: "tally-leaderboard's ZeroMQ endpoint.") var leaderboard = Environment.string("leaderboard", default: "tcp://127.0.0.1:5558")
         @Option(help: "Organization.") var org = Environment.string("org", default: "default")
-        @Option(help: "The admin token (needed to create, end, cancel).") var adminToken = Environment.value("admin-token")
+        @Option(name: .customLong("admin-token"), help: "The admin token (needed to create, end, cancel).") var adminTokenOption: String?
+    var adminToken: String? { adminTokenOption ?? Environment.value("admin-token") }
 
         func ask(_ op: String, _ fields: [String: Any]) throws -> [String: Any] {
             var request = fields

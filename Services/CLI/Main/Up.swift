@@ -18,12 +18,15 @@ struct Up: ParsableCommand {
             reported and `tally up` stops the rest and exits 1; nothing is restarted silently.
             """)
 
-    @Option(help: "Use this Redis instead of starting one.") var redisUrl = Environment.value("redis-url")
+    @Option(name: .customLong("redis-url"), help: "Use this Redis instead of starting one.") var redisUrlOption: String?
+    var redisUrl: String? { redisUrlOption ?? Environment.value("redis-url") }
     @Option(help: "Port for the local redis-server.") var redisPort = Environment.int("redis-port", default: 6379)
     @Option(help: "Where the local redis-server keeps its data.") var dataDir = Environment.string("data-dir", default: "data")
     @Option(help: "How many tally-scoring workers.") var scoringWorkers = Environment.int("scoring-workers", default: 1)
-    @Option(help: "Admin token for contests and the rep directory.") var adminToken = Environment.value("admin-token")
-    @Option(help: "Directory of per-org rules files.") var rules = Environment.value("rules")
+    @Option(name: .customLong("admin-token"), help: "Admin token for contests and the rep directory.") var adminTokenOption: String?
+    var adminToken: String? { adminTokenOption ?? Environment.value("admin-token") }
+    @Option(name: .customLong("rules"), help: "Directory of per-org rules files.") var rulesOption: String?
+    var rules: String? { rulesOption ?? Environment.value("rules") }
     @Option(help: "Field apps' port (ingestion).") var ingestionPort = Environment.int("ingestion-port", default: 5555)
     @Option(help: "Scoring workers' port (ingestion).") var workerPort = Environment.int("worker-port", default: 5556)
     @Option(help: "Change notices' port (notification).") var notifyPort = Environment.int("notify-port", default: 5557)

@@ -24,11 +24,12 @@ struct TallyLeaderboard: AsyncParsableCommand {
     @Option(help: "redis://[:password@]host:port[/db]")
     var redisUrl = Environment.string("redis-url", default: "redis://127.0.0.1:6379")
 
-    @Option(help: "Directory of per-org rules files (<org>.json or <org>.yaml); default rules otherwise.")
-    var rules = Environment.value("rules")
+    @Option(name: .customLong("rules"), help: "Directory of per-org rules files (<org>.json or <org>.yaml); default rules otherwise.") var rulesOption: String?
+    var rules: String? { rulesOption ?? Environment.value("rules") }
 
-    @Option(help: "Token for admin operations (HTTP 'Authorization: Bearer <token>', ZeroMQ \"token\"). Unset: admin operations are refused.")
-    var adminToken = Environment.value("admin-token")
+    @Option(name: .customLong("admin-token"), help: "Token for admin operations (HTTP 'Authorization: Bearer <token>', ZeroMQ \"token\"). Unset: admin operations are refused.")
+    var adminTokenOption: String?
+    var adminToken: String? { adminTokenOption ?? Environment.value("admin-token") }
 
     @Option(help: "Comma-separated endpoints for contest announcements (tally-notification).")
     var notify = Environment.string("notify", default: "tcp://127.0.0.1:5557")

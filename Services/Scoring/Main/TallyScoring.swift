@@ -20,8 +20,8 @@ struct TallyScoring: AsyncParsableCommand {
     @Option(help: "redis://[:password@]host:port[/db]")
     var redisUrl = Environment.string("redis-url", default: "redis://127.0.0.1:6379")
 
-    @Option(help: "Directory of per-org rules files (<org>.json or <org>.yaml); default rules otherwise.")
-    var rules = Environment.value("rules")
+    @Option(name: .customLong("rules"), help: "Directory of per-org rules files (<org>.json or <org>.yaml); default rules otherwise.") var rulesOption: String?
+    var rules: String? { rulesOption ?? Environment.value("rules") }
 
     @Option(help: "Milliseconds between heartbeats with ingestion.")
     var heartbeatMs = Environment.int("heartbeat-ms", default: 1_000)
