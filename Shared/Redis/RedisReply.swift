@@ -42,8 +42,6 @@ package enum RedisReply: Sendable, Equatable {
         return nil
     }
 
-    package var isNull: Bool { self == .null }
-
     /// Throws an error reply, returns any other.
     package func throwingError() throws(RedisError) -> RedisReply {
         if case .error(let message) = self { throw RedisError(.server, message) }

@@ -31,8 +31,6 @@ package struct Keys: Sendable {
     package var sequence: String { "\(prefix)seq" }
     /// The idempotency record of one event id.
     package func seen(_ eventID: String) -> String { "\(prefix)seen:\(eventID)" }
-    /// Prefix of all idempotency records (the script appends the event id).
-    package var seenPrefix: String { "\(prefix)seen:" }
 }
 
 /// A board id: `<metric>:<window>:<scope>`.

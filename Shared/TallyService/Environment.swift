@@ -16,10 +16,6 @@ package enum Environment {
         value(option).flatMap { Int($0) } ?? fallback
     }
 
-    package static func double(_ option: String, default fallback: Double) -> Double {
-        value(option).flatMap { Double($0) } ?? fallback
-    }
-
     /// The items of a comma-separated option value, e.g. `--notify tcp://a:5557,tcp://b:5557`.
     package static func list(_ text: String) -> [String] {
         text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
