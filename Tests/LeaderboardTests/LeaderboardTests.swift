@@ -85,13 +85,7 @@ final class Floor: @unchecked Sendable {
         return configuration
     }
 
-    func periods(_ date: Date) -> [String: String] {
-        var calendar = Calendar(identifier: .iso8601)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let c = calendar.dateComponents([.year, .month, .day, .weekOfYear, .yearForWeekOfYear], from: date)
-        func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        return ["today": "\(c.year!)-\(two(c.month!))-\(two(c.day!))", "week": "\(c.yearForWeekOfYear!)-W\(two(c.weekOfYear!))"]
-    }
+    func periods(_ date: Date) -> [String: String] { calendarPeriods(date) }
 }
 
 

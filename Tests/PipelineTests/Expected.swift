@@ -23,21 +23,8 @@ enum Expected {
         return amounts
     }
 
-    /// The period labels of an instant in a time zone, by Foundation's ISO 8601 calendar.
-    static func periods(_ date: Date, zone: TimeZone = TimeZone(identifier: "UTC")!) -> [String: String] {
-        var calendar = Calendar(identifier: .iso8601)
-        calendar.timeZone = zone
-        let c = calendar.dateComponents([.year, .month, .day, .weekOfYear, .yearForWeekOfYear], from: date)
-        func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        return [
-            "today": "\(c.year!)-\(two(c.month!))-\(two(c.day!))",
-            "week": "\(c.yearForWeekOfYear!)-W\(two(c.weekOfYear!))",
-            "month": "\(c.year!)-\(two(c.month!))",
-            "quarter": "\(c.year!)-Q\((c.month! - 1) / 3 + 1)",
-            "year": "\(c.year!)",
-            "all": "all",
-        ]
-    }
+    /// The period labels of an instant, by Foundation's ISO 8601 calendar.
+    static func periods(_ date: Date) -> [String: String] { calendarPeriods(date) }
 
     struct Event {
         var id: String

@@ -86,3 +86,21 @@ package func batchJSON(_ events: [String]) -> String {
 package func rfc3339(_ date: Date) -> String {
     date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
 }
+
+/// The period labels of an instant in a time zone (`today`, `week`, `month`, `quarter`,
+/// `year`, `all`), worked out with Foundation's ISO 8601 calendar, independently of Tally's
+/// own period arithmetic.
+package func calendarPeriods(_ date: Date, zone: TimeZone = TimeZone(identifier: "UTC")!) -> [String: String] {
+    var calendar = Calendar(identifier: .iso8601)
+    calendar.timeZone = zone
+    let c = calendar.dateComponents([.year, .month, .day, .weekOfYear, .yearForWeekOfYear], from: date)
+    func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
+    return [
+        "today": "\(c.year!)-\(two(c.month!))-\(two(c.day!))",
+        "week": "\(c.yearForWeekOfYear!)-W\(two(c.weekOfYear!))",
+        "month": "\(c.year!)-\(two(c.month!))",
+        "quarter": "\(c.year!)-Q\((c.month! - 1) / 3 + 1)",
+        "year": "\(c.year!)",
+        "all": "all",
+    ]
+}

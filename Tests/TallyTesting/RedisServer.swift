@@ -86,11 +86,6 @@ package struct TestSetupError: Error, CustomStringConvertible {
 
 /// The full path of a program on PATH.
 package func executable(_ name: String) throws -> URL {
-    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-    let directories = path.split(separator: ":").map(String.init) + ["/usr/sbin", "/usr/bin", "/sbin"]
-    for directory in directories {
-        let candidate = URL(fileURLWithPath: directory).appendingPathComponent(name)
-        if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-    }
-    throw TestSetupError("\(name) is not on PATH; run scripts/setup")
+    guard let url = Executables.onPath(name) else { throw TestSetupError("\(name) is not on PATH; run scripts/setup") }
+    return url
 }

@@ -88,8 +88,7 @@ package final class TallyStack: @unchecked Sendable {
 
     /// The directory the test binaries and the service executables are built into.
     package func binary(_ name: String) throws -> URL {
-        let exe = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
-        var directory = exe.deletingLastPathComponent()
+        var directory = Executables.ownDirectory
         // swift test runs `<build>/debug/tallyPackageTests.xctest`; the executables sit beside it.
         if directory.lastPathComponent.hasSuffix(".xctest") { directory = directory.deletingLastPathComponent() }
         let url = directory.appendingPathComponent(name)

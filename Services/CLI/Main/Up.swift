@@ -58,13 +58,16 @@ struct Up: ParsableCommand {
         }
 
         do {
-            let bin = try binDirectory()
+            let bin = Executables.ownDirectory
             var redisURL = redisUrl ?? "redis://127.0.0.1:\(redisPort)"
             if redisUrl == nil {
                 let directory = URL(fileURLWithPath: dataDir).appendingPathComponent("redis")
                 try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+                guard let redisServer = Executables.onPath("redis-server") else {
+                    throw ValidationError("redis-server is not installed; run scripts/setup")
+                }
                 let redis = try ChildProcess(
-                    try program("redis-server"),
+                    redisServer,
                     ["--port", String(redisPort), "--bind", "127.0.0.1", "--dir", directory.path, "--appendonly", "yes",
                      "--save", "", "--daemonize", "no", "--loglevel", "warning"],
                     output: .prefixed("[redis] "), ownProcessGroup: true)
@@ -166,21 +169,6 @@ struct Up: ParsableCommand {
             guard Date() < deadline else { throw ValidationError("\(what) did not answer within \(Int(seconds)) s") }
             Thread.sleep(forTimeInterval: 0.1)
         }
-    }
-
-    /// Where the tally executables are: beside this one.
-    private func binDirectory() throws -> URL {
-        let path = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        return URL(fileURLWithPath: path).deletingLastPathComponent()
-    }
-
-    private func program(_ name: String) throws -> URL {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        for directory in path.split(separator: ":").map(String.init) + ["/usr/bin", "/usr/sbin"] {
-            let url = URL(fileURLWithPath: directory).appendingPathComponent(name)
-            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
-        }
-        throw ValidationError("\(name) is not installed; run scripts/setup")
     }
 
     private func log(_ message: String) {
