@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "tally-ingestion", targets: ["tally-ingestion"]),
         .executable(name: "tally-scoring", targets: ["tally-scoring"]),
         .executable(name: "tally-leaderboard", targets: ["tally-leaderboard"]),
+        .executable(name: "tally-notification", targets: ["tally-notification"]),
         .executable(name: "tally", targets: ["tally"]),
         // The ZeroMQ wrapper, for Swift field apps and tools that talk to Tally.
         .library(name: "TallyZeroMQ", targets: ["ZeroMQ"]),
@@ -18,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
@@ -78,6 +80,20 @@ let package = Package(
             dependencies: ["Leaderboard", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Services/Leaderboard/Main"),
 
+        // tally-notification: live board updates for displays (ZeroMQ XPUB, WebSocket) and the TV page.
+        .target(
+            name: "Notification",
+            dependencies: [
+                "Leaderboard",
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+            ],
+            path: "Services/Notification/Sources",
+            resources: [.embedInCode("tv.html")]),
+        .executableTarget(
+            name: "tally-notification",
+            dependencies: ["Notification", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Services/Notification/Main"),
+
         // tally: the command line for people: run the stack, send, query, run contests.
         .executableTarget(
             name: "tally",
@@ -88,7 +104,13 @@ let package = Package(
             path: "Services/CLI/Main"),
 
         // Test support: a real redis-server on a free port, service processes, clients.
-        .target(name: "TallyTesting", dependencies: ["Redis", "ZeroMQ", "TallyService"], path: "Tests/TallyTesting"),
+        .target(
+            name: "TallyTesting",
+            dependencies: [
+                "Redis", "ZeroMQ", "TallyService",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+            ],
+            path: "Tests/TallyTesting"),
 
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ", "TallyTesting"]),
         .testTarget(name: "RedisTests", dependencies: ["Redis", "TallyTesting"]),
@@ -103,6 +125,12 @@ let package = Package(
             dependencies: [
                 "Leaderboard", "TallyTesting", "ZeroMQ", "Redis",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]),
+        .testTarget(
+            name: "NotificationTests",
+            dependencies: [
+                "Notification", "TallyTesting", "ZeroMQ", "Redis",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             ]),
     ]
 )

@@ -15,7 +15,12 @@ package final class TallyStack: @unchecked Sendable {
     package let ingestionPort = freePort()
     package let workerPort = freePort()
     package let notifyPort = freePort()
+    /// tally-notification's XPUB (ZeroMQ displays) and HTTP (TV page, WebSocket) ports.
+    package let displaysPort = freePort()
+    package let notificationHTTPPort = freePort()
     package private(set) var ingestion: ChildProcess?
+    package private(set) var notification: ChildProcess?
+    private var notificationRuns = 0
     package private(set) var workers: [ChildProcess] = []
     private let heartbeatMs: Int
     private let unavailableAfterMs: Int
@@ -34,6 +39,7 @@ package final class TallyStack: @unchecked Sendable {
 
     deinit {
         ingestion?.signal(SIGKILL)
+        notification?.signal(SIGKILL)
         for worker in workers { worker.signal(SIGKILL) }
         try? FileManager.default.removeItem(at: directory)
     }
@@ -76,13 +82,39 @@ package final class TallyStack: @unchecked Sendable {
         return worker
     }
 
+    /// Starts tally-notification (bound where scoring publishes) and waits until it serves HTTP.
+    package func startNotification(_ options: [String] = []) throws {
+        notificationRuns += 1
+        let process = try ChildProcess(
+            try binary("tally-notification"),
+            [
+                "--changes", "tcp://127.0.0.1:\(notifyPort)", "--displays", "tcp://127.0.0.1:\(displaysPort)",
+                "--http-host", "127.0.0.1", "--http-port", String(notificationHTTPPort),
+                "--redis-url", redis.url, "--rules", rulesDirectory.path, "--log-level", "debug",
+            ] + options,
+            logFile: directory.appendingPathComponent("notification-\(notificationRuns).log"))
+        notification = process
+        try wait("tally-notification to listen") { isListening(port: self.notificationHTTPPort) || !process.isRunning }
+        guard process.isRunning else { throw TestSetupError("tally-notification exited:\n\(process.output)") }
+    }
+
+    /// Stops tally-notification with SIGTERM and waits for it to exit.
+    package func stopNotification() throws {
+        guard let notification else { return }
+        notification.signal(SIGTERM)
+        try wait("tally-notification to exit") { !notification.isRunning }
+    }
+
+    /// The notification service's HTTP base, `http://127.0.0.1:<port>`.
+    package var notificationURL: String { "http://127.0.0.1:\(notificationHTTPPort)" }
+
     private var joinedWorkers: Int {
         ingestion?.output.components(separatedBy: "worker joined").count.advanced(by: -1) ?? 0
     }
 
     /// Every service's log, for a failing test to show.
     package var logs: String {
-        ([ingestion].compactMap { $0 } + workers).map { "--- \($0.logFile?.lastPathComponent ?? "")\n\($0.output)" }
+        ([ingestion, notification].compactMap { $0 } + workers).map { "--- \($0.logFile?.lastPathComponent ?? "")\n\($0.output)" }
             .joined(separator: "\n")
     }
 

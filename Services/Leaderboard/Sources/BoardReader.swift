@@ -4,20 +4,25 @@ import TallyDomain
 
 /// Board queries against Redis: resolves a board id and period to keys and runs
 /// `BoardScript`, one round trip per read however long the page.
-struct BoardReader: Sendable {
+package struct BoardReader: Sendable {
     let redis: RedisClient
     let rules: RulesBook
 
+    package init(redis: RedisClient, rules: RulesBook) {
+        self.redis = redis
+        self.rules = rules
+    }
+
     /// A board of an org, in one period: a metric board, or a contest's board.
-    struct Target: Sendable {
-        let org: String
+    package struct Target: Sendable {
+        package let org: String
         /// `points:today:reps` or `contest:<id>`.
-        let board: String
+        package let board: String
         /// The metric board's id; nil for a contest.
-        let id: BoardID?
-        let scope: Scope
+        package let id: BoardID?
+        package let scope: Scope
         /// The period label; `contest` for a contest's board.
-        let period: String
+        package let period: String
 
         var keys: Keys { Keys(org: org) }
 
@@ -44,7 +49,7 @@ struct BoardReader: Sendable {
     }
 
     /// Checks the board id and period against the org's rules; no period: the current one.
-    func target(org: String, board: String, period: String?, now: Date = Date()) async throws -> Target {
+    package func target(org: String, board: String, period: String?, now: Date = Date()) async throws -> Target {
         guard Org.isValid(org) else { throw OperationError(.badRequest, "org: must be 1 to 64 characters of a-z, 0-9 and -") }
         if board.hasPrefix("contest:") {
             let contest = try await contest(org: org, id: String(board.dropFirst("contest:".count)))
@@ -70,7 +75,7 @@ struct BoardReader: Sendable {
     }
 
     /// A stored contest, or 404.
-    func contest(org: String, id: String) async throws -> Contest {
+    package func contest(org: String, id: String) async throws -> Contest {
         let key = Keys(org: org).contests
         let reply = try await redis.withConnection { try $0.send("HGET", key, id) }
         guard case .bulk(let data) = reply, let contest = try? JSONDecoder().decode(Contest.self, from: data) else {
@@ -79,7 +84,7 @@ struct BoardReader: Sendable {
         return contest
     }
 
-    func top(_ target: Target, offset: Int, limit: Int) async throws -> EntryList {
+    package func top(_ target: Target, offset: Int, limit: Int) async throws -> EntryList {
         let reply = try await run(target, mode: "page", offset, limit, member: "")
         return EntryList(board: target.board, period: target.period, total: reply.total, entries: reply.entries)
     }

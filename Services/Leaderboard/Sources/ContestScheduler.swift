@@ -53,7 +53,9 @@ struct ContestScheduler: Service {
                 let state = contest.state(at: now, finishedAt: finish?.at).rawValue
                 guard last[contest.id] != state else { continue }
                 let view = try await book.view(contest, org: org, finish: finish, standings: false, now: now)
-                let message = Announcement(org: org, contest: contest.id, name: contest.name, state: state, winners: view.winners)
+                let message = Announcement(
+                    org: org, contest: contest.id, name: contest.name, state: state, board: contest.boardID,
+                    startsAt: contest.startsAt, endsAt: contest.end(finishedAt: finish?.at), winners: view.winners)
                 publisher.send([Data(org.utf8), try JSONEncoder().encode(message)])
                 _ = try await book.redis.send(["HSET", keys.contestsAnnounced, contest.id, state])
                 logger.info("contest state", metadata: ["org": "\(org)", "contest": "\(contest.id)", "state": "\(state)"])
@@ -68,6 +70,15 @@ struct ContestScheduler: Service {
         let contest: String
         let name: String
         let state: String
+        /// The contest's board, `contest:<id>`.
+        let board: String
+        let startsAt: Int64
+        /// When counting stops (or stopped): the end, an early end, or a race's finish.
+        let endsAt: Int64
         let winners: [Entry]?
+
+        enum CodingKeys: String, CodingKey {
+            case type, org, contest, name, state, board, startsAt = "starts_at_ms", endsAt = "ends_at_ms", winners
+        }
     }
 }

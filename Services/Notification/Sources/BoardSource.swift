@@ -1,0 +1,82 @@
+import Foundation
+import Leaderboard
+import Redis
+import TallyDomain
+
+/// Reads what displays show of a board: the top `size` in the current period, with each
+/// rep's team. Two round trips: the board script, then the teams of the reps on it.
+struct BoardSource: Sendable {
+    let reader: BoardReader
+    let redis: RedisClient
+    let size: Int
+
+    /// Checks that `board` names a board of `org` (a metric board its rules define, or a
+    /// stored contest); throws `OperationError` naming the field otherwise.
+    func validate(org: String, board: String) async throws {
+        _ = try await reader.target(org: org, board: board, period: nil)
+    }
+
+    func read(org: String, board: String) async throws -> BoardView {
+        let target = try await reader.target(org: org, board: board, period: nil)
+        let top = try await reader.top(target, offset: 0, limit: size)
+        var teams: [String?] = []
+        if target.scope == .reps, !top.entries.isEmpty {
+            let key = Keys(org: org).teams
+            let reply = try await redis.send(["HMGET", key] + top.entries.map(\.member))
+            teams = (reply.array ?? []).map(\.string)
+        }
+        let entries = top.entries.enumerated().map { index, entry in
+            DisplayEntry(
+                rank: entry.rank, member: entry.member, name: entry.name, score: entry.score,
+                team: target.scope == .teams ? entry.member : (index < teams.count ? teams[index] : nil))
+        }
+        return BoardView(period: top.period, total: top.total, entries: entries)
+    }
+
+    /// The org's contests that are scheduled or running now, as `contest` messages marked
+    /// `replay`, so a display that connects mid-contest can show its countdown.
+    func currentContests(org: String, now: Int64 = Timestamp.now()) async throws -> [ContestMessage] {
+        let keys = Keys(org: org)
+        let stored = try await redis.send(["HVALS", keys.contests]).array ?? []
+        var messages: [ContestMessage] = []
+        for case .bulk(let data) in stored {
+            guard let contest = try? JSONDecoder().decode(Contest.self, from: data) else { continue }
+            let finish = try await redis.send(["HGET", keys.contestFinish(contest.id), "at"]).string.flatMap { Int64($0) }
+            let state = contest.state(at: now, finishedAt: finish)
+            guard state == .scheduled || state == .running else { continue }
+            messages.append(ContestMessage(
+                org: org, contest: contest.id, name: contest.name, state: state.rawValue, board: contest.boardID,
+                startsAt: contest.startsAt, endsAt: contest.end(finishedAt: finish), winners: nil, replay: true))
+        }
+        return messages.sorted { $0.endsAt < $1.endsAt }
+    }
+}
+
+/// `{"type": "contest", ...}` on an org's `_events` channel.
+struct ContestMessage: Codable, Sendable {
+    var type = "contest"
+    var org: String
+    var contest: String
+    var name: String
+    var state: String
+    var board: String
+    var startsAt: Int64
+    var endsAt: Int64
+    var winners: [DisplayEntry]?
+    var replay: Bool?
+
+    enum CodingKeys: String, CodingKey {
+        case type, org, contest, name, state, board, startsAt = "starts_at_ms", endsAt = "ends_at_ms", winners, replay
+    }
+}
+
+/// `{"type": "deal", ...}` on an org's `_events` channel: a deal won.
+struct DealMessage: Codable, Sendable {
+    var type = "deal"
+    var org: String
+    var rep: String
+    var name: String
+    var team: String?
+    var value: Double
+    var at: String
+}

@@ -1,0 +1,69 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import TallyService
+import ZeroMQ
+
+/// The SUB socket scoring and leaderboard publish to: change notices (`{"type": "changes"}`:
+/// boards that moved, deals won) and contest announcements (`{"type": "contest"}`). Boards
+/// become dirty in the hub; deals and contest transitions go out on the org's `_events`.
+struct ChangeFeed: Service {
+    let socket: AsyncSocket
+    let hub: Hub
+    let metrics: NotificationMetrics
+    let logger: Logger
+
+    init(endpoint: String, maxMessageSize: Int64, hub: Hub, metrics: NotificationMetrics, logger: Logger) throws {
+        let sub = try Socket(.sub, options: [.subscribe(Data()), .maxMessageSize(maxMessageSize), .receiveHighWaterMark(100_000)])
+        try sub.bind(endpoint)
+        socket = AsyncSocket(sub)
+        self.hub = hub
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    var endpoint: String { socket.lastEndpoint }
+
+    func run() async throws {
+        for await frames in socket.messages.cancelOnGracefulShutdown() {
+            guard frames.count == 2 else {
+                logger.warning("change feed: ignored a message of \(frames.count) frames (expected org, JSON)")
+                continue
+            }
+            metrics.notices.increment()
+            await handle(org: String(decoding: frames[0], as: UTF8.self), json: frames[1])
+        }
+        await socket.close()
+    }
+
+    private struct Kind: Decodable {
+        var type: String
+        var board: String?
+    }
+
+    func handle(org: String, json: Data) async {
+        guard let kind = try? JSONDecoder().decode(Kind.self, from: json) else {
+            logger.warning("change feed: ignored a message that is not JSON with a \"type\"", metadata: ["org": "\(org)"])
+            return
+        }
+        switch kind.type {
+        case "changes":
+            guard let notice = try? JSONDecoder().decode(ChangeNotice.self, from: json) else {
+                logger.warning("change feed: ignored a malformed change notice", metadata: ["org": "\(org)"])
+                return
+            }
+            logger.trace("change notice", metadata: ["org": "\(notice.org)", "boards": "\(notice.boards.count)", "deals": "\(notice.deals.count)"])
+            await hub.changed(org: notice.org, boards: Set(notice.boards.map(\.board)))
+            for deal in notice.deals {
+                let message = DealMessage(org: notice.org, rep: deal.rep, name: deal.name, team: deal.team, value: deal.value, at: deal.at)
+                if let data = try? JSONEncoder().encode(message) { await hub.event(org: notice.org, json: data) }
+            }
+        case "contest":
+            // Passed on as the leaderboard wrote it; the contest's board has its final standings.
+            await hub.event(org: org, json: json)
+            if let board = kind.board { await hub.changed(org: org, boards: [board]) }
+        default:
+            logger.debug("change feed: ignored a message of type \(kind.type)")
+        }
+    }
+}

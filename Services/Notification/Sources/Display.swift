@@ -1,0 +1,91 @@
+import Synchronization
+
+/// One connected WebSocket display's outbox. The hub offers it messages without ever
+/// waiting; the connection's writer takes them as fast as the display reads. When more than
+/// `capacity` wait, the backlog is thrown away and the display is marked behind: its writer
+/// then sends fresh snapshots instead, which say everything the backlog would have.
+package final class Display: Sendable {
+    package let id: Int
+    package let org: String
+    package let boards: [String]
+    private let capacity: Int
+    private let state = Mutex(State())
+
+    private struct State {
+        var queue: [String] = []
+        var behind = false
+        var closed = false
+        var waiter: CheckedContinuation<Void, Never>?
+    }
+
+    /// What the writer should do next.
+    package enum Work: Sendable {
+        case send([String])
+        /// The backlog was dropped: send snapshots of every board (`Hub.snapshots(for:)`).
+        case resnapshot
+    }
+
+    package init(id: Int, org: String, boards: [String], capacity: Int) {
+        self.id = id
+        self.org = org
+        self.boards = boards
+        self.capacity = capacity
+    }
+
+    /// Queues a message; false when the queue was full and the display is now behind.
+    @discardableResult
+    package func offer(_ message: String) -> Bool {
+        let (accepted, waiter) = state.withLock { state -> (Bool, CheckedContinuation<Void, Never>?) in
+            guard !state.closed else { return (true, nil) }
+            var accepted = true
+            if state.behind {
+                // Snapshots are coming; anything before them is moot.
+            } else if state.queue.count >= capacity {
+                state.queue.removeAll()
+                state.behind = true
+                accepted = false
+            } else {
+                state.queue.append(message)
+            }
+            defer { state.waiter = nil }
+            return (accepted, state.waiter)
+        }
+        waiter?.resume()
+        return accepted
+    }
+
+    /// Waits for work; nil once closed.
+    package func next() async -> Work? {
+        while true {
+            let taken = state.withLock { state -> Work?? in
+                if state.closed { return .some(nil) }
+                if state.behind {
+                    state.behind = false
+                    return .some(.resnapshot)
+                }
+                guard !state.queue.isEmpty else { return .none }
+                defer { state.queue.removeAll(keepingCapacity: true) }
+                return .some(.send(state.queue))
+            }
+            if let taken { return taken }
+            await withCheckedContinuation { continuation in
+                let ready = state.withLock { state in
+                    if state.closed || state.behind || !state.queue.isEmpty { return true }
+                    state.waiter = continuation
+                    return false
+                }
+                if ready { continuation.resume() }
+            }
+        }
+    }
+
+    /// Ends `next()`; called when the connection closes.
+    package func close() {
+        let waiter = state.withLock { state in
+            state.closed = true
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume()
+    }
+}

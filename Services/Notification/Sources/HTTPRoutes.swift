@@ -1,0 +1,133 @@
+import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+import Leaderboard
+import Logging
+import TallyDomain
+
+/// tally-notification over HTTP: the TV page, the WebSocket stream, `/healthz`, `/metrics`.
+enum HTTPRoutes {
+    static func router(
+        hub: Hub, source: BoardSource, metrics: NotificationMetrics, displayQueue: Int, logger: Logger
+    ) -> Router<BasicWebSocketRequestContext> {
+        let router = Router(context: BasicWebSocketRequestContext.self)
+
+        router.get("tv") { _, _ in
+            Response(
+                status: .ok,
+                headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-cache"],
+                body: .init(byteBuffer: ByteBuffer(bytes: PackageResources.tv_html)))
+        }
+
+        // GET /v1/stream?org=&board=&board=: snapshots, then updates and the org's _events.
+        // A board that does not exist is answered on the stream (`{"type": "error"}`), so a
+        // TV page can show what is wrong; a request without an org or boards is refused.
+        router.ws("v1/stream") { request, _ in
+            _ = try subscription(request)
+            return .upgrade([:])
+        } onUpgrade: { inbound, outbound, context in
+            guard let (org, requested) = try? subscription(context.request) else { return }
+            var boards: [String] = []
+            var errors: [String] = []
+            for board in requested {
+                do {
+                    try await source.validate(org: org, board: board)
+                    boards.append(board)
+                } catch {
+                    let message = (error as? OperationError)?.message ?? "board: cannot be read now (\(error))"
+                    let json = try? JSONSerialization.data(withJSONObject: ["type": "error", "org": org, "board": board, "error": message])
+                    errors.append(String(decoding: json ?? Data(), as: UTF8.self))
+                }
+            }
+            let display = await hub.connect(org: org, boards: boards, capacity: displayQueue)
+            for error in errors { display.offer(error) }
+            if let contests = try? await source.currentContests(org: org) {
+                for contest in contests {
+                    if let data = try? JSONEncoder().encode(contest) { display.offer(String(decoding: data, as: UTF8.self)) }
+                }
+            }
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    // The writer: as fast as this display reads, never holding up anyone else.
+                    while let work = await display.next() {
+                        do {
+                            switch work {
+                            case .send(let messages):
+                                for message in messages { try await outbound.writeTextMessage(message) }
+                            case .resnapshot:
+                                for snapshot in await hub.snapshots(for: display) { try await outbound.writeTextMessage(snapshot) }
+                            }
+                        } catch {
+                            context.logger.debug("display writer stopped", metadata: ["error": "\(error)"])
+                            return
+                        }
+                    }
+                }
+                // The reader: resync requests.
+                do {
+                    for try await message in inbound.messages(maxSize: 16 * 1024) {
+                        guard case .text(let text) = message else { continue }
+                        await handle(text, from: display, hub: hub)
+                    }
+                } catch {
+                    context.logger.debug("display connection ended", metadata: ["error": "\(error)"])
+                }
+                display.close()
+            }
+            await hub.disconnect(display)
+        }
+
+        router.get("healthz") { _, _ in
+            json(["status": "ok"], status: .ok)
+        }
+        router.get("metrics") { _, _ in
+            var buffer = [UInt8]()
+            metrics.registry.emit(into: &buffer)
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
+        }
+        return router
+    }
+
+    /// The org and boards a stream request asks for, or a 400 naming the parameter.
+    static func subscription(_ request: Request) throws -> (org: String, boards: [String]) {
+        let parameters = request.uri.queryParameters
+        let org = parameters["org"].map(String.init) ?? "default"
+        guard Org.isValid(org) else {
+            throw HTTPError(.badRequest, message: "org: must be 1 to 64 characters of a-z, 0-9 and -")
+        }
+        var boards: [String] = []
+        for board in parameters.getAll("board") where !boards.contains(String(board)) { boards.append(String(board)) }
+        guard !boards.isEmpty else {
+            throw HTTPError(.badRequest, message: "board: at least one is required, e.g. ?board=points:today:reps")
+        }
+        guard boards.count <= 32 else { throw HTTPError(.badRequest, message: "board: at most 32 per stream") }
+        return (org, boards)
+    }
+
+    /// `{"type": "resync", "board": ...}` from a display that saw a gap.
+    private static func handle(_ text: String, from display: Display, hub: Hub) async {
+        struct Request: Decodable {
+            var type: String
+            var board: String?
+        }
+        guard let request = try? JSONDecoder().decode(Request.self, from: Data(text.utf8)) else {
+            display.offer(#"{"type":"error","error":"message: must be JSON like {\"type\":\"resync\",\"board\":\"points:today:reps\"}"}"#)
+            return
+        }
+        guard request.type == "resync" else {
+            display.offer(#"{"type":"error","error":"type: the only request is \"resync\""}"#)
+            return
+        }
+        guard let board = request.board, await hub.resync(display, board: board) else {
+            display.offer(#"{"type":"error","error":"board: resync needs one of the boards this stream watches"}"#)
+            return
+        }
+    }
+
+    static func json(_ value: [String: String], status: HTTPResponse.Status) -> Response {
+        let data = (try? JSONEncoder().encode(value)) ?? Data("{}".utf8)
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}

@@ -1,0 +1,284 @@
+import Foundation
+import Leaderboard
+import Logging
+import Prometheus
+import TallyDomain
+import ZeroMQ
+
+/// The boards displays watch, and the displays watching them. For each watched board it keeps
+/// the top as displays last saw it and a sequence number; a change notice marks the board
+/// dirty, and at most one read per `interval` (never later than `interval` after the change)
+/// turns it into an `update` for every watcher. A board nobody watches is forgotten.
+package actor Hub {
+    struct BoardKey: Hashable, Sendable {
+        let org: String
+        let board: String
+        var topic: String { "\(org)/\(board)" }
+    }
+
+    private enum Refresh {
+        case idle, scheduled, reading
+        /// Reading, and changed again since the read began: read once more after.
+        case readingDirty
+    }
+
+    private struct Watched {
+        var seq = 0
+        var view: BoardView?
+        var zmqSubscriptions = 0
+        var displays: Set<Int> = []
+        var refresh = Refresh.idle
+        var lastRead: ContinuousClock.Instant?
+        /// Waiting for the first read to get their snapshot.
+        var waitingDisplays: Set<Int> = []
+        var zmqWaiting = false
+        var isWatched: Bool { zmqSubscriptions > 0 || !displays.isEmpty }
+    }
+
+    private var boards: [BoardKey: Watched] = [:]
+    private var displays: [Int: Display] = [:]
+    private var nextDisplayID = 1
+    private var readFailing = false
+    private let source: BoardSource
+    private let publisher: AsyncSocket
+    private let interval: Duration
+    private let metrics: NotificationMetrics
+    private let logger: Logger
+    private let encoder = JSONEncoder()
+
+    init(source: BoardSource, publisher: AsyncSocket, interval: Duration, metrics: NotificationMetrics, logger: Logger) {
+        self.source = source
+        self.publisher = publisher
+        self.interval = interval
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    // MARK: Watchers
+
+    /// A ZeroMQ display subscribed to `<org>/<board>`: it gets a snapshot, then updates.
+    func subscribed(topic: String) {
+        guard let key = Self.key(topic: topic) else { return }
+        metrics.zmqSubscriptions.increment()
+        guard key.board != "_events" else { return }
+        boards[key, default: Watched()].zmqSubscriptions += 1
+        snapshot(key, zmq: true, display: nil)
+    }
+
+    func unsubscribed(topic: String) {
+        guard let key = Self.key(topic: topic) else { return }
+        metrics.zmqSubscriptions.decrement()
+        guard key.board != "_events", var watched = boards[key] else { return }
+        watched.zmqSubscriptions = max(0, watched.zmqSubscriptions - 1)
+        store(watched, at: key)
+    }
+
+    /// A WebSocket display for `boards` of `org`: snapshots of each come first.
+    func connect(org: String, boards names: [String], capacity: Int) -> Display {
+        let display = Display(id: nextDisplayID, org: org, boards: names, capacity: capacity)
+        nextDisplayID += 1
+        displays[display.id] = display
+        metrics.displays.increment()
+        for name in names {
+            let key = BoardKey(org: org, board: name)
+            boards[key, default: Watched()].displays.insert(display.id)
+            snapshot(key, zmq: false, display: display.id)
+        }
+        return display
+    }
+
+    func disconnect(_ display: Display) {
+        guard displays.removeValue(forKey: display.id) != nil else { return }
+        metrics.displays.decrement()
+        for name in display.boards {
+            let key = BoardKey(org: display.org, board: name)
+            guard var watched = boards[key] else { continue }
+            watched.displays.remove(display.id)
+            watched.waitingDisplays.remove(display.id)
+            store(watched, at: key)
+        }
+    }
+
+    /// A display asked for a fresh snapshot of one of its boards (after a gap).
+    func resync(_ display: Display, board: String) -> Bool {
+        guard display.boards.contains(board) else { return false }
+        snapshot(BoardKey(org: display.org, board: board), zmq: false, display: display.id)
+        return true
+    }
+
+    /// A display fell behind and lost its backlog: the snapshots of its boards, for its
+    /// writer to send straight away (past its outbox, which may be smaller than the number
+    /// of boards). A board still waiting for its first read sends its snapshot when it has it.
+    func snapshots(for display: Display) -> [String] {
+        display.boards.compactMap { board in
+            let key = BoardKey(org: display.org, board: board)
+            guard let watched = boards[key], watched.view != nil else {
+                snapshot(key, zmq: false, display: display.id)
+                return nil
+            }
+            return String(decoding: encode(Self.snapshot(key, watched)), as: UTF8.self)
+        }
+    }
+
+    // MARK: Changes
+
+    /// Scoring committed changes to these boards of `org`.
+    func changed(org: String, boards names: some Sequence<String>) {
+        for name in names {
+            let key = BoardKey(org: org, board: name)
+            if boards[key] != nil { markDirty(key) }
+        }
+    }
+
+    /// Re-reads every watched board: catches a new period at midnight, and anything whose
+    /// notice was lost (notices are fire-and-forget).
+    func sweep() {
+        for key in boards.keys { markDirty(key) }
+    }
+
+    /// A message for the org's `_events` channel: to ZeroMQ subscribers and the org's displays.
+    func event(org: String, json: Data) {
+        publisher.send([Data("\(org)/_events".utf8), json])
+        let text = String(decoding: json, as: UTF8.self)
+        for display in displays.values where display.org == org {
+            offer(text, to: display)
+        }
+    }
+
+    var watchedBoards: Int { boards.count }
+
+    // MARK: Reading and publishing
+
+    private func markDirty(_ key: BoardKey) {
+        guard var watched = boards[key] else { return }
+        switch watched.refresh {
+        case .scheduled, .readingDirty: return
+        case .reading: watched.refresh = .readingDirty
+        case .idle:
+            watched.refresh = .scheduled
+            let now = ContinuousClock.now
+            let delay = watched.lastRead.map { max(.zero, $0 + interval - now) } ?? .zero
+            Task { [weak self] in
+                if delay > .zero { try? await Task.sleep(for: delay) }
+                await self?.refresh(key)
+            }
+        }
+        boards[key] = watched
+    }
+
+    private func refresh(_ key: BoardKey) async {
+        guard boards[key] != nil else { return }
+        boards[key]!.refresh = .reading
+        boards[key]!.lastRead = .now
+        let result: Result<BoardView, any Error>
+        do {
+            result = .success(try await source.read(org: key.org, board: key.board))
+        } catch {
+            result = .failure(error)
+        }
+        // The actor may have changed while the read was out.
+        guard var watched = boards[key] else { return }
+        let again = watched.refresh == .readingDirty
+        watched.refresh = .idle
+
+        switch result {
+        case .failure(let error as OperationError) where error.kind == .notFound || error.kind == .badRequest:
+            // Not a board (a topic that names none, a contest that is gone): say so and forget it.
+            publish(Self.error(key, error.message), key: key, to: watched, zmq: watched.zmqSubscriptions > 0)
+            boards[key] = nil
+            return
+        case .failure(let error):
+            if !readFailing { logger.warning("board read failed; retrying", metadata: ["board": "\(key.topic)", "error": "\(error)"]) }
+            readFailing = true
+            boards[key] = watched
+            markDirty(key)
+            return
+        case .success(let view):
+            if readFailing { logger.info("board reads work again") }
+            readFailing = false
+            if let old = watched.view, old != view {
+                watched.seq += 1
+                watched.view = view
+                let (moves, highlights) = view.changes(since: old)
+                let message = BoardMessage(
+                    type: "update", org: key.org, board: key.board, period: view.period, seq: watched.seq,
+                    total: view.total, entries: view.entries, moves: moves, highlights: highlights)
+                publish(encode(message), key: key, to: watched, zmq: watched.zmqSubscriptions > 0)
+                metrics.updates.increment()
+            } else if watched.view == nil {
+                watched.seq = 1
+                watched.view = view
+            }
+        }
+        // Whoever waited for the first read gets its snapshot now.
+        if watched.zmqWaiting || !watched.waitingDisplays.isEmpty {
+            let snapshot = encode(Self.snapshot(key, watched))
+            publish(snapshot, key: key, to: watched, zmq: watched.zmqWaiting, only: watched.waitingDisplays)
+            watched.zmqWaiting = false
+            watched.waitingDisplays = []
+        }
+        store(watched, at: key)
+        if again { markDirty(key) }
+    }
+
+    /// Sends the board's snapshot to a watcher now, or once the first read is in.
+    private func snapshot(_ key: BoardKey, zmq: Bool, display: Int?) {
+        guard var watched = boards[key] else { return }
+        if watched.view != nil {
+            publish(encode(Self.snapshot(key, watched)), key: key, to: watched, zmq: zmq, only: display.map { [$0] } ?? [])
+            return
+        }
+        if zmq { watched.zmqWaiting = true }
+        if let display { watched.waitingDisplays.insert(display) }
+        boards[key] = watched
+        markDirty(key)
+    }
+
+    /// To the ZeroMQ topic (when `zmq`) and to the board's displays (or just `only`, when given).
+    private func publish(_ json: Data, key: BoardKey, to watched: Watched, zmq: Bool, only: Set<Int>? = nil) {
+        if zmq { publisher.send([Data(key.topic.utf8), json]) }
+        let text = String(decoding: json, as: UTF8.self)
+        for id in only ?? watched.displays {
+            if let display = displays[id] { offer(text, to: display) }
+        }
+    }
+
+    private func offer(_ text: String, to display: Display) {
+        if display.offer(text) {
+            metrics.messages.increment()
+        } else {
+            metrics.resnapshots.increment()
+            logger.debug("display fell behind; its backlog is dropped for snapshots", metadata: ["display": "\(display.id)"])
+        }
+    }
+
+    private func store(_ watched: Watched, at key: BoardKey) {
+        boards[key] = watched.isWatched ? watched : nil
+        metrics.boards.record(Int64(boards.count))
+    }
+
+    private func encode(_ value: some Encodable) -> Data {
+        (try? encoder.encode(value)) ?? Data("{}".utf8)
+    }
+
+    private static func snapshot(_ key: BoardKey, _ watched: Watched) -> BoardMessage {
+        let view = watched.view ?? BoardView(period: "", total: 0, entries: [])
+        return BoardMessage(
+            type: "snapshot", org: key.org, board: key.board, period: view.period, seq: watched.seq,
+            total: view.total, entries: view.entries)
+    }
+
+    private static func error(_ key: BoardKey, _ message: String) -> Data {
+        (try? JSONSerialization.data(withJSONObject: ["type": "error", "org": key.org, "board": key.board, "error": message]))
+            ?? Data()
+    }
+
+    /// `<org>/<board>` → key; nil for a topic that cannot name a board.
+    static func key(topic: String) -> BoardKey? {
+        guard let slash = topic.firstIndex(of: "/") else { return nil }
+        let org = String(topic[..<slash])
+        let board = String(topic[topic.index(after: slash)...])
+        guard Org.isValid(org), !board.isEmpty else { return nil }
+        return BoardKey(org: org, board: board)
+    }
+}
