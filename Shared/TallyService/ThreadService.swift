@@ -43,3 +43,31 @@ package func runServices(_ services: [any Service], logger: Logger) async throws
             logger: logger))
     try await group.run()
 }
+
+/// Ends the process `seconds` after a graceful shutdown began if it has not ended by then.
+/// Some connections cannot be shut down gracefully: a browser's preconnected socket that never
+/// sends a request keeps a WebSocket-upgrading server waiting forever (hummingbird-websocket
+/// issue 61). List it last among the services, so that its shutdown is triggered first.
+package struct ShutdownDeadline: Service {
+    package let seconds: Double
+    package let logger: Logger
+
+    package init(seconds: Double, logger: Logger) {
+        self.seconds = seconds
+        self.logger = logger
+    }
+
+    package func run() async throws {
+        do {
+            try await gracefulShutdown()
+        } catch {
+            return  // cancelled: the group is going away anyway
+        }
+        let (seconds, logger) = (seconds, logger)
+        Thread.detachNewThread {
+            Thread.sleep(forTimeInterval: seconds)
+            logger.warning("connections still open \(seconds) s after shutdown began; exiting anyway")
+            exit(0)
+        }
+    }
+}

@@ -10,18 +10,24 @@ import Glibc
 @Suite(.serialized) struct CLITests {
     @Test func tallyUpRunsTheStackAndStopsItCleanly() throws {
         let stack = try TallyStack()  // for its binaries and scratch directory; its Redis is unused
-        let ports = (redis: freePort(), ingestion: freePort(), workers: freePort(), notify: freePort(), zmq: freePort(), http: freePort())
+        let ports = (
+            redis: freePort(), ingestion: freePort(), workers: freePort(), notify: freePort(), zmq: freePort(), http: freePort(),
+            displays: freePort(), tv: freePort())
         let up = try ChildProcess(
             try stack.binary("tally"),
             [
                 "up", "--data-dir", stack.directory.appendingPathComponent("data").path, "--redis-port", String(ports.redis),
                 "--ingestion-port", String(ports.ingestion), "--worker-port", String(ports.workers),
                 "--notify-port", String(ports.notify), "--leaderboard-port", String(ports.zmq),
-                "--http-port", String(ports.http), "--scoring-workers", "2", "--admin-token", "tok",
+                "--http-port", String(ports.http), "--displays-port", String(ports.displays), "--tv-port", String(ports.tv),
+                "--scoring-workers", "2", "--admin-token", "tok",
             ],
             logFile: stack.directory.appendingPathComponent("up.log"))
         try wait("tally up to be ready", seconds: 60) { up.output.contains("[tally] ready") || !up.isRunning }
         #expect(up.isRunning, "\(up.output)")
+        #expect(up.output.contains("TV page                     http://127.0.0.1:\(ports.tv)/tv?org=default&board=points:today:reps"))
+        let page = try httpGet(port: ports.tv, "/tv?board=points:today:reps")
+        #expect(page.status == 200 && page.body.contains("<html"), "the TV page is served")
 
         func tally(_ arguments: [String], stdin: String? = nil) throws -> (status: Int32, output: String) {
             let log = stack.directory.appendingPathComponent("tally-\(UUID()).log")
@@ -39,10 +45,31 @@ import Glibc
         let bad = try tally(["send", "--ingestion", ingestion, "--id", "b1", "--rep", "bo", "--kind", "dance"])
         #expect(bad.status == 2 && bad.output.contains("kind: unknown activity kind 'dance'"))
 
+        // A live terminal board: the snapshot, then the update after Cy's two demos put her on top.
+        let watchLog = stack.directory.appendingPathComponent("watch.log")
+        let watch = try ChildProcess(
+            try stack.binary("tally"),
+            ["watch", "points:today:reps", "--displays", "tcp://127.0.0.1:\(ports.displays)", "--count", "2"], logFile: watchLog)
+        try wait("the watch snapshot") { watch.output.contains("#1") || !watch.isRunning }
+        _ = try tally(["send", "--ingestion", ingestion, "--id", "cy1", "--rep", "cy", "--name", "Cy", "--kind", "proposal"])
+        _ = try tally(["send", "--ingestion", ingestion, "--id", "cy2", "--rep", "cy", "--name", "Cy", "--kind", "proposal"])
+        try wait("the watch update") { !watch.isRunning }
+        let frames = watch.output.components(separatedBy: "\n\n").filter { !$0.isEmpty }
+        #expect(watch.wait() == 0 && frames.count == 2, "\(watch.output)")
+        let firstFrame = frames.first?.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") } ?? []
+        let lastFrame = frames.last?.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") } ?? []
+        #expect(firstFrame.dropFirst().prefix(2) == ["1 Ana 50", "2 bo 10"], "\(watch.output)")
+        // A proposal is 15 points: Cy enters (★) past bo (10) but not Ana (50). The two events
+        // make one update when they fall in one coalescing window (Cy 30), else the first is
+        // the one watched (Cy 15).
+        let cy = Array(lastFrame.dropFirst().prefix(3))
+        #expect(cy == ["1 Ana 50", "2 ★ Cy 30", "3 ▼ bo 10"] || cy == ["1 Ana 50", "2 ★ Cy 15", "3 ▼ bo 10"], "\(watch.output)")
+
         let top = try tally(["top", "points:today:reps", "--leaderboard", leaderboard])
         let lines = top.output.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }
         #expect(lines.contains("1 Ana 50"), "\(top.output)")
-        #expect(lines.contains("2 bo 10"), "\(top.output)")
+        #expect(lines.contains("2 Cy 30"), "\(top.output)")
+        #expect(lines.contains("3 bo 10"), "\(top.output)")
 
         let created = try tally(["contest", "create", "--leaderboard", leaderboard, "--admin-token", "tok", "--id", "blitz",
                                  "--name", "Blitz", "--metric", "doors", "--starts", "+1h", "--ends", "+2d"])
@@ -66,7 +93,7 @@ import Glibc
         up.signal(SIGTERM)
         #expect(up.wait() == 0, "\(up.output)")
         #expect(up.output.contains("[tally] stopped"))
-        for port in [ports.redis, ports.ingestion, ports.workers, ports.zmq, ports.http] {
+        for port in [ports.redis, ports.ingestion, ports.workers, ports.notify, ports.zmq, ports.http, ports.displays, ports.tv] {
             #expect(!isListening(port: port), "port \(port) still open")
         }
     }
@@ -75,7 +102,9 @@ import Glibc
 @Suite(.serialized) struct DemoTests {
     @Test func tallyUpDemoFillsTheBoardsAndRunsAContest() throws {
         let stack = try TallyStack()
-        let ports = (redis: freePort(), ingestion: freePort(), workers: freePort(), notify: freePort(), zmq: freePort(), http: freePort())
+        let ports = (
+            redis: freePort(), ingestion: freePort(), workers: freePort(), notify: freePort(), zmq: freePort(), http: freePort(),
+            displays: freePort(), tv: freePort())
         let up = try ChildProcess(
             try stack.binary("tally"),
             [
@@ -83,6 +112,7 @@ import Glibc
                 "--redis-port", String(ports.redis), "--ingestion-port", String(ports.ingestion),
                 "--worker-port", String(ports.workers), "--notify-port", String(ports.notify),
                 "--leaderboard-port", String(ports.zmq), "--http-port", String(ports.http),
+                "--displays-port", String(ports.displays), "--tv-port", String(ports.tv),
             ],
             logFile: stack.directory.appendingPathComponent("demo.log"))
         try wait("tally up --demo to be ready", seconds: 60) { up.output.contains("[tally] ready") || !up.isRunning }
@@ -99,6 +129,17 @@ import Glibc
         }
         let contests = try tally(["contest", "list", "--leaderboard", leaderboard])
         #expect(contests.contains("running") && contests.contains("Demo Door Blitz"), "\(contests)")
+
+        // The TV page `tally up` printed, in a real browser: the demo's reps, and the running
+        // contest's countdown.
+        let url = try #require(up.output.firstMatch(of: /TV page\s+(\S+)/).map { String($0.1) }, "\(up.output)")
+        let browser = try Browser(width: 1920, height: 1080)
+        try browser.open(url)
+        try wait("reps on the TV page", seconds: 20) { try browser.texts(".row .name").count >= 10 }
+        try wait("the contest countdown", seconds: 20) { try browser.texts("#countdown").first?.contains("Demo Door Blitz ends in") == true }
+        try browser.screenshot(to: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent(".build/screenshots/demo-1920x1080.png"))
+        #expect(browser.errors == [], "\(browser.errors)")
         up.signal(SIGTERM)
         #expect(up.wait() == 0, "\(up.output)")
     }

@@ -102,7 +102,11 @@ package final class TallyStack: @unchecked Sendable {
     package func stopNotification() throws {
         guard let notification else { return }
         notification.signal(SIGTERM)
-        try wait("tally-notification to exit") { !notification.isRunning }
+        do {
+            try wait("tally-notification to exit") { !notification.isRunning }
+        } catch {
+            throw TestSetupError("\(error)\n\(notification.output)")
+        }
     }
 
     /// The notification service's HTTP base, `http://127.0.0.1:<port>`.

@@ -10,7 +10,7 @@ import Glibc
 
 struct Up: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the whole stack on this machine: Redis, ingestion, scoring workers, leaderboard.",
+        abstract: "Run the whole stack on this machine: Redis, ingestion, scoring workers, leaderboard, notification.",
         discussion: """
             Starts a local redis-server (AOF on, data under --data-dir) unless --redis-url names one,
             waits until every service answers, prints where to connect, and shows every service's
@@ -32,6 +32,8 @@ struct Up: ParsableCommand {
     @Option(help: "Change notices' port (notification).") var notifyPort = Environment.int("notify-port", default: 5557)
     @Option(help: "Leaderboard's ZeroMQ port.") var leaderboardPort = Environment.int("leaderboard-port", default: 5558)
     @Option(help: "Leaderboard's HTTP port.") var httpPort = Environment.int("http-port", default: 8080)
+    @Option(help: "ZeroMQ displays' port (notification).") var displaysPort = Environment.int("displays-port", default: 5560)
+    @Option(help: "TV page and WebSocket port (notification).") var tvPort = Environment.int("tv-port", default: 8090)
     @Flag(help: "Feed a simulated sales floor (40 reps in 5 teams) and run a demo contest.") var demo = false
 
     func validate() throws {
@@ -88,6 +90,12 @@ struct Up: ParsableCommand {
                 running.append((name, process))
             }
 
+            // Notification first, so that scoring's and leaderboard's publishers find it bound.
+            try start("notification", "tally-notification", [
+                "--changes", "tcp://*:\(notifyPort)", "--displays", "tcp://*:\(displaysPort)", "--http-port", String(tvPort),
+            ])
+            try waitFor("tally-notification at http://127.0.0.1:\(tvPort)") { isListening(port: tvPort) }
+
             try start("ingestion", "tally-ingestion", [
                 "--frontend", "tcp://*:\(ingestionPort)", "--backend", "tcp://127.0.0.1:\(workerPort)",
             ])
@@ -106,12 +114,15 @@ struct Up: ParsableCommand {
                 (try? Client(endpoint: leaderboard, timeout: 500).ask(["op": "boards"]))?["ok"] as? Bool == true
             }
 
-            if demo { try startDemo(ingestion: ingestion, leaderboard: leaderboard, token: token!) }
+            let demoContest = demo ? try startDemo(ingestion: ingestion, leaderboard: leaderboard, token: token!) : nil
+            let tvBoards = demo ? "&board=points:today:reps&board=points:today:teams&board=contest:\(demoContest!)" : "&board=points:today:reps"
             log("""
                 ready
+                  TV page                     http://127.0.0.1:\(tvPort)/tv?org=default\(tvBoards)
                   field apps send events to   \(ingestion)
                   boards and contests (HTTP)  http://127.0.0.1:\(httpPort)/v1/orgs/default/boards
                   boards and contests (ZMQ)   \(leaderboard)
+                  live updates (ZMQ SUB)      tcp://127.0.0.1:\(displaysPort)  (topics <org>/<board>, <org>/_events)
                   Redis                       \(redisURL)
                 Ctrl-C stops everything.
                 """)
@@ -141,11 +152,13 @@ struct Up: ParsableCommand {
     /// The demo's simulated floor, running on a thread of its own.
     private var simulator: Simulator? { DemoFloor.simulator.withLock { $0 } }
 
-    private func startDemo(ingestion: String, leaderboard: String, token: String) throws {
+    /// Starts the simulated floor and the demo contest; returns the contest's id.
+    private func startDemo(ingestion: String, leaderboard: String, token: String) throws -> String {
         let floor = Simulator(reps: 40, teams: 5, org: "default")
         DemoFloor.simulator.withLock { $0 = floor }
+        let id = "demo-door-blitz-\(Int(Date().timeIntervalSince1970) % 100_000)"
         let contest: [String: Any] = [
-            "id": "demo-door-blitz-\(Int(Date().timeIntervalSince1970) % 100_000)", "name": "Demo Door Blitz",
+            "id": id, "name": "Demo Door Blitz",
             "metric": "doors", "scope": "reps",
             "starts_at": try parseTime("now", option: "starts"), "ends_at": try parseTime("+30m", option: "ends"),
             "prizes": ["1st: lunch on the manager"],
@@ -161,6 +174,7 @@ struct Up: ParsableCommand {
         thread.name = "demo"
         thread.start()
         log("demo: 40 simulated reps in 5 teams send about 8 activities a second; contest 'Demo Door Blitz' runs 30 minutes; admin token \(token)")
+        return id
     }
 
     private func waitFor(_ what: String, seconds: Double = 20, _ ready: () -> Bool) throws {

@@ -60,6 +60,9 @@ struct TallyNotification: AsyncParsableCommand {
         configuration.top = top
         configuration.interval = .milliseconds(intervalMs)
         configuration.displayQueue = displayQueue
-        try await buildNotification(configuration: configuration, logger: logger).runService()
+        // Displays reconnect by themselves, and a browser may hold a connection open that never
+        // sends a request (a preconnect): give connections a moment to close, then stop.
+        let application = try buildNotification(configuration: configuration, logger: logger)
+        try await runServices([application, ShutdownDeadline(seconds: 3, logger: logger)], logger: logger)
     }
 }

@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdWebSocket
 import Leaderboard
 import Logging
+import ServiceLifecycle
 import TallyDomain
 
 /// tally-notification over HTTP: the TV page, the WebSocket stream, `/healthz`, `/metrics`.
@@ -63,18 +64,23 @@ enum HTTPRoutes {
                         }
                     }
                 }
-                // The reader: resync requests.
+                // The reader: resync requests. On shutdown the stream closes, and displays
+                // reconnect to whichever tally-notification comes up next.
                 do {
-                    for try await message in inbound.messages(maxSize: 16 * 1024) {
+                    for try await message in inbound.messages(maxSize: 16 * 1024).cancelOnGracefulShutdown() {
                         guard case .text(let text) = message else { continue }
                         await handle(text, from: display, hub: hub)
                     }
                 } catch {
                     context.logger.debug("display connection ended", metadata: ["error": "\(error)"])
                 }
+                // The writer may be waiting on a socket that is closing: stop it too.
+                context.logger.trace("display reader ended", metadata: ["display": "\(display.id)"])
                 display.close()
+                group.cancelAll()
             }
             await hub.disconnect(display)
+            context.logger.trace("display disconnected", metadata: ["display": "\(display.id)"])
         }
 
         router.get("healthz") { _, _ in

@@ -1,0 +1,91 @@
+import Foundation
+import TallyTesting
+import Testing
+
+/// The TV page in a real headless Chromium, against the real stack: what a sales office sees.
+@Suite(.serialized) final class TVPageTests: @unchecked Sendable {
+    let stack: TallyStack
+    let app: FieldApp
+    var events = 0
+    /// Screenshots for people to look at; `.build` is not committed.
+    static let screenshots = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent(".build/screenshots")
+
+    init() throws {
+        stack = try TallyStack()
+        try stack.startNotification()
+        try stack.startIngestion()
+        try stack.startWorker()
+        app = try FieldApp(stack.endpoint)
+    }
+
+    func send(_ rep: String, _ kind: String, name: String, team: String = "north", value: Double? = nil) throws {
+        events += 1
+        let reply = try app.request(eventJSON(
+            id: "tv-\(events)", rep: rep, name: name, team: team, kind: kind, value: value, at: rfc3339(Date())))
+        #expect(reply?.results?.first?.status == "accepted", "\(String(describing: reply))")
+    }
+
+    @Test func theTVPageShowsTheBoardLiveAndComesBackAfterARestart() throws {
+        let hostile = "<img src=x onerror=alert(1)>"
+        // Points: door knock 1, call 1, demo 10, deal 50.
+        for _ in 0..<3 { try send("ana", "door_knock", name: "Ana Lopez") }
+        for _ in 0..<2 { try send("x", "call", name: hostile, team: "south") }
+        try send("ben", "call", name: "Ben Okafor", team: "east")
+
+        let browser = try Browser(width: 1920, height: 1080)
+        try browser.open("\(stack.notificationURL)/tv?org=default&board=points:all:reps&rows=10&title=Berlin%20office")
+        try wait("the board on the page") {
+            try browser.texts(".row .name") == ["Ana Lopez", hostile, "Ben Okafor"]
+        }
+        #expect(try browser.texts(".row .score") == ["3", "2", "1"])
+        #expect(try browser.texts(".row .rank") == ["1", "2", "3"])
+        #expect(try browser.texts("#title").first?.contains("Berlin office") == true)
+        // The hostile name is text: no image element was made of it, no dialog opened.
+        #expect(try browser.evaluate("document.querySelectorAll('#rows img').length") as? Int == 0)
+        #expect(browser.errors == [], "the page loads with no console errors")
+
+        try browser.resize(width: 1920, height: 1080)
+        try browser.screenshot(to: Self.screenshots.appendingPathComponent("tv-1920x1080.png"))
+        try browser.resize(width: 1280, height: 720)
+        try browser.screenshot(to: Self.screenshots.appendingPathComponent("tv-1280x720.png"))
+        #expect(try browser.evaluate("document.documentElement.scrollHeight <= innerHeight") as? Bool == true, "no scrolling at 720p")
+
+        // Ben's demo takes him to the top; the rows follow.
+        try send("ben", "demo", name: "Ben Okafor", team: "east")
+        try wait("the new order") { try browser.texts(".row .name") == ["Ben Okafor", "Ana Lopez", hostile] }
+        #expect(try browser.texts(".row .score") == ["11", "3", "2"])
+
+        // A deal is announced.
+        try send("ana", "deal_won", name: "Ana Lopez", value: 12_500)
+        try wait("the deal banner") { try browser.texts("#banner").joined().contains("Ana Lopez") }
+        try wait("Ana back on top") { try browser.texts(".row .name").first == "Ana Lopez" }
+        try browser.screenshot(to: Self.screenshots.appendingPathComponent("tv-1280x720-deal.png"))
+        #expect(browser.errors == [])
+
+        // tally-notification restarts: the page says it is reconnecting, then recovers by itself.
+        try stack.stopNotification()
+        try wait("the page to notice") {
+            try browser.evaluate("document.getElementById('status').dataset.state") as? String == "reconnecting"
+        }
+        try stack.startNotification()
+        try wait("the page to reconnect", seconds: 30) {
+            try browser.evaluate("document.getElementById('status').dataset.state") as? String == "connected"
+        }
+        try send("cy", "demo", name: "Cy Park", team: "west")
+        try send("cy", "demo", name: "Cy Park", team: "west")
+        try send("cy", "demo", name: "Cy Park", team: "west")
+        try send("cy", "demo", name: "Cy Park", team: "west")
+        try send("cy", "demo", name: "Cy Park", team: "west")
+        try send("cy", "demo", name: "Cy Park", team: "west")
+        try wait("updates after the restart", seconds: 30) {
+            try browser.texts(".row .name") == ["Cy Park", "Ana Lopez", "Ben Okafor", hostile]
+        }
+        #expect(try browser.texts(".row .score") == ["60", "53", "11", "2"])
+        // While the service was down the browser logged its failed connection attempts;
+        // nothing else went wrong.
+        let other = browser.errors.filter { !$0.contains("WebSocket") && !$0.contains("ERR_CONNECTION_REFUSED") }
+        #expect(other == [], "\(browser.errors)")
+    }
+}
