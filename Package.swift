@@ -100,6 +100,8 @@ let package = Package(
             dependencies: [
                 "TallyService", "TallyDomain", "ZeroMQ", "Redis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                // `tally bench`'s WebSocket displays.
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             ],
             path: "Services/CLI/Main"),
 

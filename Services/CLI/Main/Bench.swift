@@ -1,0 +1,159 @@
+import ArgumentParser
+import Foundation
+import Redis
+import TallyDomain
+import TallyService
+import ZeroMQ
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure Tally against the Redis ceiling and the Python `leaderboard` library, in one run.",
+        discussion: """
+            Starts its own redis-server and services on loopback (build with -c release first:
+            scripts/bench does both) and prints a Markdown table: ingestion throughput with 1 and
+            2 scoring workers; the same board updates as one Lua script per event straight to Redis;
+            ack and event-to-display latency at half the best rate; queries on a 1,000,000-member
+            board through HTTP and ZeroMQ and raw; memory; and the Python peer (--peer).
+            """)
+
+    @Option(help: "Reps on the floor.") var reps = 10_000
+    @Option(help: "Teams.") var teams = 50
+    @Option(help: "Events per throughput run.") var events = 100_000
+    @Option(help: "Field-app clients (DEALER sockets).") var clients = 4
+    @Option(help: "Requests each client keeps in flight.") var inFlight = 64
+    @Option(help: "Members on the query board.") var members = 1_000_000
+    @Option(help: "WebSocket displays for the latency run.") var displays = 100
+    @Option(help: "Seconds of each timed run (half-rate latency, each query kind).") var seconds = 10.0
+    @Option(help: "Events the Python peer applies (0: skip it). It runs from scripts/bench-peer.") var peerEvents = 20_000
+    @Flag(help: "A quick smoke run with small counts (CI).") var quick = false
+
+    mutating func run() throws {
+        if quick {
+            (events, members, displays, seconds, peerEvents) = (2_000, 20_000, 10, 1, 0)
+            reps = min(reps, 1_000)
+        }
+        let report = Report()
+        report.line("Tally benchmark · \(reps) reps in \(teams) teams · \(ProcessInfo.processInfo.activeProcessorCount) cores · \(Date().formatted(.iso8601))")
+        let stack = try BenchStack()
+        let floor = BenchFloor(reps: reps, teams: teams)
+        let now = Timestamp.now()
+
+        // 1. Throughput, end to end, 1 and 2 workers.
+        var best = 0.0
+        var firstRun: [ActivityEvent] = []
+        var perSecond: [Int: Double] = [:]
+        for workers in [1, 2] {
+            try stack.scoringWorkers(workers)
+            let batch = floor.events(events, org: "bench", prefix: "w\(workers)", at: now)
+            if workers == 1 { firstRun = batch }
+            // A warm-up, then the run.
+            _ = try saturate(stack.ingestion, requests: floor.events(min(2_000, events), org: "bench", prefix: "warm\(workers)", at: now).map(\.request), clients: clients, inFlight: inFlight)
+            let result = try saturate(stack.ingestion, requests: batch.map(\.request), clients: clients, inFlight: inFlight)
+            try stack.checkAlive()
+            guard result.accepted == events else { throw BenchError("\(result.accepted) of \(events) accepted, \(result.other) not") }
+            let rate = Double(events) / result.seconds
+            perSecond[workers] = rate
+            best = max(best, rate)
+            report.row("1. ingestion → scoring → Redis, \(workers) worker\(workers == 1 ? "" : "s")", String(format: "%.0f events/s", rate),
+                       "\(clients) DEALER clients × \(inFlight) one-event requests in flight; ack \(result.latencies.summary)")
+        }
+        let memoryUnderLoad = stack.memory
+
+        // 2. The Redis ceiling: the same board updates, one script call per event.
+        let ceiling = try Ceiling.run(redisURL: stack.redisURL, events: floor.events(events, org: "ceiling", prefix: "c", at: now))
+        report.row("2. Redis ceiling: one Lua call per event, pipelined", String(format: "%.0f events/s", ceiling),
+                   String(format: "Tally/ceiling: 1 worker %.2f×, 2 workers %.2f×", perSecond[1]! / ceiling, perSecond[2]! / ceiling))
+
+        // 3 and 4. Half the best rate: ack latency, and event-to-display latency on 100 displays.
+        let half = best / 2
+        let probe = DisplayProbe(base: 1_000_000)
+        let today = LocalDate(milliseconds: now, in: TimeZone(identifier: "UTC")!).label
+        _ = try RedisConnection(url: stack.redisURL).send("ZADD", "{benchlive}:board:points:today:reps:\(today)", "1000000", "probe")
+        try probe.connect(url: "ws://127.0.0.1:\(stack.tvPort)/v1/stream?org=benchlive&board=points:today:reps", count: displays)
+        let halfRequests = floor.events(Int(half * seconds), org: "bench", prefix: "half", at: now).map(\.request)
+        let endpoint = stack.ingestion
+        let probeRate = 20.0
+        let duration = seconds
+        let phase = onThreads(2) { index -> Result<LoadResult, any Error> in
+            Result {
+                if index == 0 { return try drive(endpoint, halfRequests, inFlight: .max, rate: half) }
+                try probe.probe(ingestion: endpoint, org: "benchlive", rate: probeRate, seconds: duration)
+                return LoadResult()
+            }
+        }
+        let acks = try phase[0].get()
+        _ = try phase[1].get()
+        let display = probe.finish()
+        report.row("3. ack latency at half rate (\(Int(half)) events/s)", acks.latencies.summary, "open loop, one DEALER client, one event per request")
+        report.row("4. event → WebSocket update, \(displays) displays, half rate", String(format: "p50 %.0f ms · p99 %.0f ms", display.percentile(50), display.percentile(99)),
+                   "\(display.values.count) deliveries of \(Int(probeRate * seconds)) probe events; updates coalesced to ≤ 4/s per board")
+
+        // 5 and 6. A board of `members` members: queries, and bytes per member.
+        let queries = try Queries.run(stack: stack, members: members, seconds: seconds)
+        for line in queries.rows { report.row(line.0, line.1, line.2) }
+        report.row("6. Redis memory per member per board", String(format: "%.0f bytes", queries.bytesPerMember), "used_memory before and after adding \(members) members to one sorted set")
+        for (name, megabytes) in memoryUnderLoad where !name.hasPrefix("redis") {
+            report.row("6. RSS of \(name) after the throughput runs", String(format: "%.0f MiB", megabytes), "")
+        }
+
+        // 7. The peer: the Python `leaderboard` library on the same events.
+        if peerEvents > 0 {
+            let peer = try Peer.run(redisURL: stack.redisURL, events: Array(firstRun.prefix(peerEvents)), directory: stack.directory)
+            report.row("7. Python `leaderboard` (\(peer.library)), same boards", String(format: "%.0f events/s", peer.rate),
+                       String(format: "Tally 1 worker / peer %.1f×, 2 workers %.1f×; %d events, idempotency %@", perSecond[1]! / peer.rate, perSecond[2]! / peer.rate, peerEvents, peer.idempotency ? "yes" : "no"))
+        }
+        report.print()
+    }
+}
+
+/// The benchmark's table, printed at the end.
+final class Report {
+    private var lines: [String] = []
+    private var rows: [(String, String, String)] = []
+    func line(_ text: String) { lines.append(text) }
+    func row(_ what: String, _ figure: String, _ how: String) {
+        rows.append((what, figure, how))
+        FileHandle.standardError.write(Data("[bench] \(what): \(figure)\(how.isEmpty ? "" : " (\(how))")\n".utf8))
+    }
+    func print() {
+        var out = lines.joined(separator: "\n") + "\n\n| scenario | figure | how |\n|---|---|---|\n"
+        for (what, figure, how) in rows { out += "| \(what) | \(figure) | \(how) |\n" }
+        FileHandle.standardOutput.write(Data(out.utf8))
+    }
+}
+
+/// What a hand-written pipeline would do per event: one script call that records the event
+/// id and applies the same board increments (with the first-reached sequence) as Tally.
+enum Ceiling {
+    static let script = RedisScript(#"""
+        if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
+        local seq = redis.call('INCR', KEYS[2])
+        local n = (#KEYS - 2) / 2
+        for i = 1, n do
+          redis.call('ZINCRBY', KEYS[2 + i], ARGV[2 * i], ARGV[2 * i + 1])
+          redis.call('HSET', KEYS[2 + n + i], ARGV[2 * i + 1], seq)
+        end
+        return 1
+        """#)
+
+    /// Events a second.
+    static func run(redisURL: String, events: [ActivityEvent]) throws -> Double {
+        let plan = ScoringPlan(org: "ceiling", events: events, rules: .default)
+        let keys = TallyDomain.Keys(org: "ceiling")
+        let calls = plan.entries.map { entry -> (keys: [String], arguments: [String]) in
+            let boards = entry.increments.map { plan.boards[$0.board] }
+            let boardKeys = boards.map { keys.board($0.name, period: $0.period) }
+            let reachedKeys = boards.map { keys.reached($0.name, period: $0.period) }
+            var arguments = ["864000"]
+            for increment in entry.increments { arguments += [String(increment.amount), increment.member] }
+            return ([keys.seen(entry.event.id), keys.sequence] + boardKeys + reachedKeys, arguments)
+        }
+        let redis = try RedisConnection(url: redisURL)
+        _ = try redis.pipeline(script, calls: Array(calls.prefix(1)))  // loads the script
+        let start = Date()
+        for chunk in stride(from: 1, to: calls.count, by: 256) {
+            _ = try redis.pipeline(script, calls: Array(calls[chunk..<min(chunk + 256, calls.count)]))
+        }
+        return Double(calls.count - 1) / Date().timeIntervalSince(start)
+    }
+}

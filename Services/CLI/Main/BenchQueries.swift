@@ -1,0 +1,121 @@
+import Foundation
+import Redis
+import TallyDomain
+import TallyService
+import ZeroMQ
+
+/// Queries on one big board: top 10 and a member's rank, through tally-leaderboard over HTTP
+/// and ZeroMQ, and the same reads issued raw to Redis, each by 8 closed-loop clients.
+enum Queries {
+    struct Result {
+        var rows: [(String, String, String)] = []
+        var bytesPerMember = 0.0
+    }
+
+    static func run(stack: BenchStack, members: Int, seconds: Double) throws -> Result {
+        let org = "bench1m"
+        let key = "{\(org)}:board:points:all:reps:all"
+        let redis = try RedisConnection(url: stack.redisURL)
+        let before = try usedMemory(redis)
+        for first in stride(from: 0, to: members, by: 50_000) {
+            let commands: [[any RedisArgument]] = stride(from: first, to: min(first + 50_000, members), by: 1_000).map { chunk in
+                var command: [any RedisArgument] = ["ZADD", key]
+                for member in chunk..<min(chunk + 1_000, members) {
+                    command += [String(member * 7 % 100_003), "rep-\(member)"]
+                }
+                return command
+            }
+            _ = try redis.pipeline(commands)
+        }
+        var result = Result()
+        result.bytesPerMember = Double(try usedMemory(redis) - before) / Double(members)
+
+        let threads = 8
+        let httpPort = stack.httpPort
+        let leaderboard = stack.leaderboard
+        let redisURL = stack.redisURL
+        @Sendable func member() -> String { "rep-\(Int.random(in: 0..<members))" }
+        typealias Call = () throws -> Void
+        let kinds: [(String, @Sendable (Int) throws -> Call)] = [
+            ("top 10, HTTP", { _ in
+                let connection = try HTTPConnection(port: httpPort)
+                return { guard try connection.get("/v1/orgs/\(org)/boards/points:all:reps?limit=10").status == 200 else { throw BenchError("top failed") } }
+            }),
+            ("top 10, ZeroMQ", { _ in
+                let socket = try Socket(.req, options: [.linger(milliseconds: 0)])
+                try socket.connect(leaderboard)
+                let request = Data(#"{"op":"top","org":"\#(org)","board":"points:all:reps","limit":10}"#.utf8)
+                return { try socket.send(request); _ = try socket.receive() }
+            }),
+            ("top 10, raw Redis (ZREVRANGE WITHSCORES)", { _ in
+                let connection = try RedisConnection(url: redisURL)
+                return { _ = try connection.send("ZREVRANGE", key, "0", "9", "WITHSCORES") }
+            }),
+            ("rank of a member, HTTP", { _ in
+                let connection = try HTTPConnection(port: httpPort)
+                return { guard try connection.get("/v1/orgs/\(org)/boards/points:all:reps/members/\(member())").status == 200 else { throw BenchError("rank failed") } }
+            }),
+            ("rank of a member, ZeroMQ", { _ in
+                let socket = try Socket(.req, options: [.linger(milliseconds: 0)])
+                try socket.connect(leaderboard)
+                return {
+                    try socket.send(Data(#"{"op":"rank","org":"\#(org)","board":"points:all:reps","member":"\#(member())"}"#.utf8))
+                    _ = try socket.receive()
+                }
+            }),
+            ("rank of a member, raw Redis (ZREVRANK + ZSCORE)", { _ in
+                let connection = try RedisConnection(url: redisURL)
+                return {
+                    let name = member()
+                    _ = try connection.pipeline([["ZREVRANK", key, name], ["ZSCORE", key, name]])
+                }
+            }),
+        ]
+        var measured: [String: Double] = [:]
+        for (name, setUp) in kinds {
+            let (perSecond, latencies) = try closedLoop(threads: threads, seconds: seconds, setUp: setUp)
+            measured[name] = perSecond
+            var how = String(format: "%d clients; p99 %.2f ms", threads, latencies.percentile(99))
+            if name.contains("raw") {
+                let kind = name.hasPrefix("top") ? "top 10" : "rank of a member"
+                how += String(format: "; Tally/raw: HTTP %.2f×, ZeroMQ %.2f×",
+                              measured["\(kind), HTTP"]! / perSecond, measured["\(kind), ZeroMQ"]! / perSecond)
+            }
+            result.rows.append(("5. \(name), \(members) members", String(format: "%.0f /s", perSecond), how))
+        }
+        return result
+    }
+
+    private static func usedMemory(_ redis: RedisConnection) throws -> Int {
+        let info = try redis.send("INFO", "memory").string ?? ""
+        let line = info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("used_memory:") }
+        return Int(line?.dropFirst("used_memory:".count) ?? "") ?? 0
+    }
+}
+
+/// The Python `leaderboard` library (scripts/bench-peer installs it in a virtualenv) applying
+/// the same events to the same boards.
+enum Peer {
+    struct Result {
+        var rate: Double
+        var library: String
+        var idempotency: Bool
+    }
+
+    static func run(redisURL: String, events: [ActivityEvent], directory: URL) throws -> Result {
+        let file = directory.appendingPathComponent("peer-events.jsonl")
+        try events.map(\.peerLine).joined(separator: "\n").write(to: file, atomically: true, encoding: .utf8)
+        let script = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("scripts/bench-peer")
+        guard FileManager.default.isExecutableFile(atPath: script.path) else {
+            throw BenchError("\(script.path) not found: run tally bench from the repository root (scripts/bench does)")
+        }
+        let output = directory.appendingPathComponent("peer.out")
+        let process = try ChildProcess(script, ["--redis-url", "\(redisURL)/1", "--events", file.path], logFile: output)
+        guard process.wait() == 0 else { throw BenchError("the peer failed:\n\(process.output)") }
+        let line = process.output.split(separator: "\n").last { $0.hasPrefix("{") } ?? ""
+        guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+            let rate = object["events_per_second"] as? Double
+        else { throw BenchError("the peer printed no result:\n\(process.output)") }
+        return Result(rate: rate, library: object["library"] as? String ?? "leaderboard", idempotency: object["idempotency"] as? Bool ?? false)
+    }
+}

@@ -1,0 +1,138 @@
+import Foundation
+import Synchronization
+import TallyService
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Latencies in milliseconds, summarized.
+struct Latencies {
+    var values: [Double] = []
+
+    mutating func add(_ milliseconds: Double) { values.append(milliseconds) }
+    mutating func add(contentsOf other: Latencies) { values += other.values }
+
+    func percentile(_ p: Double) -> Double {
+        guard !values.isEmpty else { return .nan }
+        let sorted = values.sorted()
+        let rank = Int((Double(sorted.count) * p / 100).rounded(.up))
+        return sorted[Swift.max(0, Swift.min(sorted.count - 1, rank - 1))]
+    }
+    var max: Double { values.max() ?? .nan }
+    var summary: String { String(format: "p50 %.1f ms · p99 %.1f ms · max %.1f ms", percentile(50), percentile(99), max) }
+}
+
+/// Runs `count` threads of `body` (given its index) and returns their results in order.
+func onThreads<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) -> T) -> [T] {
+    let results = Mutex<[Int: T]>([:])
+    let group = DispatchGroup()
+    for index in 0..<count {
+        group.enter()
+        let thread = Thread {
+            let result = body(index)
+            results.withLock { $0[index] = result }
+            group.leave()
+        }
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+    group.wait()
+    return results.withLock { results in (0..<count).map { results[$0]! } }
+}
+
+/// Closed-loop load: `threads` threads each repeat `call` for `seconds`; operations a second
+/// and the latency of each call.
+func closedLoop(
+    threads: Int, seconds: Double, setUp: @escaping @Sendable (Int) throws -> (() throws -> Void)
+) throws -> (perSecond: Double, latencies: Latencies) {
+    let results = onThreads(threads) { index -> Result<(Int, [Double]), any Error> in
+        do {
+            let call = try setUp(index)
+            var latencies: [Double] = []
+            let start = Date()
+            let end = start.addingTimeInterval(seconds)
+            while Date() < end {
+                let begun = DispatchTime.now().uptimeNanoseconds
+                try call()
+                latencies.append(Double(DispatchTime.now().uptimeNanoseconds - begun) / 1e6)
+            }
+            return .success((latencies.count, latencies))
+        } catch {
+            return .failure(error)
+        }
+    }
+    var total = 0
+    var latencies = Latencies()
+    for result in results {
+        let (count, values) = try result.get()
+        total += count
+        latencies.values += values
+    }
+    return (Double(total) / seconds, latencies)
+}
+
+/// A process's resident memory, from /proc.
+func residentMegabytes(pid: pid_t) -> Double? {
+    guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+        let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+        let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "")
+    else { return nil }
+    return kilobytes / 1024
+}
+
+/// HTTP/1.1 GETs over one kept-alive connection, as a dashboard or script would make them.
+final class HTTPConnection {
+    private let fd: Int32
+    private var buffer: [UInt8] = []
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw BenchError("cannot connect to 127.0.0.1:\(port)") }
+        var one: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    deinit { close(fd) }
+
+    /// The status and body of `GET path`.
+    func get(_ path: String) throws -> (status: Int, body: [UInt8]) {
+        let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        let sent = request.withCString { send(fd, $0, strlen($0), 0) }
+        guard sent > 0 else { throw BenchError("HTTP send failed") }
+        let separator: [UInt8] = Array("\r\n\r\n".utf8)
+        var headEnd: Range<Int>?
+        while true {
+            headEnd = buffer.firstRange(of: separator)
+            if headEnd != nil { break }
+            try fill()
+        }
+        let head = String(decoding: buffer[..<headEnd!.lowerBound], as: UTF8.self).lowercased()
+        let status = Int(head.split(separator: " ").dropFirst().first ?? "") ?? 0
+        guard let lengthLine = head.split(separator: "\r\n").first(where: { $0.hasPrefix("content-length:") }),
+            let length = Int(lengthLine.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces))
+        else { throw BenchError("HTTP response without content-length") }
+        while buffer.count < headEnd!.upperBound + length { try fill() }
+        let body = Array(buffer[headEnd!.upperBound..<(headEnd!.upperBound + length)])
+        buffer.removeFirst(headEnd!.upperBound + length)
+        return (status, body)
+    }
+
+    private func fill() throws {
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        let count = recv(fd, &chunk, chunk.count, 0)
+        guard count > 0 else { throw BenchError("HTTP connection closed") }
+        buffer.append(contentsOf: chunk[..<count])
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
