@@ -26,6 +26,12 @@ struct Bench: ParsableCommand {
     @Option(help: "Seconds of each timed run (half-rate latency, each query kind).") var seconds = 10.0
     @Option(help: "Events the Python peer applies (0: skip it). It runs from scripts/bench-peer.") var peerEvents = 20_000
     @Flag(help: "A quick smoke run with small counts (CI).") var quick = false
+    @Option(help: "Only these scenarios, e.g. 1,2 or 5 (3 and 4 run together; ratios need 1).") var only: String?
+
+    private func selected(_ scenario: Int) -> Bool {
+        guard let only else { return true }
+        return only.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }.contains(scenario)
+    }
 
     mutating func run() throws {
         if quick {
@@ -34,75 +40,111 @@ struct Bench: ParsableCommand {
         }
         let report = Report()
         report.line("Tally benchmark · \(reps) reps in \(teams) teams · \(ProcessInfo.processInfo.activeProcessorCount) cores · \(Date().formatted(.iso8601))")
-        let stack = try BenchStack()
-        let floor = BenchFloor(reps: reps, teams: teams)
+        let run = Run(bench: self, stack: try BenchStack(), report: report)
+        if selected(1) || selected(7) { try run.throughput(workerCounts: selected(1) ? [1, 2] : [1]) }
+        let memoryUnderLoad = run.stack.memory
+        if selected(2) { try run.ceiling() }
+        if selected(3) || selected(4) { try run.halfRate() }
+        if selected(5) || selected(6) { try run.queries(memoryUnderLoad: memoryUnderLoad) }
+        if selected(7) && peerEvents > 0 { try run.peer() }
+        report.print()
+    }
+
+    /// One benchmark run: its stack, and the figures later scenarios compare with.
+    private final class Run {
+        let bench: Bench
+        let stack: BenchStack
+        let report: Report
+        let floor: BenchFloor
         let now = Timestamp.now()
-
-        // 1. Throughput, end to end, 1 and 2 workers.
-        var best = 0.0
-        var firstRun: [ActivityEvent] = []
+        /// Events a second end to end, by number of workers.
         var perSecond: [Int: Double] = [:]
-        for workers in [1, 2] {
-            try stack.scoringWorkers(workers)
-            let batch = floor.events(events, org: "bench", prefix: "w\(workers)", at: now)
-            if workers == 1 { firstRun = batch }
-            // A warm-up, then the run.
-            _ = try saturate(stack.ingestion, requests: floor.events(min(2_000, events), org: "bench", prefix: "warm\(workers)", at: now).map(\.request), clients: clients, inFlight: inFlight)
-            let result = try saturate(stack.ingestion, requests: batch.map(\.request), clients: clients, inFlight: inFlight)
-            try stack.checkAlive()
-            guard result.accepted == events else { throw BenchError("\(result.accepted) of \(events) accepted, \(result.other) not") }
-            let rate = Double(events) / result.seconds
-            perSecond[workers] = rate
-            best = max(best, rate)
-            report.row("1. ingestion → scoring → Redis, \(workers) worker\(workers == 1 ? "" : "s")", String(format: "%.0f events/s", rate),
-                       "\(clients) DEALER clients × \(inFlight) one-event requests in flight; ack \(result.latencies.summary)")
+        var firstRun: [ActivityEvent] = []
+
+        init(bench: Bench, stack: BenchStack, report: Report) {
+            self.bench = bench
+            self.stack = stack
+            self.report = report
+            self.floor = BenchFloor(reps: bench.reps, teams: bench.teams)
         }
-        let memoryUnderLoad = stack.memory
 
-        // 2. The Redis ceiling: the same board updates, one script call per event.
-        let ceiling = try Ceiling.run(redisURL: stack.redisURL, events: floor.events(events, org: "ceiling", prefix: "c", at: now))
-        report.row("2. Redis ceiling: one Lua call per event, pipelined", String(format: "%.0f events/s", ceiling),
-                   String(format: "Tally/ceiling: 1 worker %.2f×, 2 workers %.2f×", perSecond[1]! / ceiling, perSecond[2]! / ceiling))
-
-        // 3 and 4. Half the best rate: ack latency, and event-to-display latency on 100 displays.
-        let half = best / 2
-        let probe = DisplayProbe(base: 1_000_000)
-        let today = LocalDate(milliseconds: now, in: TimeZone(identifier: "UTC")!).label
-        _ = try RedisConnection(url: stack.redisURL).send("ZADD", "{benchlive}:board:points:today:reps:\(today)", "1000000", "probe")
-        try probe.connect(url: "ws://127.0.0.1:\(stack.tvPort)/v1/stream?org=benchlive&board=points:today:reps", count: displays)
-        let halfRequests = floor.events(Int(half * seconds), org: "bench", prefix: "half", at: now).map(\.request)
-        let endpoint = stack.ingestion
-        let probeRate = 20.0
-        let duration = seconds
-        let phase = onThreads(2) { index -> Result<LoadResult, any Error> in
-            Result {
-                if index == 0 { return try drive(endpoint, halfRequests, inFlight: .max, rate: half) }
-                try probe.probe(ingestion: endpoint, org: "benchlive", rate: probeRate, seconds: duration)
-                return LoadResult()
+        /// 1. Events a second accepted and committed, field app to Redis and back.
+        func throughput(workerCounts: [Int]) throws {
+            for workers in workerCounts {
+                try stack.scoringWorkers(workers)
+                let batch = floor.events(bench.events, org: "bench", prefix: "w\(workers)", at: now)
+                if workers == 1 { firstRun = batch }
+                // A warm-up, then the run.
+                let warmUp = floor.events(min(2_000, bench.events), org: "bench", prefix: "warm\(workers)", at: now)
+                _ = try saturate(stack.ingestion, requests: warmUp.map(\.request), clients: bench.clients, inFlight: bench.inFlight)
+                let result = try saturate(stack.ingestion, requests: batch.map(\.request), clients: bench.clients, inFlight: bench.inFlight)
+                try stack.checkAlive()
+                guard result.accepted == bench.events else {
+                    throw BenchError("\(result.accepted) of \(bench.events) accepted, \(result.other) not")
+                }
+                perSecond[workers] = Double(bench.events) / result.seconds
+                report.row(
+                    "1. ingestion → scoring → Redis, \(workers) worker\(workers == 1 ? "" : "s")", String(format: "%.0f events/s", perSecond[workers]!),
+                    "\(bench.clients) DEALER clients × \(bench.inFlight) one-event requests in flight; ack \(result.latencies.summary)")
             }
         }
-        let acks = try phase[0].get()
-        _ = try phase[1].get()
-        let display = probe.finish()
-        report.row("3. ack latency at half rate (\(Int(half)) events/s)", acks.latencies.summary, "open loop, one DEALER client, one event per request")
-        report.row("4. event → WebSocket update, \(displays) displays, half rate", String(format: "p50 %.0f ms · p99 %.0f ms", display.percentile(50), display.percentile(99)),
-                   "\(display.values.count) deliveries of \(Int(probeRate * seconds)) probe events; updates coalesced to ≤ 4/s per board")
 
-        // 5 and 6. A board of `members` members: queries, and bytes per member.
-        let queries = try Queries.run(stack: stack, members: members, seconds: seconds)
-        for line in queries.rows { report.row(line.0, line.1, line.2) }
-        report.row("6. Redis memory per member per board", String(format: "%.0f bytes", queries.bytesPerMember), "used_memory before and after adding \(members) members to one sorted set")
-        for (name, megabytes) in memoryUnderLoad where !name.hasPrefix("redis") {
-            report.row("6. RSS of \(name) after the throughput runs", String(format: "%.0f MiB", megabytes), "")
+        /// 2. The same board updates, one script call per event, straight to Redis.
+        func ceiling() throws {
+            let ceiling = try Ceiling.run(redisURL: stack.redisURL, events: floor.events(bench.events, org: "ceiling", prefix: "c", at: now))
+            report.row(
+                "2. Redis ceiling: one Lua call per event, pipelined", String(format: "%.0f events/s", ceiling),
+                String(format: "Tally/ceiling: 1 worker %.2f×, 2 workers %.2f×", (perSecond[1] ?? .nan) / ceiling, (perSecond[2] ?? .nan) / ceiling))
         }
 
-        // 7. The peer: the Python `leaderboard` library on the same events.
-        if peerEvents > 0 {
-            let peer = try Peer.run(redisURL: stack.redisURL, events: Array(firstRun.prefix(peerEvents)), directory: stack.directory)
-            report.row("7. Python `leaderboard` (\(peer.library)), same boards", String(format: "%.0f events/s", peer.rate),
-                       String(format: "Tally 1 worker / peer %.1f×, 2 workers %.1f×; %d events, idempotency %@", perSecond[1]! / peer.rate, perSecond[2]! / peer.rate, peerEvents, peer.idempotency ? "yes" : "no"))
+        /// 3 and 4. At half the best rate: ack latency, and event-to-display latency for
+        /// `displays` WebSocket displays.
+        func halfRate() throws {
+            if perSecond.isEmpty { try stack.scoringWorkers(2) }
+            let half = (perSecond.values.max() ?? 4_000) / 2
+            let probe = DisplayProbe(base: 1_000_000)
+            let today = LocalDate(milliseconds: now, in: TimeZone(identifier: "UTC")!).label
+            _ = try RedisConnection(url: stack.redisURL).send("ZADD", "{benchlive}:board:points:today:reps:\(today)", "1000000", "probe")
+            try probe.connect(url: "ws://127.0.0.1:\(stack.tvPort)/v1/stream?org=benchlive&board=points:today:reps", count: bench.displays)
+            let requests = floor.events(Int(half * bench.seconds), org: "bench", prefix: "half", at: now).map(\.request)
+            let (endpoint, seconds, probeRate) = (stack.ingestion, bench.seconds, 20.0)
+            let phase = onThreads(2) { index -> Result<LoadResult, any Error> in
+                Result {
+                    if index == 0 { return try drive(endpoint, requests, inFlight: .max, rate: half) }
+                    try probe.probe(ingestion: endpoint, org: "benchlive", rate: probeRate, seconds: seconds)
+                    return LoadResult()
+                }
+            }
+            let acks = try phase[0].get()
+            _ = try phase[1].get()
+            let display = probe.finish()
+            report.row("3. ack latency at half rate (\(Int(half)) events/s)", acks.latencies.summary, "open loop, one DEALER client, one event per request")
+            report.row(
+                "4. event → WebSocket update, \(bench.displays) displays, half rate",
+                String(format: "p50 %.0f ms · p99 %.0f ms", display.percentile(50), display.percentile(99)),
+                "\(display.values.count) deliveries of \(Int(probeRate * seconds)) probe events; updates coalesced to ≤ 4/s per board")
         }
-        report.print()
+
+        /// 5 and 6. Queries on a board of `members` members; memory.
+        func queries(memoryUnderLoad: [(name: String, megabytes: Double)]) throws {
+            let queries = try Queries.run(stack: stack, members: bench.members, seconds: bench.seconds)
+            for line in queries.rows { report.row(line.0, line.1, line.2) }
+            report.row(
+                "6. Redis memory per member per board", String(format: "%.0f bytes", queries.bytesPerMember),
+                "used_memory before and after adding \(bench.members) members to one sorted set")
+            for (name, megabytes) in memoryUnderLoad where !name.hasPrefix("redis") {
+                report.row("6. RSS of \(name) after the throughput runs", String(format: "%.0f MiB", megabytes), "")
+            }
+        }
+
+        /// 7. The Python `leaderboard` library on the same events.
+        func peer() throws {
+            let peer = try Peer.run(redisURL: stack.redisURL, events: Array(firstRun.prefix(bench.peerEvents)), directory: stack.directory)
+            report.row(
+                "7. Python `leaderboard` (\(peer.library)), same boards", String(format: "%.0f events/s", peer.rate),
+                String(format: "Tally 1 worker / peer %.1f×, 2 workers %.1f×; %d events, idempotency %@",
+                       (perSecond[1] ?? .nan) / peer.rate, (perSecond[2] ?? .nan) / peer.rate, bench.peerEvents, peer.idempotency ? "yes" : "no"))
+        }
     }
 }
 

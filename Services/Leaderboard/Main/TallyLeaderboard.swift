@@ -24,6 +24,9 @@ struct TallyLeaderboard: AsyncParsableCommand {
     @Option(help: "redis://[:password@]host:port[/db]")
     var redisUrl = Environment.string("redis-url", default: "redis://127.0.0.1:6379")
 
+    @Option(help: "Redis connections that queries share.")
+    var redisConnections = Environment.int("redis-connections", default: 4)
+
     @Option(name: .customLong("rules"), help: "Directory of per-org rules files (<org>.json or <org>.yaml); default rules otherwise.") var rulesOption: String?
     var rules: String? { rulesOption ?? Environment.value("rules") }
 
@@ -45,6 +48,7 @@ struct TallyLeaderboard: AsyncParsableCommand {
         configuration.httpHost = httpHost
         configuration.httpPort = httpPort
         configuration.redis = try RedisConfiguration(url: redisUrl)
+        configuration.redisConnections = max(1, redisConnections)
         configuration.rulesDirectory = rules
         configuration.adminToken = adminToken
         configuration.notify = Environment.list(notify)

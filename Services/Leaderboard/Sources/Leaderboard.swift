@@ -12,7 +12,7 @@ package func buildLeaderboard(
     let rules = try RulesBook.load(directory: configuration.rulesDirectory)
     let metrics = PrometheusCollectorRegistry()
     let operations = Operations(
-        redis: RedisClient(configuration.redis, label: "leaderboard"), rules: rules,
+        redis: RedisClient(configuration.redis, label: "leaderboard", connections: configuration.redisConnections), rules: rules,
         adminToken: configuration.adminToken, metrics: metrics)
     let zmq = try ZMQTransport(
         endpoint: configuration.zmqEndpoint, maxMessageSize: configuration.maxMessageSize,

@@ -7,6 +7,8 @@ package struct LeaderboardConfiguration: Sendable {
     package var httpHost = "0.0.0.0"
     package var httpPort = 8080
     package var redis = RedisConfiguration()
+    /// Redis connections queries share (each request uses one at a time).
+    package var redisConnections = 4
     /// A directory of `<org>.json|yaml` rules files (time zones, metrics); nil: the defaults.
     package var rulesDirectory: String?
     /// The token admin operations need; nil: admin operations are refused.

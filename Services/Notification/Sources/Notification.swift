@@ -35,7 +35,7 @@ package struct NotificationConfiguration: Sendable {
 /// application that runs them all as its services.
 package func buildNotification(configuration: NotificationConfiguration, logger: Logger) throws -> some ApplicationProtocol {
     let rules = try RulesBook.load(directory: configuration.rulesDirectory)
-    let redis = RedisClient(configuration.redis, label: "notification")
+    let redis = RedisClient(configuration.redis, label: "notification", connections: 2)
     let source = BoardSource(reader: BoardReader(redis: redis, rules: rules), redis: redis, size: configuration.top)
     let metrics = NotificationMetrics()
     let publisher = try DisplayBus.bind(configuration.displaysEndpoint, maxMessageSize: configuration.maxMessageSize)
