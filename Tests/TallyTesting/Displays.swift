@@ -55,6 +55,7 @@ package struct StreamMessage: Decodable, Sendable, Equatable {
     // contest
     package let contest: String?
     package let state: String?
+    package let winners: [Entry]?
     package let error: String?
 
     /// The entries as "member=score" in order, for comparing with a board read from Redis.
