@@ -26,6 +26,9 @@ import ZeroMQ
             ],
             logFile: stack.directory.appendingPathComponent("leaderboard.log"))
         try wait("tally-leaderboard") { isListening(port: httpPort) }
+        // PUB/SUB drops what is published before the connection is up: give the leaderboard's
+        // announcer a moment to reach notification before the contest's first transition.
+        Thread.sleep(forTimeInterval: 1)
     }
 
     deinit { leaderboard.signal(SIGKILL) }
