@@ -186,12 +186,13 @@ package actor Hub {
             // Not a board (a topic that names none, a contest that is gone): say so and forget it.
             publish(Self.error(key, error.message), key: key, to: watched, zmq: watched.zmqSubscriptions > 0)
             boards[key] = nil
+            metrics.boards.record(Int64(boards.count))
             return
         case .failure(let error):
             if !readFailing { logger.warning("board read failed; retrying", metadata: ["board": "\(key.topic)", "error": "\(error)"]) }
             readFailing = true
-            boards[key] = watched
-            markDirty(key)
+            store(watched, at: key)
+            markDirty(key)  // again after the interval, while anyone still watches
             return
         case .success(let view):
             if readFailing { logger.info("board reads work again") }

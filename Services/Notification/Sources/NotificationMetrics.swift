@@ -12,14 +12,21 @@ struct NotificationMetrics: Sendable {
     let notices: Counter
 
     init() {
-        displays = registry.makeGauge(name: "tally_displays", labels: [("transport", "websocket")], help: "Connected displays: WebSocket connections, ZeroMQ subscriptions.")
-        zmqSubscriptions = registry.makeGauge(
-            name: "tally_displays", labels: [("transport", "zmq")], help: "Connected displays: WebSocket connections, ZeroMQ subscriptions.")
-        boards = registry.makeGauge(name: "tally_watched_boards", help: "Boards at least one display watches.")
-        updates = registry.makeCounter(name: "tally_updates_total", help: "Board updates published (each once, whatever the number of displays).")
-        messages = registry.makeCounter(name: "tally_display_messages_total", help: "Messages queued to WebSocket displays.")
-        resnapshots = registry.makeCounter(
-            name: "tally_display_resnapshots_total", help: "Times a display fell behind: its backlog was dropped and it gets snapshots instead.")
-        notices = registry.makeCounter(name: "tally_change_notices_total", help: "Change notices and contest announcements received.")
+        let connected = MetricNameDescriptor(
+            namespace: "tally", metricName: "displays", unitName: "", helpText: "Connected displays: WebSocket connections, ZeroMQ subscriptions.")
+        displays = registry.makeGauge(descriptor: connected, labels: [("transport", "websocket")])
+        zmqSubscriptions = registry.makeGauge(descriptor: connected, labels: [("transport", "zmq")])
+        boards = registry.makeGauge(descriptor: .init(
+            namespace: "tally", metricName: "watched_boards", unitName: "", helpText: "Boards at least one display watches."))
+        updates = registry.makeCounter(descriptor: .init(
+            namespace: "tally", metricName: "updates", unitName: "total",
+            helpText: "Board updates published (each once, whatever the number of displays)."))
+        messages = registry.makeCounter(descriptor: .init(
+            namespace: "tally", metricName: "display_messages", unitName: "total", helpText: "Messages queued to WebSocket displays."))
+        resnapshots = registry.makeCounter(descriptor: .init(
+            namespace: "tally", metricName: "display_resnapshots", unitName: "total",
+            helpText: "Times a display fell behind: its backlog was dropped and it gets snapshots instead."))
+        notices = registry.makeCounter(descriptor: .init(
+            namespace: "tally", metricName: "change_notices", unitName: "total", helpText: "Change notices and contest announcements received."))
     }
 }
