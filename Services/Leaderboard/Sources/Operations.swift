@@ -18,14 +18,22 @@ package struct Operations: Sendable {
         self.metrics = metrics
     }
 
+    private static var requests: MetricNameDescriptor {
+        .init(namespace: "tally", metricName: "requests", unitName: "total", helpText: "Requests by operation, transport and outcome.")
+    }
+    private static var duration: MetricNameDescriptor {
+        .init(namespace: "tally", metricName: "request_duration", unitName: "seconds", helpText: "How long requests took.")
+    }
+
     /// Runs an operation; `token` is what the caller presented (nil: none).
     package func run(_ operation: Operation, token: String?, transport: String) async throws(OperationError) -> any Encodable & Sendable {
         let start = ContinuousClock.now
         var outcome = "ok"
         defer {
-            metrics.makeCounter(name: "tally_requests_total", labels: [("op", operation.name), ("transport", transport), ("outcome", outcome)]).increment()
+            metrics.makeCounter(descriptor: Self.requests, labels: [("op", operation.name), ("transport", transport), ("outcome", outcome)])
+                .increment()
             metrics.makeDurationHistogram(
-                name: "tally_request_duration_seconds", labels: [("op", operation.name), ("transport", transport)],
+                descriptor: Self.duration, labels: [("op", operation.name), ("transport", transport)],
                 buckets: [.microseconds(250), .milliseconds(1), .milliseconds(5), .milliseconds(25), .milliseconds(100), .seconds(1)]
             ).record(ContinuousClock.now - start)
         }
