@@ -91,8 +91,9 @@ struct Up: ParsableCommand {
             }
 
             // Notification first, so that scoring's and leaderboard's publishers find it bound.
+            // Its changes endpoint takes no authentication: local publishers only.
             try start("notification", "tally-notification", [
-                "--changes", "tcp://*:\(notifyPort)", "--displays", "tcp://*:\(displaysPort)", "--http-port", String(tvPort),
+                "--changes", "tcp://127.0.0.1:\(notifyPort)", "--displays", "tcp://*:\(displaysPort)", "--http-port", String(tvPort),
             ])
             try waitFor("tally-notification at http://127.0.0.1:\(tvPort)") { isListening(port: tvPort) }
 

@@ -46,11 +46,14 @@ struct Watch: ParsableCommand {
                 continue
             }
             let type = message["type"] as? String ?? ""
-            if String(decoding: frames[0], as: UTF8.self) == events {
+            // Topics match by prefix: `default/contest:q4` also brings `default/contest:q4-final`.
+            let messageTopic = String(decoding: frames[0], as: UTF8.self)
+            if messageTopic == events {
                 if let line = Self.news(message) { news = Array(([line] + news).prefix(5)) }
                 if let last { draw(last, news: news, terminal: terminal) }
                 continue
             }
+            guard messageTopic == topic else { continue }
             switch type {
             case "snapshot", "update":
                 let board = WatchedBoard(message)

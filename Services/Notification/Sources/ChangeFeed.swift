@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ServiceLifecycle
+import TallyDomain
 import TallyService
 import ZeroMQ
 
@@ -38,7 +39,6 @@ struct ChangeFeed: Service {
 
     private struct Kind: Decodable {
         var type: String
-        var board: String?
     }
 
     func handle(org: String, json: Data) async {
@@ -59,9 +59,16 @@ struct ChangeFeed: Service {
                 if let data = try? JSONEncoder().encode(message) { await hub.event(org: notice.org, json: data) }
             }
         case "contest":
-            // Passed on as the leaderboard wrote it; the contest's board has its final standings.
-            await hub.event(org: org, json: json)
-            if let board = kind.board { await hub.changed(org: org, boards: [board]) }
+            // Re-encoded, so displays get only the fields the protocol names; the contest's
+            // board has its final standings.
+            guard let contest = try? JSONDecoder().decode(ContestMessage.self, from: json), Org.isValid(contest.org),
+                let data = try? JSONEncoder().encode(contest)
+            else {
+                logger.warning("change feed: ignored a malformed contest announcement", metadata: ["org": "\(org)"])
+                return
+            }
+            await hub.event(org: contest.org, json: data)
+            await hub.changed(org: contest.org, boards: [contest.board])
         default:
             logger.debug("change feed: ignored a message of type \(kind.type)")
         }

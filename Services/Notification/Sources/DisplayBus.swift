@@ -5,8 +5,9 @@ import ZeroMQ
 
 /// The XPUB socket ZeroMQ displays subscribe to, with topics `<org>/<board>` and
 /// `<org>/_events`. Every subscribe reaches the hub (verbose), so each new subscriber gets a
-/// snapshot even when others already watch the topic; a subscriber that reads too slowly
-/// loses messages at its high-water mark, sees the gap in `seq` and subscribes again.
+/// snapshot even when others already watch the topic; an unsubscribe arrives when the topic's
+/// last subscriber leaves. A subscriber that reads too slowly loses messages at its high-water
+/// mark, sees the gap in `seq` and subscribes again.
 struct DisplayBus: Service {
     let socket: AsyncSocket
     let hub: Hub
@@ -15,7 +16,7 @@ struct DisplayBus: Service {
     /// The bound socket, which the hub publishes on and this service reads subscriptions from.
     static func bind(_ endpoint: String, maxMessageSize: Int64) throws -> AsyncSocket {
         let xpub = try Socket(.xpub, options: [
-            .xpubVerboser(true), .maxMessageSize(maxMessageSize), .sendHighWaterMark(10_000), .linger(milliseconds: 0),
+            .xpubVerbose(true), .maxMessageSize(maxMessageSize), .sendHighWaterMark(10_000), .linger(milliseconds: 0),
         ])
         try xpub.bind(endpoint)
         return AsyncSocket(xpub)

@@ -33,12 +33,15 @@ enum HTTPRoutes {
             for board in requested {
                 do {
                     try await source.validate(org: org, board: board)
-                    boards.append(board)
-                } catch {
-                    let message = (error as? OperationError)?.message ?? "board: cannot be read now (\(error))"
-                    let json = try? JSONSerialization.data(withJSONObject: ["type": "error", "org": org, "board": board, "error": message])
+                } catch let error as OperationError {
+                    let json = try? JSONSerialization.data(withJSONObject: ["type": "error", "org": org, "board": board, "error": error.message])
                     errors.append(String(decoding: json ?? Data(), as: UTF8.self))
+                    continue
+                } catch {
+                    // Redis is away: keep the board; its snapshot comes once reads work again.
+                    context.logger.warning("board check failed", metadata: ["board": "\(board)", "error": "\(error)"])
                 }
+                boards.append(board)
             }
             let display = await hub.connect(org: org, boards: boards, capacity: displayQueue)
             for error in errors { display.offer(error) }
@@ -64,12 +67,13 @@ enum HTTPRoutes {
                         }
                     }
                 }
-                // The reader: resync requests. On shutdown the stream closes, and displays
-                // reconnect to whichever tally-notification comes up next.
+                // The reader: resync requests, at most one per board a second. On shutdown the
+                // stream closes, and displays reconnect to whichever tally-notification comes up next.
+                var lastResync: [String: ContinuousClock.Instant] = [:]
                 do {
                     for try await message in inbound.messages(maxSize: 16 * 1024).cancelOnGracefulShutdown() {
                         guard case .text(let text) = message else { continue }
-                        await handle(text, from: display, hub: hub)
+                        await handle(text, from: display, hub: hub, lastResync: &lastResync)
                     }
                 } catch {
                     context.logger.debug("display connection ended", metadata: ["error": "\(error)"])
@@ -112,8 +116,11 @@ enum HTTPRoutes {
         return (org, boards)
     }
 
-    /// `{"type": "resync", "board": ...}` from a display that saw a gap.
-    private static func handle(_ text: String, from display: Display, hub: Hub) async {
+    /// `{"type": "resync", "board": ...}` from a display that saw a gap. A second resync of a
+    /// board within a second is ignored: the snapshot for the first is on its way.
+    private static func handle(
+        _ text: String, from display: Display, hub: Hub, lastResync: inout [String: ContinuousClock.Instant]
+    ) async {
         struct Request: Decodable {
             var type: String
             var board: String?
@@ -126,10 +133,14 @@ enum HTTPRoutes {
             display.offer(#"{"type":"error","error":"type: the only request is \"resync\""}"#)
             return
         }
-        guard let board = request.board, await hub.resync(display, board: board) else {
+        guard let board = request.board, display.boards.contains(board) else {
             display.offer(#"{"type":"error","error":"board: resync needs one of the boards this stream watches"}"#)
             return
         }
+        let now = ContinuousClock.now
+        if let last = lastResync[board], now - last < .seconds(1) { return }
+        lastResync[board] = now
+        await hub.resync(display, board: board)
     }
 
     static func json(_ value: [String: String], status: HTTPResponse.Status) -> Response {

@@ -23,19 +23,26 @@ package actor Hub {
     }
 
     private struct Watched {
+        /// Which incarnation of the board's entry this is: a board forgotten and watched again
+        /// is a new one, and a read scheduled for the old one must not touch it.
+        let generation: Int
         var seq = 0
         var view: BoardView?
-        var zmqSubscriptions = 0
+        /// Whether some ZeroMQ display subscribes to the board's topic.
+        var zmqWatched = false
         var displays: Set<Int> = []
         var refresh = Refresh.idle
         var lastRead: ContinuousClock.Instant?
         /// Waiting for the first read to get their snapshot.
         var waitingDisplays: Set<Int> = []
         var zmqWaiting = false
-        var isWatched: Bool { zmqSubscriptions > 0 || !displays.isEmpty }
+        var isWatched: Bool { zmqWatched || !displays.isEmpty }
     }
 
     private var boards: [BoardKey: Watched] = [:]
+    private var generations = 0
+    /// Topics ZeroMQ displays subscribe to (board and `_events` topics).
+    private var zmqTopics: Set<String> = []
     private var displays: [Int: Display] = [:]
     private var nextDisplayID = 1
     private var readFailing = false
@@ -57,20 +64,34 @@ package actor Hub {
     // MARK: Watchers
 
     /// A ZeroMQ display subscribed to `<org>/<board>`: it gets a snapshot, then updates.
+    /// Every subscribe arrives (XPUB_VERBOSE), an unsubscribe only when the topic's last
+    /// subscriber leaves, so a topic is either watched or not.
     func subscribed(topic: String) {
         guard let key = Self.key(topic: topic) else { return }
-        metrics.zmqSubscriptions.increment()
+        zmqTopics.insert(topic)
+        metrics.zmqSubscriptions.record(Int64(zmqTopics.count))
         guard key.board != "_events" else { return }
-        boards[key, default: Watched()].zmqSubscriptions += 1
+        watch(key) { $0.zmqWatched = true }
         snapshot(key, zmq: true, display: nil)
     }
 
     func unsubscribed(topic: String) {
         guard let key = Self.key(topic: topic) else { return }
-        metrics.zmqSubscriptions.decrement()
+        zmqTopics.remove(topic)
+        metrics.zmqSubscriptions.record(Int64(zmqTopics.count))
         guard key.board != "_events", var watched = boards[key] else { return }
-        watched.zmqSubscriptions = max(0, watched.zmqSubscriptions - 1)
+        watched.zmqWatched = false
         store(watched, at: key)
+    }
+
+    /// The board's entry, made if nobody watched it yet, changed by `change`.
+    private func watch(_ key: BoardKey, _ change: (inout Watched) -> Void) {
+        if boards[key] == nil {
+            generations += 1
+            boards[key] = Watched(generation: generations)
+        }
+        change(&boards[key]!)
+        metrics.boards.record(Int64(boards.count))
     }
 
     /// A WebSocket display for `boards` of `org`: snapshots of each come first.
@@ -81,7 +102,7 @@ package actor Hub {
         metrics.displays.increment()
         for name in names {
             let key = BoardKey(org: org, board: name)
-            boards[key, default: Watched()].displays.insert(display.id)
+            watch(key) { $0.displays.insert(display.id) }
             snapshot(key, zmq: false, display: display.id)
         }
         return display
@@ -100,10 +121,8 @@ package actor Hub {
     }
 
     /// A display asked for a fresh snapshot of one of its boards (after a gap).
-    func resync(_ display: Display, board: String) -> Bool {
-        guard display.boards.contains(board) else { return false }
+    func resync(_ display: Display, board: String) {
         snapshot(BoardKey(org: display.org, board: board), zmq: false, display: display.id)
-        return true
     }
 
     /// A display fell behind and lost its backlog: the snapshots of its boards, for its
@@ -158,16 +177,17 @@ package actor Hub {
             watched.refresh = .scheduled
             let now = ContinuousClock.now
             let delay = watched.lastRead.map { max(.zero, $0 + interval - now) } ?? .zero
+            let generation = watched.generation
             Task { [weak self] in
                 if delay > .zero { try? await Task.sleep(for: delay) }
-                await self?.refresh(key)
+                await self?.refresh(key, generation: generation)
             }
         }
         boards[key] = watched
     }
 
-    private func refresh(_ key: BoardKey) async {
-        guard boards[key] != nil else { return }
+    private func refresh(_ key: BoardKey, generation: Int) async {
+        guard boards[key]?.generation == generation else { return }
         boards[key]!.refresh = .reading
         boards[key]!.lastRead = .now
         let result: Result<BoardView, any Error>
@@ -177,14 +197,14 @@ package actor Hub {
             result = .failure(error)
         }
         // The actor may have changed while the read was out.
-        guard var watched = boards[key] else { return }
+        guard var watched = boards[key], watched.generation == generation else { return }
         let again = watched.refresh == .readingDirty
         watched.refresh = .idle
 
         switch result {
         case .failure(let error as OperationError) where error.kind == .notFound || error.kind == .badRequest:
             // Not a board (a topic that names none, a contest that is gone): say so and forget it.
-            publish(Self.error(key, error.message), key: key, to: watched, zmq: watched.zmqSubscriptions > 0)
+            publish(Self.error(key, error.message), key: key, to: watched, zmq: watched.zmqWatched)
             boards[key] = nil
             metrics.boards.record(Int64(boards.count))
             return
@@ -204,7 +224,7 @@ package actor Hub {
                 let message = BoardMessage(
                     type: "update", org: key.org, board: key.board, period: view.period, seq: watched.seq,
                     total: view.total, entries: view.entries, moves: moves, highlights: highlights)
-                publish(encode(message), key: key, to: watched, zmq: watched.zmqSubscriptions > 0)
+                publish(encode(message), key: key, to: watched, zmq: watched.zmqWatched)
                 metrics.updates.increment()
             } else if watched.view == nil {
                 watched.seq = 1
