@@ -113,7 +113,7 @@ enum HTTPTransport {
     }
 
     static func json(_ value: some Encodable, status: HTTPResponse.Status) -> Response {
-        let data = (try? JSONEncoder().encode(value)) ?? Data("{}".utf8)
+        let data = (value as? any FastJSON)?.json() ?? (try? JSONEncoder().encode(value)) ?? Data("{}".utf8)
         return Response(
             status: status, headers: [.contentType: "application/json"],
             body: .init(byteBuffer: ByteBuffer(bytes: data)))

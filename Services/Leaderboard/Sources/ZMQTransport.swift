@@ -57,6 +57,7 @@ package struct ZMQTransport: Service {
                 operation = try Operation.parse(op: op, fields)
             }
             let answer = try await operations.run(operation, token: object["token"] as? String, transport: "zmq")
+            if let fast = answer as? any FastJSON { return fast.json(ok: true) }
             return (try? JSONEncoder().encode(OK(answer))) ?? Self.error("internal: could not encode the answer")
         } catch {
             return Self.error(error.message)
