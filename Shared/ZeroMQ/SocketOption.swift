@@ -26,8 +26,6 @@ public enum SocketOption: Sendable {
     case receiveTimeout(milliseconds: Int32)
     /// An XPUB passes every subscription up, not only the first of each topic.
     case xpubVerbose(Bool)
-    /// Every subscribe and unsubscribe message reaches the XPUB reader, duplicates included.
-    case xpubVerboser(Bool)
     case curveServer(Bool)
     /// CURVE keys in Z85 (40 characters).
     case curvePublicKey(String)
@@ -54,7 +52,6 @@ public enum SocketOption: Sendable {
         case .sendTimeout: "ZMQ_SNDTIMEO"
         case .receiveTimeout: "ZMQ_RCVTIMEO"
         case .xpubVerbose: "ZMQ_XPUB_VERBOSE"
-        case .xpubVerboser: "ZMQ_XPUB_VERBOSER"
         case .curveServer: "ZMQ_CURVE_SERVER"
         case .curvePublicKey: "ZMQ_CURVE_PUBLICKEY"
         case .curveSecretKey: "ZMQ_CURVE_SECRETKEY"
@@ -84,7 +81,6 @@ public enum SocketOption: Sendable {
         case .sendTimeout(let v): try set(handle, ZMQ_SNDTIMEO, int: v)
         case .receiveTimeout(let v): try set(handle, ZMQ_RCVTIMEO, int: v)
         case .xpubVerbose(let v): try set(handle, ZMQ_XPUB_VERBOSE, int: v ? 1 : 0)
-        case .xpubVerboser(let v): try set(handle, ZMQ_XPUB_VERBOSER, int: v ? 1 : 0)
         case .curveServer(let v): try set(handle, ZMQ_CURVE_SERVER, int: v ? 1 : 0)
         case .curvePublicKey(let v): try set(handle, ZMQ_CURVE_PUBLICKEY, bytes: Data(v.utf8))
         case .curveSecretKey(let v): try set(handle, ZMQ_CURVE_SECRETKEY, bytes: Data(v.utf8))

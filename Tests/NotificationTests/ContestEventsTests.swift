@@ -13,9 +13,7 @@ import ZeroMQ
 
     init() throws {
         stack = try TallyStack()
-        try stack.startNotification()
-        try stack.startIngestion()
-        try stack.startWorker()
+        try stack.startWithNotification()
         app = try FieldApp(stack.endpoint)
         let httpPort = freePort()
         leaderboard = try ChildProcess(

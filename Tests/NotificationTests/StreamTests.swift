@@ -15,11 +15,7 @@ import ZeroMQ
 
     init() throws {
         stack = try TallyStack()
-        // Notification first: scoring's publisher then connects as it starts, and no notice
-        // is lost to a subscriber that is not there yet.
-        try stack.startNotification()
-        try stack.startIngestion()
-        try stack.startWorker()
+        try stack.startWithNotification()
         app = try FieldApp(stack.endpoint)
     }
 

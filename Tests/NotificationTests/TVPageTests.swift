@@ -14,9 +14,7 @@ import Testing
 
     init() throws {
         stack = try TallyStack()
-        try stack.startNotification()
-        try stack.startIngestion()
-        try stack.startWorker()
+        try stack.startWithNotification()
         app = try FieldApp(stack.endpoint)
     }
 

@@ -98,6 +98,15 @@ package final class TallyStack: @unchecked Sendable {
         guard process.isRunning else { throw TestSetupError("tally-notification exited:\n\(process.output)") }
     }
 
+    /// tally-notification, tally-ingestion and one worker: what displays watch. Notification
+    /// first, so scoring's publisher connects as it starts and no notice is lost to a
+    /// subscriber that is not there yet.
+    package func startWithNotification() throws {
+        try startNotification()
+        try startIngestion()
+        try startWorker()
+    }
+
     /// Stops tally-notification with SIGTERM and waits for it to exit.
     package func stopNotification() throws {
         guard let notification else { return }

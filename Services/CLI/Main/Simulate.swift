@@ -44,10 +44,10 @@ func report(_ simulator: Simulator, since last: inout (at: Date, accepted: Int))
     let now = Date()
     let (progress, latencies) = simulator.progress.withLock { progress in
         defer { progress.latencies = [] }
-        return (progress, progress.latencies.sorted())
+        return (progress, Latencies(values: progress.latencies))
     }
     func percentile(_ p: Double) -> String {
-        latencies.isEmpty ? "-" : String(format: "%.1f", latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))])
+        latencies.values.isEmpty ? "-" : String(format: "%.1f", latencies.percentile(p * 100))
     }
     let seconds = now.timeIntervalSince(last.at)
     let rate = seconds < 1e6 ? String(format: " (%.1f/s)", Double(progress.accepted - last.accepted) / max(0.001, seconds)) : ""

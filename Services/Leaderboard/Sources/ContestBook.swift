@@ -5,9 +5,13 @@ import TallyDomain
 /// Contests in Redis: created once, listed, shown with standings and winners, ended early or
 /// cancelled. A contest's state is always worked out from its stored times, so a restarted
 /// leaderboard sees the same state.
-struct ContestBook: Sendable {
+package struct ContestBook: Sendable {
     let reader: BoardReader
     var redis: RedisClient { reader.redis }
+
+    package init(reader: BoardReader) {
+        self.reader = reader
+    }
 
     func create(org: String, definition: Data) async throws -> ContestView {
         guard Org.isValid(org) else { throw OperationError(.badRequest, "org: must be 1 to 64 characters of a-z, 0-9 and -") }
@@ -30,7 +34,7 @@ struct ContestBook: Sendable {
     }
 
     /// Every contest of the org, by start.
-    func stored(org: String) async throws -> [Contest] {
+    package func stored(org: String) async throws -> [Contest] {
         let key = Keys(org: org).contests
         let stored = try await redis.withConnection { try $0.send("HVALS", key) }
         return (stored.array ?? []).compactMap { reply -> Contest? in
@@ -82,13 +86,13 @@ struct ContestBook: Sendable {
     }
 
     /// When a race's goal was reached, and by whom.
-    struct Finish: Sendable {
-        let at: Int64
-        let winner: String
+    package struct Finish: Sendable {
+        package let at: Int64
+        package let winner: String
     }
 
     /// The finishes of the races among `contests` that have one, by contest id; one round trip.
-    func finishes(_ contests: [Contest], org: String) async throws -> [String: Finish] {
+    package func finishes(_ contests: [Contest], org: String) async throws -> [String: Finish] {
         let races = contests.filter { $0.goal != nil }.map(\.id)
         guard !races.isEmpty else { return [:] }
         let keys = Keys(org: org)

@@ -53,7 +53,7 @@ struct ContestScheduler: Service {
                 let state = contest.state(at: now, finishedAt: finish?.at).rawValue
                 guard last[contest.id] != state else { continue }
                 let view = try await book.view(contest, org: org, finish: finish, standings: false, now: now)
-                let message = Announcement(
+                let message = ContestAnnouncement(
                     org: org, contest: contest.id, name: contest.name, state: state, board: contest.boardID,
                     startsAt: contest.startsAt, endsAt: contest.end(finishedAt: finish?.at), winners: view.winners)
                 publisher.send([Data(org.utf8), try JSONEncoder().encode(message)])
@@ -62,23 +62,41 @@ struct ContestScheduler: Service {
             }
         }
     }
+}
 
-    /// `{"type": "contest", ...}` on the org's `_events` channel.
-    struct Announcement: Encodable {
-        var type = "contest"
-        let org: String
-        let contest: String
-        let name: String
-        let state: String
-        /// The contest's board, `contest:<id>`.
-        let board: String
-        let startsAt: Int64
-        /// When counting stops (or stopped): the end, an early end, or a race's finish.
-        let endsAt: Int64
-        let winners: [Entry]?
+/// `{"type": "contest", ...}` on an org's `_events` channel: a contest's change of state (the
+/// leaderboard's scheduler announces it, tally-notification passes it on), or with `replay`,
+/// a contest's current state told to a display that has just connected.
+package struct ContestAnnouncement: Codable, Sendable {
+    package var type = "contest"
+    package let org: String
+    package let contest: String
+    package let name: String
+    package let state: String
+    /// The contest's board, `contest:<id>`.
+    package let board: String
+    package let startsAt: Int64
+    /// When counting stops (or stopped): the end, an early end, or a race's finish.
+    package let endsAt: Int64
+    package let winners: [Entry]?
+    package var replay: Bool?
 
-        enum CodingKeys: String, CodingKey {
-            case type, org, contest, name, state, board, startsAt = "starts_at_ms", endsAt = "ends_at_ms", winners
-        }
+    package init(
+        org: String, contest: String, name: String, state: String, board: String, startsAt: Int64, endsAt: Int64,
+        winners: [Entry]?, replay: Bool? = nil
+    ) {
+        self.org = org
+        self.contest = contest
+        self.name = name
+        self.state = state
+        self.board = board
+        self.startsAt = startsAt
+        self.endsAt = endsAt
+        self.winners = winners
+        self.replay = replay
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case type, org, contest, name, state, board, startsAt = "starts_at_ms", endsAt = "ends_at_ms", winners, replay
     }
 }

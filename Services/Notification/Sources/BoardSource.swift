@@ -35,38 +35,18 @@ struct BoardSource: Sendable {
 
     /// The org's contests that are scheduled or running now, as `contest` messages marked
     /// `replay`, so a display that connects mid-contest can show its countdown.
-    func currentContests(org: String, now: Int64 = Timestamp.now()) async throws -> [ContestMessage] {
-        let keys = Keys(org: org)
-        let stored = try await redis.send(["HVALS", keys.contests]).array ?? []
-        var messages: [ContestMessage] = []
-        for case .bulk(let data) in stored {
-            guard let contest = try? JSONDecoder().decode(Contest.self, from: data) else { continue }
-            let finish = try await redis.send(["HGET", keys.contestFinish(contest.id), "at"]).string.flatMap { Int64($0) }
+    func currentContests(org: String, now: Int64 = Timestamp.now()) async throws -> [ContestAnnouncement] {
+        let book = ContestBook(reader: reader)
+        let contests = try await book.stored(org: org)
+        let finishes = try await book.finishes(contests, org: org)
+        return contests.compactMap { contest -> ContestAnnouncement? in
+            let finish = finishes[contest.id]?.at
             let state = contest.state(at: now, finishedAt: finish)
-            guard state == .scheduled || state == .running else { continue }
-            messages.append(ContestMessage(
+            guard state == .scheduled || state == .running else { return nil }
+            return ContestAnnouncement(
                 org: org, contest: contest.id, name: contest.name, state: state.rawValue, board: contest.boardID,
-                startsAt: contest.startsAt, endsAt: contest.end(finishedAt: finish), winners: nil, replay: true))
-        }
-        return messages.sorted { $0.endsAt < $1.endsAt }
-    }
-}
-
-/// `{"type": "contest", ...}` on an org's `_events` channel.
-struct ContestMessage: Codable, Sendable {
-    var type = "contest"
-    var org: String
-    var contest: String
-    var name: String
-    var state: String
-    var board: String
-    var startsAt: Int64
-    var endsAt: Int64
-    var winners: [DisplayEntry]?
-    var replay: Bool?
-
-    enum CodingKeys: String, CodingKey {
-        case type, org, contest, name, state, board, startsAt = "starts_at_ms", endsAt = "ends_at_ms", winners, replay
+                startsAt: contest.startsAt, endsAt: contest.end(finishedAt: finish), winners: nil, replay: true)
+        }.sorted { $0.endsAt < $1.endsAt }
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Leaderboard
 import Logging
 import ServiceLifecycle
 import TallyDomain
@@ -37,40 +38,26 @@ struct ChangeFeed: Service {
         await socket.close()
     }
 
-    private struct Kind: Decodable {
-        var type: String
-    }
-
     func handle(org: String, json: Data) async {
-        guard let kind = try? JSONDecoder().decode(Kind.self, from: json) else {
-            logger.warning("change feed: ignored a message that is not JSON with a \"type\"", metadata: ["org": "\(org)"])
-            return
-        }
-        switch kind.type {
-        case "changes":
-            guard let notice = try? JSONDecoder().decode(ChangeNotice.self, from: json) else {
-                logger.warning("change feed: ignored a malformed change notice", metadata: ["org": "\(org)"])
-                return
-            }
+        // Change notices are nearly every message and can be large: decoded once, as what
+        // they most likely are.
+        let decoder = JSONDecoder()
+        if let notice = try? decoder.decode(ChangeNotice.self, from: json), notice.type == "changes" {
             logger.trace("change notice", metadata: ["org": "\(notice.org)", "boards": "\(notice.boards.count)", "deals": "\(notice.deals.count)"])
             await hub.changed(org: notice.org, boards: Set(notice.boards.map(\.board)))
             for deal in notice.deals {
                 let message = DealMessage(org: notice.org, rep: deal.rep, name: deal.name, team: deal.team, value: deal.value, at: deal.at)
                 if let data = try? JSONEncoder().encode(message) { await hub.event(org: notice.org, json: data) }
             }
-        case "contest":
+        } else if let contest = try? decoder.decode(ContestAnnouncement.self, from: json), contest.type == "contest",
+            Org.isValid(contest.org), let data = try? JSONEncoder().encode(contest)
+        {
             // Re-encoded, so displays get only the fields the protocol names; the contest's
             // board has its final standings.
-            guard let contest = try? JSONDecoder().decode(ContestMessage.self, from: json), Org.isValid(contest.org),
-                let data = try? JSONEncoder().encode(contest)
-            else {
-                logger.warning("change feed: ignored a malformed contest announcement", metadata: ["org": "\(org)"])
-                return
-            }
             await hub.event(org: contest.org, json: data)
             await hub.changed(org: contest.org, boards: [contest.board])
-        default:
-            logger.debug("change feed: ignored a message of type \(kind.type)")
+        } else {
+            logger.warning("change feed: ignored a message that is neither a change notice nor a contest announcement", metadata: ["org": "\(org)"])
         }
     }
 }

@@ -164,8 +164,6 @@ package actor Hub {
         }
     }
 
-    var watchedBoards: Int { boards.count }
-
     // MARK: Reading and publishing
 
     private func markDirty(_ key: BoardKey) {
