@@ -121,6 +121,43 @@ import Testing
         let replies = try await [a, b]
         #expect(Set(replies.compactMap(\.int)) == [1, 2])
     }
+
+    @Test func concurrentScriptCallsEachGetTheirOwnReplies() async throws {
+        // Calls queued together go out as one pipeline; each caller must get its own replies,
+        // in its own order, whatever the others asked.
+        let echo = RedisScript("return {KEYS[1], ARGV[1]}")
+        let client = RedisClient(server.configuration)
+        let answers = try await withThrowingTaskGroup(of: (Int, [RedisReply]).self) { group in
+            for caller in 0..<200 {
+                group.addTask {
+                    let calls = (0..<(caller % 3 + 1)).map { call in (keys: ["k\(caller)"], arguments: ["\(caller).\(call)"]) }
+                    return (caller, try await client.pipeline(echo, calls: calls))
+                }
+            }
+            return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+        }
+        for caller in 0..<200 {
+            let expected = (0..<(caller % 3 + 1)).map { call in RedisReply.array([.bulk(Data("k\(caller)".utf8)), .bulk(Data("\(caller).\(call)".utf8))]) }
+            #expect(answers[caller] == expected, "caller \(caller)")
+        }
+    }
+
+    @Test func scriptCallsSurviveTheServerForgettingScripts() async throws {
+        let script = RedisScript("return 'still here'")
+        let client = RedisClient(server.configuration)
+        #expect(try await client.pipeline(script, calls: [([], [])]) == [.bulk(Data("still here".utf8))])
+        try redis.send("SCRIPT", "FLUSH")
+        #expect(try await client.pipeline(script, calls: [([], []), ([], [])]) == Array(repeating: .bulk(Data("still here".utf8)), count: 2))
+    }
+
+    @Test func aScriptErrorIsOneCallersReplyNotTheOthers() async throws {
+        let client = RedisClient(server.configuration)
+        let script = RedisScript("if ARGV[1] == 'bad' then return redis.error_reply('no good') end return ARGV[1]")
+        async let good = client.pipeline(script, calls: [([], ["fine"])])
+        async let bad = client.pipeline(script, calls: [([], ["bad"])])
+        #expect(try await good == [.bulk(Data("fine".utf8))])
+        #expect(try await bad == [.error("no good")])
+    }
 }
 
 @Suite struct RedisAuthTests {
