@@ -7,6 +7,10 @@ import Synchronization
 ///
 /// Inbound flow control: once `receiveBuffer` messages wait unread, the thread stops reading
 /// the socket, so ZeroMQ's own high-water marks push back on the peers.
+///
+/// A socket may also answer some messages on its own thread (`answerInline`): what it reads
+/// at once is handed over as one batch, and what the handler answers is sent straight back,
+/// with no hop to the cooperative pool and back; the rest goes to `messages` as usual.
 public final class AsyncSocket: Sendable {
     public let type: SocketType
     /// The endpoint the socket last bound, with the port the system chose.
@@ -16,6 +20,13 @@ public final class AsyncSocket: Sendable {
     private let state: Mutex<State>
     private let waker = Waker()
     private let receiveBuffer: Int
+    private let answerInline: Inline?
+
+    /// Answers a batch of received messages on the socket's thread: the reply to send for
+    /// each message it handles, nil for each it leaves to `messages`.
+    public typealias Inline = @Sendable (_ batch: [[Data]]) -> [[Data]?]
+    /// The most messages handed to `answerInline` at once.
+    private static let inlineBatch = 64
 
     private struct State {
         var outbox: [[Data]] = []
@@ -26,11 +37,12 @@ public final class AsyncSocket: Sendable {
     }
 
     /// Takes over a configured (bound or connected) socket; from now on only the I/O thread uses it.
-    public init(_ socket: consuming Socket, receiveBuffer: Int = 10_000) {
+    public init(_ socket: consuming Socket, receiveBuffer: Int = 10_000, answerInline: Inline? = nil) {
         let (stream, continuation) = AsyncStream.makeStream(of: [Data].self)
         self.type = socket.type
         self.lastEndpoint = socket.lastEndpoint
         self.receiveBuffer = receiveBuffer
+        self.answerInline = answerInline
         self.state = Mutex(State())
         self.messages = Messages(stream: stream)
         self.messages.owner.set(self)
@@ -121,21 +133,40 @@ public final class AsyncSocket: Sendable {
             guard let ready = try? poller.poll(timeout: -1) else { break }
             if ready[1].contains(.readable) { waker.drain() }
             if ready[socketItem].contains(.readable) {
-                receive(from: socket, into: continuation)
+                unsent += receive(from: socket, into: continuation)
             }
         }
         // Whatever is still unsent goes into the socket for libzmq to flush within the linger.
         for frames in unsent { _ = try? socket.send(frames, dontWait: true) }
     }
 
-    /// Reads what is waiting, up to the unread limit.
-    private func receive(from socket: Socket, into continuation: AsyncStream<[Data]>.Continuation) {
-        while true {
-            let room = state.withLock { $0.unread < receiveBuffer }
-            guard room, let frames = try? socket.receive(dontWait: true) else { return }
-            state.withLock { $0.unread += 1 }
-            continuation.yield(frames)
+    /// Reads what is waiting, up to the unread limit; returns the replies `answerInline` made.
+    private func receive(from socket: Socket, into continuation: AsyncStream<[Data]>.Continuation) -> [[Data]] {
+        guard let answerInline else {
+            while true {
+                let room = state.withLock { $0.unread < receiveBuffer }
+                guard room, let frames = try? socket.receive(dontWait: true) else { return [] }
+                state.withLock { $0.unread += 1 }
+                continuation.yield(frames)
+            }
         }
+        // One batch, then back to the loop, which sends its replies before reading more.
+        let room = state.withLock { receiveBuffer - $0.unread }
+        var batch: [[Data]] = []
+        while batch.count < min(room, Self.inlineBatch), let frames = try? socket.receive(dontWait: true) {
+            batch.append(frames)
+        }
+        guard !batch.isEmpty else { return [] }
+        var replies: [[Data]] = []
+        for (frames, reply) in zip(batch, answerInline(batch)) {
+            if let reply {
+                replies.append(reply)
+            } else {
+                state.withLock { $0.unread += 1 }
+                continuation.yield(frames)
+            }
+        }
+        return replies
     }
 }
 

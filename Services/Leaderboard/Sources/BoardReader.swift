@@ -50,11 +50,16 @@ package struct BoardReader: Sendable {
 
     /// Checks the board id and period against the org's rules; no period: the current one.
     package func target(org: String, board: String, period: String?, now: Date = Date()) async throws -> Target {
+        if let target = try metricTarget(org: org, board: board, period: period, now: now) { return target }
+        let contest = try await contest(org: org, id: String(board.dropFirst("contest:".count)))
+        return Target(org: org, board: board, id: nil, scope: contest.scope, period: "contest")
+    }
+
+    /// `target` without Redis, for a metric board; nil for a contest's board, whose scope is
+    /// in its stored definition.
+    package func metricTarget(org: String, board: String, period: String?, now: Date = Date()) throws(OperationError) -> Target? {
         guard Org.isValid(org) else { throw OperationError(.badRequest, "org: must be 1 to 64 characters of a-z, 0-9 and -") }
-        if board.hasPrefix("contest:") {
-            let contest = try await contest(org: org, id: String(board.dropFirst("contest:".count)))
-            return Target(org: org, board: board, id: nil, scope: contest.scope, period: "contest")
-        }
+        if board.hasPrefix("contest:") { return nil }
         let rules = rules.rules(for: org)
         guard let id = BoardID(board), rules.metric(named: id.metric) != nil, rules.windows.contains(id.window),
             rules.scopes.contains(id.scope)
@@ -84,35 +89,62 @@ package struct BoardReader: Sendable {
         return contest
     }
 
-    package func top(_ target: Target, offset: Int, limit: Int) async throws -> EntryList {
-        let reply = try await run(target, mode: "page", offset, limit, member: "")
-        return EntryList(board: target.board, period: target.period, total: reply.total, entries: reply.entries)
+    /// A read of one board: its script call, and what the reply becomes. Building one needs
+    /// no Redis, so a caller can pipeline many (the ZeroMQ transport does, a batch at a time).
+    package struct Read<Answer: FastJSON & Encodable & Sendable>: Sendable {
+        package let call: (keys: [String], arguments: [String])
+        /// The answer from the script's reply.
+        package let answer: @Sendable (RedisReply) throws(OperationError) -> Answer
     }
 
-    func around(_ target: Target, member: String, n: Int) async throws -> EntryList {
-        let reply = try await run(target, mode: "around", n, 0, member: member)
-        guard !reply.entries.isEmpty else {
-            throw OperationError(.notFound, "member: '\(member)' is not on \(target.board) for \(target.period)")
+    /// The page `offset..<offset+limit`, widened by the script to whole groups of equal scores.
+    package static func top(_ target: Target, offset: Int, limit: Int) -> Read<EntryList> {
+        read(target, mode: "page", offset, limit, member: "") { total, entries in
+            EntryList(board: target.board, period: target.period, total: total, entries: entries)
         }
-        return EntryList(board: target.board, period: target.period, total: reply.total, entries: reply.entries)
+    }
+
+    /// `n` entries above and below `member`, padded at the edges.
+    package static func around(_ target: Target, member: String, n: Int) -> Read<EntryList> {
+        read(target, mode: "around", n, 0, member: member) { total, entries throws(OperationError) in
+            guard !entries.isEmpty else {
+                throw OperationError(.notFound, "member: '\(member)' is not on \(target.board) for \(target.period)")
+            }
+            return EntryList(board: target.board, period: target.period, total: total, entries: entries)
+        }
+    }
+
+    /// `member`'s competition rank and score.
+    package static func rank(_ target: Target, member: String) -> Read<MemberRank> {
+        Read(call: call(target, mode: "rank", 0, 0, member: member)) { reply throws(OperationError) in
+            guard let rank = memberRank(reply, target: target, member: member) else {
+                throw OperationError(.notFound, "member: '\(member)' is not on \(target.board) for \(target.period)")
+            }
+            return rank
+        }
+    }
+
+    /// Runs a read: one round trip.
+    package func run<Answer>(_ read: Read<Answer>) async throws -> Answer {
+        let replies = try await redis.pipeline(BoardScript.script, calls: [read.call])
+        return try read.answer(try replies[0].throwingError())
+    }
+
+    package func top(_ target: Target, offset: Int, limit: Int) async throws -> EntryList {
+        try await run(Self.top(target, offset: offset, limit: limit))
     }
 
     /// A member's rank on many boards, in one round trip.
     func ranks(_ targets: [Target], member: String) async throws -> [MemberRank] {
-        let calls = targets.map { target in
-            let (keys, days, reached) = target.scriptKeys
-            return (keys: keys, arguments: Self.arguments(mode: "rank", 0, 0, member: member, days: days, reached: reached))
-        }
-        let replies = try await redis.withConnection { try $0.pipeline(BoardScript.script, calls: calls) }
-        return zip(targets, replies).compactMap { target, reply in
-            let items = reply.array ?? []
-            guard items.count == 3, let total = items[0].int, let rank = items[1].int, let score = items[2].double else { return nil }
-            return MemberRank(board: target.board, period: target.period, member: member, rank: Int(rank), score: score, total: Int(total))
-        }
+        let calls = targets.map { Self.call($0, mode: "rank", 0, 0, member: member) }
+        let replies = try await redis.pipeline(BoardScript.script, calls: calls)
+        return zip(targets, replies).compactMap { target, reply in Self.memberRank(reply, target: target, member: member) }
     }
 
-    func rank(_ target: Target, member: String) async throws -> MemberRank? {
-        try await ranks([target], member: member).first
+    private static func memberRank(_ reply: RedisReply, target: Target, member: String) -> MemberRank? {
+        let items = reply.array ?? []
+        guard items.count == 3, let total = items[0].int, let rank = items[1].int, let score = items[2].double else { return nil }
+        return MemberRank(board: target.board, period: target.period, member: member, rank: Int(rank), score: score, total: Int(total))
     }
 
     /// The board ids that exist for the org.
@@ -122,22 +154,26 @@ package struct BoardReader: Sendable {
         return (reply.array ?? []).compactMap(\.string).sorted()
     }
 
-    private func run(_ target: Target, mode: String, _ a: Int, _ b: Int, member: String) async throws -> (total: Int, entries: [Entry]) {
-        let (keys, days, reached) = target.scriptKeys
-        let arguments = Self.arguments(mode: mode, a, b, member: member, days: days, reached: reached)
-        let reply = try await redis.withConnection { try $0.run(BoardScript.script, keys: keys, arguments: arguments) }
-        let items = reply.array ?? []
-        let total = Int(items.first?.int ?? 0)
-        let entries = stride(from: 1, to: items.count - 3, by: 4).compactMap { index -> Entry? in
-            guard let rank = items[index].int, let member = items[index + 1].string,
-                let score = items[index + 2].double, let name = items[index + 3].string
-            else { return nil }
-            return Entry(rank: Int(rank), member: member, name: name, score: score)
+    private static func read(
+        _ target: Target, mode: String, _ a: Int, _ b: Int, member: String,
+        _ list: @escaping @Sendable (Int, [Entry]) throws(OperationError) -> EntryList
+    ) -> Read<EntryList> {
+        Read(call: call(target, mode: mode, a, b, member: member)) { reply throws(OperationError) in
+            let items = reply.array ?? []
+            let total = Int(items.first?.int ?? 0)
+            let entries = stride(from: 1, to: items.count - 3, by: 4).compactMap { index -> Entry? in
+                guard let rank = items[index].int, let member = items[index + 1].string,
+                    let score = items[index + 2].double, let name = items[index + 3].string
+                else { return nil }
+                return Entry(rank: Int(rank), member: member, name: name, score: score)
+            }
+            return try list(total, entries)
         }
-        return (total, entries)
     }
 
-    private static func arguments(mode: String, _ a: Int, _ b: Int, member: String, days: [String], reached: [String]) -> [String] {
-        [mode, String(a), String(b), member, String(days.count)] + days + [String(reached.count)] + reached
+    /// KEYS and ARGV of `BoardScript` for one read.
+    private static func call(_ target: Target, mode: String, _ a: Int, _ b: Int, member: String) -> (keys: [String], arguments: [String]) {
+        let (keys, days, reached) = target.scriptKeys
+        return (keys, [mode, String(a), String(b), member, String(days.count)] + days + [String(reached.count)] + reached)
     }
 }

@@ -29,14 +29,7 @@ package struct Operations: Sendable {
     package func run(_ operation: Operation, token: String?, transport: String) async throws(OperationError) -> any Encodable & Sendable {
         let start = ContinuousClock.now
         var outcome = "ok"
-        defer {
-            metrics.makeCounter(descriptor: Self.requests, labels: [("op", operation.name), ("transport", transport), ("outcome", outcome)])
-                .increment()
-            metrics.makeDurationHistogram(
-                descriptor: Self.duration, labels: [("op", operation.name), ("transport", transport)],
-                buckets: [.microseconds(250), .milliseconds(1), .milliseconds(5), .milliseconds(25), .milliseconds(100), .seconds(1)]
-            ).record(ContinuousClock.now - start)
-        }
+        defer { record(operation.name, transport: transport, outcome: outcome, since: start) }
         do {
             if operation.needsAdmin { try authorize(token) }
             return try await perform(operation)
@@ -46,6 +39,45 @@ package struct Operations: Sendable {
         } catch {
             outcome = "503"
             throw OperationError(.unavailable, "redis: \(error)")
+        }
+    }
+
+    /// Counts a request and its duration in the metrics.
+    package func record(_ op: String, transport: String, outcome: String, since start: ContinuousClock.Instant) {
+        metrics.makeCounter(descriptor: Self.requests, labels: [("op", op), ("transport", transport), ("outcome", outcome)])
+            .increment()
+        metrics.makeDurationHistogram(
+            descriptor: Self.duration, labels: [("op", op), ("transport", transport)],
+            buckets: [.microseconds(250), .milliseconds(1), .milliseconds(5), .milliseconds(25), .milliseconds(100), .seconds(1)]
+        ).record(ContinuousClock.now - start)
+    }
+
+    /// A read that needs nothing from Redis but its one script call: `top`, `rank` or `around`
+    /// of a metric board. nil for any other operation, which goes through `run`.
+    package func scriptRead(_ operation: Operation) throws(OperationError) -> ScriptRead? {
+        switch operation {
+        case .top(let org, let board, let offset, let limit, let period):
+            guard let target = try reader.metricTarget(org: org, board: board, period: period) else { return nil }
+            return ScriptRead(BoardReader.top(target, offset: offset, limit: limit))
+        case .rank(let org, let board, let member, let period):
+            guard let target = try reader.metricTarget(org: org, board: board, period: period) else { return nil }
+            return ScriptRead(BoardReader.rank(target, member: member))
+        case .around(let org, let board, let member, let n, let period):
+            guard let target = try reader.metricTarget(org: org, board: board, period: period) else { return nil }
+            return ScriptRead(BoardReader.around(target, member: member, n: n))
+        default:
+            return nil
+        }
+    }
+
+    /// A `BoardReader.Read` whatever its answer's type, for a batch of them.
+    package struct ScriptRead: Sendable {
+        package let call: (keys: [String], arguments: [String])
+        package let answer: @Sendable (RedisReply) throws(OperationError) -> any FastJSON
+
+        init<Answer>(_ read: BoardReader.Read<Answer>) {
+            call = read.call
+            answer = { reply throws(OperationError) in try read.answer(reply) }
         }
     }
 
@@ -64,17 +96,13 @@ package struct Operations: Sendable {
             return BoardList(org: org, boards: try await reader.boards(org: org))
 
         case .top(let org, let board, let offset, let limit, let period):
-            return try await reader.top(try await reader.target(org: org, board: board, period: period), offset: offset, limit: limit)
+            return try await reader.run(BoardReader.top(try await reader.target(org: org, board: board, period: period), offset: offset, limit: limit))
 
         case .rank(let org, let board, let member, let period):
-            let target = try await reader.target(org: org, board: board, period: period)
-            guard let rank = try await reader.rank(target, member: member) else {
-                throw OperationError(.notFound, "member: '\(member)' is not on \(target.board) for \(target.period)")
-            }
-            return rank
+            return try await reader.run(BoardReader.rank(try await reader.target(org: org, board: board, period: period), member: member))
 
         case .around(let org, let board, let member, let n, let period):
-            return try await reader.around(try await reader.target(org: org, board: board, period: period), member: member, n: n)
+            return try await reader.run(BoardReader.around(try await reader.target(org: org, board: board, period: period), member: member, n: n))
 
         case .member(let org, let member):
             var targets: [BoardReader.Target] = []

@@ -1,11 +1,17 @@
 import Foundation
 import Logging
+import Redis
 import ServiceLifecycle
+import TallyDomain
 import ZeroMQ
 
 /// The operations over ZeroMQ request/reply: a ROUTER that takes `{"op": ..., ...}` JSON
 /// from REQ or DEALER clients and answers `{"ok": true, ...}` or `{"ok": false, "error": ...}`.
-/// Requests are served concurrently; each reply goes back through its own envelope.
+///
+/// The hot reads (`top`, `rank`, `around` of a metric board) and bad requests are answered on
+/// the socket's own thread: what arrived together is read from Redis in one pipelined round
+/// trip on a connection of that thread's, and answered at once. Other operations are served
+/// concurrently as tasks; each reply goes back through its own envelope.
 package struct ZMQTransport: Service {
     private let socket: AsyncSocket
     private let operations: Operations
@@ -15,7 +21,8 @@ package struct ZMQTransport: Service {
     init(endpoint: String, maxMessageSize: Int64, operations: Operations, logger: Logger) throws {
         let router = try Socket(.router, options: [.maxMessageSize(maxMessageSize), .sendHighWaterMark(100_000)])
         try router.bind(endpoint)
-        socket = AsyncSocket(router)
+        let inline = InlineReads(operations: operations)
+        socket = AsyncSocket(router, answerInline: { batch in inline.answer(batch) })
         self.operations = operations
         self.logger = logger
     }
@@ -34,10 +41,29 @@ package struct ZMQTransport: Service {
     }
 
     private func answer(_ body: Data) async -> Data {
-        guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else {
-            return Self.error("request: must be a JSON object {\"op\": ..., ...}")
+        do {
+            let (operation, token) = try Self.request(body)
+            let answer = try await operations.run(operation, token: token, transport: "zmq")
+            if let fast = answer as? any FastJSON { return fast.json(ok: true) }
+            return (try? JSONEncoder().encode(OK(answer))) ?? Self.error("internal: could not encode the answer")
+        } catch {
+            return Self.error(error.message)
         }
-        guard let op = object["op"] as? String else { return Self.error("op: is required") }
+    }
+
+    /// The operation a request body asks for, and the token it presents.
+    fileprivate static func request(_ body: Data) throws(OperationError) -> (Operation, token: String?) {
+        guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else {
+            throw OperationError(.badRequest, "request: must be a JSON object {\"op\": ..., ...}")
+        }
+        guard let op = object["op"] as? String else { throw OperationError(.badRequest, "op: is required") }
+        let token = object["token"] as? String
+        if op == "contest.create" {
+            guard let definition = object["contest"], JSONSerialization.isValidJSONObject(definition),
+                let data = try? JSONSerialization.data(withJSONObject: definition)
+            else { throw OperationError(.badRequest, "contest: must be the contest's definition as a JSON object") }
+            return (.contestCreate(org: object["org"] as? String ?? Org.default, definition: data), token)
+        }
         var fields: [String: String] = [:]
         for (key, value) in object where key != "op" && key != "token" {
             switch value {
@@ -46,32 +72,16 @@ package struct ZMQTransport: Service {
             default: continue
             }
         }
-        do {
-            let operation: Operation
-            if op == "contest.create" {
-                guard let definition = object["contest"], JSONSerialization.isValidJSONObject(definition),
-                    let data = try? JSONSerialization.data(withJSONObject: definition)
-                else { return Self.error("contest: must be the contest's definition as a JSON object") }
-                operation = .contestCreate(org: fields["org"] ?? "default", definition: data)
-            } else {
-                operation = try Operation.parse(op: op, fields)
-            }
-            let answer = try await operations.run(operation, token: object["token"] as? String, transport: "zmq")
-            if let fast = answer as? any FastJSON { return fast.json(ok: true) }
-            return (try? JSONEncoder().encode(OK(answer))) ?? Self.error("internal: could not encode the answer")
-        } catch {
-            return Self.error(error.message)
-        }
+        return (try Operation.parse(op: op, fields), token)
     }
 
-    private static func error(_ message: String) -> Data {
+    fileprivate static func error(_ message: String) -> Data {
         struct Failure: Encodable {
             let ok = false
             let error: String
         }
         return (try? JSONEncoder().encode(Failure(error: message))) ?? Data()
     }
-
     /// An answer with `"ok": true` added to its fields.
     private struct OK: Encodable {
         let answer: any Encodable
@@ -84,5 +94,63 @@ package struct ZMQTransport: Service {
             var container = encoder.container(keyedBy: Key.self)
             try container.encode(true, forKey: .ok)
         }
+    }
+}
+
+/// What the socket's thread answers itself: bad requests, and a batch's script reads in one
+/// pipelined round trip. `@unchecked Sendable` is safe: the connection is only touched from
+/// `answer`, which only the socket's one thread calls.
+private final class InlineReads: @unchecked Sendable {
+    private let operations: Operations
+    private let redis: RedisConnection
+
+    init(operations: Operations) {
+        self.operations = operations
+        self.redis = RedisConnection(operations.reader.redis.configuration)
+    }
+
+    func answer(_ batch: [[Data]]) -> [[Data]?] {
+        let start = ContinuousClock.now
+        var replies = [[Data]?](repeating: nil, count: batch.count)
+        var reads: [(index: Int, op: String, read: Operations.ScriptRead)] = []
+        for (index, frames) in batch.enumerated() {
+            guard frames.count >= 2 else { continue }  // not a request: `run` drops it
+            let operation: Operation
+            do {
+                (operation, _) = try ZMQTransport.request(frames.last!)
+            } catch {
+                replies[index] = frames.dropLast() + [ZMQTransport.error(error.message)]
+                continue
+            }
+            do {
+                guard let read = try operations.scriptRead(operation) else { continue }
+                reads.append((index, operation.name, read))
+            } catch {
+                operations.record(operation.name, transport: "zmq", outcome: "\(error.kind.httpStatus)", since: start)
+                replies[index] = frames.dropLast() + [ZMQTransport.error(error.message)]
+            }
+        }
+        guard !reads.isEmpty else { return replies }
+        let answers: [Result<Data, OperationError>]
+        do {
+            let results = try redis.pipeline(BoardScript.script, calls: reads.map(\.read.call))
+            answers = zip(reads, results).map { read, result in
+                Result { () throws(OperationError) -> Data in
+                    guard case .error(let message) = result else { return try read.read.answer(result).json(ok: true) }
+                    throw OperationError(.unavailable, "redis: \(message)")
+                }
+            }
+        } catch {
+            answers = reads.map { _ in .failure(OperationError(.unavailable, "redis: \(error)")) }
+        }
+        for (read, answer) in zip(reads, answers) {
+            let (body, outcome) = switch answer {
+            case .success(let json): (json, "ok")
+            case .failure(let error): (ZMQTransport.error(error.message), "\(error.kind.httpStatus)")
+            }
+            operations.record(read.op, transport: "zmq", outcome: outcome, since: start)
+            replies[read.index] = batch[read.index].dropLast() + [body]
+        }
+        return replies
     }
 }
