@@ -32,6 +32,8 @@ final class DisplayProbe: Sendable {
                     self.connected.add(1, ordering: .relaxed)
                     var seen = -1
                     for try await message in inbound.messages(maxSize: 1 << 22) {
+                        // When it arrived, before this process spends time decoding it.
+                        let now = DispatchTime.now().uptimeNanoseconds
                         guard case .text(let text) = message,
                             let decoded = try? JSONDecoder().decode(Message.self, from: Data(text.utf8)),
                             let probe = decoded.entries?.first(where: { $0.member == "probe" })
@@ -39,7 +41,6 @@ final class DisplayProbe: Sendable {
                         let reflected = Int(probe.score - self.base)
                         if seen < 0 || decoded.type == "snapshot" { seen = reflected; continue }
                         guard reflected > seen else { continue }
-                        let now = DispatchTime.now().uptimeNanoseconds
                         let times = self.sendTimes.withLock { times in Array(times[min(seen, times.count)..<min(reflected, times.count)]) }
                         self.latencies.withLock { $0 += times.map { Double(now - $0) / 1e6 } }
                         seen = reflected

@@ -36,7 +36,7 @@ enum Queries {
         let redisURL = stack.redisURL
         @Sendable func member() -> String { "rep-\(Int.random(in: 0..<members))" }
         typealias Call = () throws -> Void
-        let kinds: [(String, @Sendable (Int) throws -> Call)] = [
+        var kinds: [(String, @Sendable (Int) throws -> Call)] = [
             ("top 10, HTTP", { _ in
                 let connection = try HTTPConnection(port: httpPort)
                 return { guard try connection.get("/v1/orgs/\(org)/boards/points:all:reps?limit=10").status == 200 else { throw BenchError("top failed") } }
@@ -71,11 +71,31 @@ enum Queries {
                 }
             }),
         ]
+        // What each transport costs on its own: a request the leaderboard refuses (a bad org)
+        // without asking Redis. Tally's reads cannot be faster than this.
+        let floors: [(String, @Sendable (Int) throws -> Call)] = [
+            ("transport alone (a 400, no Redis), HTTP", { _ in
+                let connection = try HTTPConnection(port: httpPort)
+                return { guard try connection.get("/v1/orgs/NOT-AN-ORG/boards/points:all:reps").status == 400 else { throw BenchError("no 400") } }
+            }),
+            ("transport alone (an error, no Redis), ZeroMQ", { _ in
+                let socket = try Socket(.req, options: [.linger(milliseconds: 0)])
+                try socket.connect(leaderboard)
+                let request = Data(#"{"op":"top","org":"NOT-AN-ORG","board":"points:all:reps"}"#.utf8)
+                return { try socket.send(request); _ = try socket.receive() }
+            }),
+        ]
+        kinds += floors
         var measured: [String: Double] = [:]
         for (name, setUp) in kinds {
+            try redis.send("CONFIG", "RESETSTAT")
             let (perSecond, latencies) = try closedLoop(threads: threads, seconds: seconds, setUp: setUp)
             measured[name] = perSecond
             var how = String(format: "%d clients; p99 %.2f ms", threads, latencies.percentile(99))
+            let times = try commandTimes(redis)
+            if let busiest = times.first(where: { $0.command == "evalsha" }) ?? times.max(by: { $0.calls < $1.calls }) {
+                how += String(format: "; Redis %.1f µs per %@", busiest.microseconds, busiest.command)
+            }
             if name.contains("raw") {
                 let kind = name.hasPrefix("top") ? "top 10" : "rank of a member"
                 how += String(format: "; Tally/raw: HTTP %.2f×, ZeroMQ %.2f×",
@@ -84,6 +104,24 @@ enum Queries {
             result.rows.append(("5. \(name), \(members) members", String(format: "%.0f /s", perSecond), how))
         }
         return result
+    }
+
+    /// Each command Redis ran since the last CONFIG RESETSTAT: calls and time per call.
+    private static func commandTimes(_ redis: RedisConnection) throws -> [(command: String, calls: Int, microseconds: Double)] {
+        let info = try redis.send("INFO", "commandstats").string ?? ""
+        return info.split(whereSeparator: \.isNewline).compactMap { line in
+            // cmdstat_evalsha:calls=12,usec=340,usec_per_call=28.33,...
+            guard line.hasPrefix("cmdstat_"), let colon = line.firstIndex(of: ":") else { return nil }
+            let command = String(line[line.index(line.startIndex, offsetBy: 8)..<colon])
+            guard command != "info" && command != "config" else { return nil }
+            var fields: [Substring: Substring] = [:]
+            for pair in line[line.index(after: colon)...].split(separator: ",") {
+                let parts = pair.split(separator: "=", maxSplits: 1)
+                if parts.count == 2 { fields[parts[0]] = parts[1] }
+            }
+            guard let calls = fields["calls"].flatMap({ Int($0) }), let perCall = fields["usec_per_call"].flatMap({ Double($0) }) else { return nil }
+            return (command, calls, perCall)
+        }
     }
 
     private static func usedMemory(_ redis: RedisConnection) throws -> Int {
