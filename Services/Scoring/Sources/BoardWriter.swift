@@ -3,7 +3,8 @@ import TallyDomain
 
 /// Applies a scoring plan to Redis in one script call: each event is counted once per org id
 /// (its idempotency record is set in the same atomic step as its increments), so a batch
-/// applied twice changes nothing the second time.
+/// applied twice changes nothing the second time. Most batches take `summedScript`; those with
+/// a race or a duplicate take `script`.
 struct BoardWriter {
     /// ARGV: prefix, idempotency TTL (s), index ids (count, ids...), boards (count, then id,
     /// period, expire-at-or-0, race goal-or-empty, race finish key-or-empty each), now (ms),
@@ -87,8 +88,115 @@ struct BoardWriter {
         return counted
         """#)
 
+    /// The common case in one lighter call: a batch with no races whose events are all new.
+    /// The worker has already summed what the batch adds per board and member (in event order,
+    /// as the script above would), so Redis gets one line per member per board instead of one
+    /// per event per board: a third of the arguments and no summing in Lua. If any event was
+    /// seen before, the script takes back the idempotency records it set and returns 0, and
+    /// the batch goes through `script`, event by event.
+    ///
+    /// ARGV: prefix, idempotency TTL (s), event ids (count, ids), index ids (count, ids),
+    /// names (count, then rep, name), teams (count, then rep, team), boards (count, then key,
+    /// reached key, expire-at-or-0, member count, then member, amount, last event's position
+    /// in the batch, 1-based, per member). Returns 1 (applied) or 0 (a duplicate: nothing done).
+    static let summedScript = RedisScript(#"""
+        local prefix, seen_ttl = ARGV[1], ARGV[2]
+        local n_events = tonumber(ARGV[3])
+        for e = 1, n_events do
+          if not redis.call('SET', prefix .. 'seen:' .. ARGV[3 + e], '1', 'NX', 'EX', seen_ttl) then
+            for d = 1, e - 1 do redis.call('DEL', prefix .. 'seen:' .. ARGV[3 + d]) end
+            return 0
+          end
+        end
+        local seq = redis.call('INCRBY', prefix .. 'seq', n_events) - n_events
+        local i = 4 + n_events
+        -- unpack() has a stack limit: write long argument lists a thousand values at a time.
+        local function in_chunks(command, key, values)
+          for first = 1, #values, 1000 do
+            redis.call(command, key, unpack(values, first, math.min(first + 999, #values)))
+          end
+        end
+        local function take(n)
+          local values = {}
+          for v = 1, n do values[v] = ARGV[i + v - 1] end
+          i = i + n
+          return values
+        end
+        local n = tonumber(ARGV[i]); i = i + 1
+        in_chunks('SADD', KEYS[1], take(n))
+        n = tonumber(ARGV[i]); i = i + 1
+        in_chunks('HSET', prefix .. 'names', take(2 * n))
+        n = tonumber(ARGV[i]); i = i + 1
+        in_chunks('HSET', prefix .. 'teams', take(2 * n))
+        local n_boards = tonumber(ARGV[i]); i = i + 1
+        for _ = 1, n_boards do
+          local board, reached, expire_at, n_members = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
+          i = i + 4
+          local fields = {}
+          for m = 1, n_members do
+            redis.call('ZINCRBY', board, ARGV[i + 1], ARGV[i])
+            fields[2 * m - 1], fields[2 * m] = ARGV[i], seq + tonumber(ARGV[i + 2])
+            i = i + 3
+          end
+          in_chunks('HSET', reached, fields)
+          if expire_at ~= '0' then
+            redis.call('EXPIREAT', board, expire_at)
+            redis.call('EXPIREAT', reached, expire_at)
+          end
+        end
+        return 1
+        """#)
+
     /// Applies the plan; returns, per planned event, whether it was counted (false: duplicate).
     static func apply(_ plan: ScoringPlan, rules: Rules, indexIDs: [String], now: Int64, on redis: RedisConnection) throws -> [Bool] {
+        if !plan.boards.contains(where: { $0.goal != nil }), try applySummed(plan, rules: rules, indexIDs: indexIDs, on: redis) {
+            return Array(repeating: true, count: plan.entries.count)
+        }
+        return try applyEventByEvent(plan, rules: rules, indexIDs: indexIDs, now: now, on: redis)
+    }
+
+    /// `summedScript`: true when it applied the batch, false when an event was a duplicate.
+    private static func applySummed(_ plan: ScoringPlan, rules: Rules, indexIDs: [String], on redis: RedisConnection) throws -> Bool {
+        let keys = Keys(org: plan.org)
+        // Per board, each member's sum and the position of the last event that touched it.
+        var members: [[String: Int]] = Array(repeating: [:], count: plan.boards.count)
+        var lines: [[(member: String, sum: Double, last: Int)]] = Array(repeating: [], count: plan.boards.count)
+        var names: [String: String] = [:]
+        var teams: [String: String] = [:]
+        for (position, entry) in plan.entries.enumerated() {
+            for increment in entry.increments {
+                if let line = members[increment.board][increment.member] {
+                    lines[increment.board][line].sum += increment.amount
+                    lines[increment.board][line].last = position + 1
+                } else {
+                    members[increment.board][increment.member] = lines[increment.board].count
+                    lines[increment.board].append((increment.member, increment.amount, position + 1))
+                }
+            }
+            if let name = entry.event.repName, !name.isEmpty { names[entry.event.rep] = name }
+            if let team = entry.event.team, !team.isEmpty { teams[entry.event.rep] = team }
+        }
+        var arguments: [any RedisArgument] = [keys.prefix, Int64(rules.retentionDays) * 86_400]
+        arguments.append(plan.entries.count)
+        arguments.append(contentsOf: plan.entries.map(\.event.id) as [any RedisArgument])
+        arguments.append(indexIDs.count)
+        arguments.append(contentsOf: indexIDs as [any RedisArgument])
+        for pairs in [names, teams] {
+            arguments.append(pairs.count)
+            for (rep, value) in pairs { arguments += [rep, value] }
+        }
+        let touched = plan.boards.indices.filter { !lines[$0].isEmpty }
+        arguments.append(touched.count)
+        for index in touched {
+            let board = plan.boards[index]
+            arguments += [keys.board(board.name, period: board.period), keys.reached(board.name, period: board.period), board.expiresAt ?? 0, lines[index].count]
+            for line in lines[index] { arguments += [line.member, line.sum, line.last] }
+        }
+        return try redis.run(summedScript, keys: [keys.boards], arguments: arguments).int == 1
+    }
+
+    /// `script`: event by event, skipping duplicates.
+    private static func applyEventByEvent(_ plan: ScoringPlan, rules: Rules, indexIDs: [String], now: Int64, on redis: RedisConnection) throws -> [Bool] {
         let keys = Keys(org: plan.org)
         var arguments: [any RedisArgument] = [keys.prefix, Int64(rules.retentionDays) * 86_400]
         arguments.append(indexIDs.count)
