@@ -1,17 +1,15 @@
 import TallyDomain
 
-/// What scoring tells notification after a commit: which boards of which org changed, for
-/// which members, and the deals won. Published as two frames: the org, then this as JSON.
+/// What scoring tells notification after a commit: which boards of which org changed, and
+/// the deals won. Published as two frames: the org, then this as JSON.
 package struct ChangeNotice: Codable, Sendable, Equatable {
     package struct BoardChange: Codable, Sendable, Equatable {
         package var board: String
         package var period: String
-        package var members: [String]
 
-        package init(board: String, period: String, members: [String]) {
+        package init(board: String, period: String) {
             self.board = board
             self.period = period
-            self.members = members
         }
     }
 

@@ -39,12 +39,10 @@ import Glibc
         #expect(body["org"] as? String == "default")
 
         let today = Expected.periods(at)["today"]!
-        let boards = (body["boards"] as? [[String: Any]] ?? []).map {
-            "\($0["board"] as! String)@\($0["period"] as! String)=\(($0["members"] as? [String] ?? []).joined(separator: ","))"
-        }
-        #expect(boards.contains("points:today:reps@\(today)=ana"))
-        #expect(boards.contains("revenue:all:teams@all=north"))
-        #expect(boards.contains("deals:7d:reps@\(today)=ana"))
+        let boards = (body["boards"] as? [[String: Any]] ?? []).map { "\($0["board"] as! String)@\($0["period"] as! String)" }
+        #expect(boards.contains("points:today:reps@\(today)"))
+        #expect(boards.contains("revenue:all:teams@all"))
+        #expect(boards.contains("deals:7d:reps@\(today)"))
         // A deal adds to points, revenue and deals: 3 metrics × 6 calendar windows × 2 scopes,
         // plus the 7d and 30d boards that end today for each metric and scope.
         #expect(boards.count == 3 * 6 * 2 + 3 * 2 * 2)

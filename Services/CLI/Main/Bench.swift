@@ -77,7 +77,10 @@ struct Bench: ParsableCommand {
                 // A warm-up, then the run.
                 let warmUp = floor.events(min(2_000, bench.events), org: "bench", prefix: "warm\(workers)", at: now)
                 _ = try saturate(stack.ingestion, requests: warmUp.map(\.request), clients: bench.clients, inFlight: bench.inFlight)
+                let redis = try RedisConnection(url: stack.redisURL)
+                try redis.send("CONFIG", "RESETSTAT")
                 let result = try saturate(stack.ingestion, requests: batch.map(\.request), clients: bench.clients, inFlight: bench.inFlight)
+                let redisPerEvent = try scriptMicroseconds(redis) / Double(bench.events)
                 try stack.checkAlive()
                 guard result.accepted == bench.events else {
                     throw BenchError("\(result.accepted) of \(bench.events) accepted, \(result.other) not")
@@ -85,16 +88,21 @@ struct Bench: ParsableCommand {
                 perSecond[workers] = Double(bench.events) / result.seconds
                 report.row(
                     "1. ingestion → scoring → Redis, \(workers) worker\(workers == 1 ? "" : "s")", String(format: "%.0f events/s", perSecond[workers]!),
-                    "\(bench.clients) DEALER clients × \(bench.inFlight) one-event requests in flight; ack \(result.latencies.summary)")
+                    "\(bench.clients) DEALER clients × \(bench.inFlight) one-event requests in flight; ack \(result.latencies.summary); "
+                        + String(format: "Redis %.0f µs per event (%.0f%% busy)", redisPerEvent, redisPerEvent * perSecond[workers]! / 10_000))
             }
         }
 
         /// 2. The same board updates, one script call per event, straight to Redis.
         func ceiling() throws {
-            let ceiling = try Ceiling.run(redisURL: stack.redisURL, events: floor.events(bench.events, org: "ceiling", prefix: "c", at: now))
+            let redis = try RedisConnection(url: stack.redisURL)
+            let events = floor.events(bench.events, org: "ceiling", prefix: "c", at: now)
+            try redis.send("CONFIG", "RESETSTAT")
+            let ceiling = try Ceiling.run(redisURL: stack.redisURL, events: events)
+            let redisPerEvent = try scriptMicroseconds(redis) / Double(events.count)
             report.row(
                 "2. Redis ceiling: one Lua call per event, pipelined", String(format: "%.0f events/s", ceiling),
-                String(format: "Tally/ceiling: 1 worker %.2f×, 2 workers %.2f×", (perSecond[1] ?? .nan) / ceiling, (perSecond[2] ?? .nan) / ceiling))
+                String(format: "Tally/ceiling: 1 worker %.2f×, 2 workers %.2f×; Redis %.0f µs per event", (perSecond[1] ?? .nan) / ceiling, (perSecond[2] ?? .nan) / ceiling, redisPerEvent))
         }
 
         /// 3 and 4. At half the best rate: ack latency, and event-to-display latency for

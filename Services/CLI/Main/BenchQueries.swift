@@ -92,9 +92,9 @@ enum Queries {
             let (perSecond, latencies) = try closedLoop(threads: threads, seconds: seconds, setUp: setUp)
             measured[name] = perSecond
             var how = String(format: "%d clients; p99 %.2f ms", threads, latencies.percentile(99))
-            let times = try commandTimes(redis)
+            let times = try commandStats(redis)
             if let busiest = times.first(where: { $0.command == "evalsha" }) ?? times.max(by: { $0.calls < $1.calls }) {
-                how += String(format: "; Redis %.1f µs per %@", busiest.microseconds, busiest.command)
+                how += String(format: "; Redis %.1f µs per %@", busiest.microseconds / Double(busiest.calls), busiest.command)
             }
             if name.contains("raw") {
                 let kind = name.hasPrefix("top") ? "top 10" : "rank of a member"
@@ -104,24 +104,6 @@ enum Queries {
             result.rows.append(("5. \(name), \(members) members", String(format: "%.0f /s", perSecond), how))
         }
         return result
-    }
-
-    /// Each command Redis ran since the last CONFIG RESETSTAT: calls and time per call.
-    private static func commandTimes(_ redis: RedisConnection) throws -> [(command: String, calls: Int, microseconds: Double)] {
-        let info = try redis.send("INFO", "commandstats").string ?? ""
-        return info.split(whereSeparator: \.isNewline).compactMap { line in
-            // cmdstat_evalsha:calls=12,usec=340,usec_per_call=28.33,...
-            guard line.hasPrefix("cmdstat_"), let colon = line.firstIndex(of: ":") else { return nil }
-            let command = String(line[line.index(line.startIndex, offsetBy: 8)..<colon])
-            guard command != "info" && command != "config" else { return nil }
-            var fields: [Substring: Substring] = [:]
-            for pair in line[line.index(after: colon)...].split(separator: ",") {
-                let parts = pair.split(separator: "=", maxSplits: 1)
-                if parts.count == 2 { fields[parts[0]] = parts[1] }
-            }
-            guard let calls = fields["calls"].flatMap({ Int($0) }), let perCall = fields["usec_per_call"].flatMap({ Double($0) }) else { return nil }
-            return (command, calls, perCall)
-        }
     }
 
     private static func usedMemory(_ redis: RedisConnection) throws -> Int {

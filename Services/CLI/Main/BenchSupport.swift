@@ -1,4 +1,5 @@
 import Foundation
+import Redis
 import Synchronization
 import TallyService
 #if canImport(Glibc)
@@ -123,6 +124,29 @@ final class HTTPConnection {
         guard count > 0 else { throw BenchError("HTTP connection closed") }
         buffer.append(contentsOf: chunk[..<count])
     }
+}
+
+/// Each command Redis ran since the last CONFIG RESETSTAT: calls, and the time spent in them.
+func commandStats(_ redis: RedisConnection) throws -> [(command: String, calls: Int, microseconds: Double)] {
+    let info = try redis.send("INFO", "commandstats").string ?? ""
+    return info.split(whereSeparator: \.isNewline).compactMap { line in
+        // cmdstat_evalsha:calls=12,usec=340,usec_per_call=28.33,...
+        guard line.hasPrefix("cmdstat_"), let colon = line.firstIndex(of: ":") else { return nil }
+        let command = String(line[line.index(line.startIndex, offsetBy: 8)..<colon])
+        guard command != "info" && command != "config" else { return nil }
+        var fields: [Substring: Substring] = [:]
+        for pair in line[line.index(after: colon)...].split(separator: ",") {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            if parts.count == 2 { fields[parts[0]] = parts[1] }
+        }
+        guard let calls = fields["calls"].flatMap({ Int($0) }), let total = fields["usec"].flatMap({ Double($0) }) else { return nil }
+        return (command, calls, total)
+    }
+}
+
+/// Microseconds Redis spent running scripts since the last CONFIG RESETSTAT.
+func scriptMicroseconds(_ redis: RedisConnection) throws -> Double {
+    try commandStats(redis).first { $0.command == "evalsha" }?.microseconds ?? 0
 }
 
 struct BenchError: Error, CustomStringConvertible {

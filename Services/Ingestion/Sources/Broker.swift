@@ -144,7 +144,9 @@ final class Broker {
                 return EventStatus(id: item.id, status: .rejected, error: rejection.description)
             case .success:
                 defer { next += 1 }
-                return statuses[next]
+                var status = statuses[next]
+                status.id = item.id
+                return status
             }
         }
         reply(request.envelope, IngestReply(ok: true, results: results))

@@ -70,12 +70,12 @@ struct BatchScorer {
         return ids.sorted()
     }
 
-    /// The boards and members that changed, and the deals won, among the counted events.
+    /// The boards that changed, and the deals won, among the counted events.
     static func notice(_ plan: ScoringPlan, counted: [Bool], rules: Rules, now: Int64) -> ChangeNotice? {
-        var members: [Int: Set<String>] = [:]
+        var changed = Set<Int>()
         var deals: [ChangeNotice.Deal] = []
         for (entry, wasCounted) in zip(plan.entries, counted) where wasCounted {
-            for increment in entry.increments { members[increment.board, default: []].insert(increment.member) }
+            for increment in entry.increments { changed.insert(increment.board) }
             let event = entry.event
             if event.kind == "deal_won" {
                 deals.append(ChangeNotice.Deal(
@@ -83,20 +83,19 @@ struct BatchScorer {
                     value: event.value, at: Timestamp.format(event.at)))
             }
         }
-        guard !members.isEmpty else { return nil }
+        guard !changed.isEmpty else { return nil }
         var changes: [ChangeNotice.BoardChange] = []
         let today = LocalDate(milliseconds: now, in: rules.timeZone)
-        for (index, changed) in members.sorted(by: { $0.key < $1.key }) {
+        for index in changed.sorted() {
             let board = plan.boards[index]
-            let sortedMembers = changed.sorted()
-            changes.append(.init(board: board.name, period: board.period, members: sortedMembers))
+            changes.append(.init(board: board.name, period: board.period))
             // A change to a recent day moves the rolling boards that end today.
             guard let boardID = board.id, boardID.window == .today, let day = LocalDate(label: board.period) else { continue }
             for window in rules.windows where window.isRolling {
                 let age = today.daysSinceEpoch - day.daysSinceEpoch
                 guard age >= 0, age < window.rollingDays! else { continue }
                 let id = BoardID(metric: boardID.metric, window: window, scope: boardID.scope)
-                changes.append(.init(board: id.description, period: today.label, members: sortedMembers))
+                changes.append(.init(board: id.description, period: today.label))
             }
         }
         return ChangeNotice(org: plan.org, boards: changes, deals: deals)
