@@ -116,7 +116,7 @@ let package = Package(
 
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ", "TallyTesting"]),
         .testTarget(name: "RedisTests", dependencies: ["Redis", "TallyTesting"]),
-        .testTarget(name: "TallyDomainTests", dependencies: ["TallyDomain"]),
+        .testTarget(name: "TallyDomainTests", dependencies: ["TallyDomain", "TallyService"]),
         .testTarget(
             name: "PipelineTests",
             dependencies: [

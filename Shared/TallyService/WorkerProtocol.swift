@@ -5,7 +5,7 @@ import TallyDomain
 /// (DEALER). Each message is a command frame, then its arguments:
 ///
 /// - worker → ingestion: `READY`; `HB`; `DONE <job> <JobResult JSON>`; `BYE`
-/// - ingestion → worker: `JOB <job> <Job JSON>`; `HB`
+/// - ingestion → worker: `JOB <job> <Job, encoded>`; `HB`
 package enum WorkerCommand: String, Sendable {
     case ready = "READY"
     case heartbeat = "HB"
@@ -21,9 +21,74 @@ package enum WorkerCommand: String, Sendable {
 }
 
 /// A batch of valid events, possibly from many requests and orgs.
-package struct Job: Codable, Sendable {
+///
+/// On the wire each event is its fields in a fixed order: strings as a 4-byte length and
+/// UTF-8 (length 0xFFFFFFFF for an absent rep name or team), then `value` and `at` as 8 bytes
+/// each, all little-endian. Ingestion has already checked every event; this is only how
+/// they travel to a worker, and it costs a fraction of JSON to write and read.
+package struct Job: Sendable, Equatable {
     package var events: [ActivityEvent]
     package init(events: [ActivityEvent]) { self.events = events }
+
+    package struct Malformed: Error, CustomStringConvertible {
+        package var description: String { "job: truncated or malformed" }
+    }
+
+    package func encoded() -> Data {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(events.count * 96)
+        func append(_ value: UInt64, width: Int) {
+            for shift in stride(from: 0, to: width * 8, by: 8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
+        }
+        func append(_ text: String?) {
+            guard let text else { return append(UInt64(UInt32.max), width: 4) }
+            append(UInt64(text.utf8.count), width: 4)
+            bytes.append(contentsOf: text.utf8)
+        }
+        for event in events {
+            append(event.id)
+            append(event.org)
+            append(event.rep)
+            append(event.repName)
+            append(event.team)
+            append(event.kind)
+            append(event.value.bitPattern, width: 8)
+            append(UInt64(bitPattern: event.at), width: 8)
+        }
+        return Data(bytes)
+    }
+
+    package init(encoded data: Data) throws(Malformed) {
+        let bytes = [UInt8](data)
+        var offset = 0
+        func integer(width: Int) throws(Malformed) -> UInt64 {
+            guard bytes.count - offset >= width else { throw Malformed() }
+            var value: UInt64 = 0
+            for index in 0..<width { value |= UInt64(bytes[offset + index]) << UInt64(8 * index) }
+            offset += width
+            return value
+        }
+        func text() throws(Malformed) -> String? {
+            let length = try integer(width: 4)
+            if length == UInt64(UInt32.max) { return nil }
+            guard bytes.count - offset >= Int(length) else { throw Malformed() }
+            defer { offset += Int(length) }
+            return String(decoding: bytes[offset..<offset + Int(length)], as: UTF8.self)
+        }
+        func required() throws(Malformed) -> String {
+            guard let value = try text() else { throw Malformed() }
+            return value
+        }
+        var events: [ActivityEvent] = []
+        while offset < bytes.count {
+            let (id, org, rep) = (try required(), try required(), try required())
+            let (repName, team, kind) = (try text(), try text(), try required())
+            let value = Double(bitPattern: try integer(width: 8))
+            let at = Int64(bitPattern: try integer(width: 8))
+            events.append(ActivityEvent(id: id, org: org, rep: rep, repName: repName, team: team, kind: kind, value: value, at: at))
+        }
+        self.events = events
+    }
 }
 
 /// What happened to each event of a job, in the job's order; or why none could be applied.

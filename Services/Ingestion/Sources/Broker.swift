@@ -279,7 +279,7 @@ final class Broker {
             }
             let id = nextJob
             nextJob += 1
-            guard let payload = try? encoder.encode(Job(events: events)) else { continue }
+            let payload = Job(events: events).encoded()
             do {
                 try backend.send([worker, WorkerCommand.job.frame, Data(String(id).utf8), payload], dontWait: true)
                 jobs[id] = InFlight(worker: worker, requests: requests)

@@ -15,7 +15,6 @@ final class ScoringWorker {
     private let redis: RedisConnection
     private let publisher: Socket
     private let encoder = JSONEncoder()
-    private let decoder = JSONDecoder()
 
     init(configuration: ScoringConfiguration, rules: RulesBook, logger: Logger) throws {
         self.configuration = configuration
@@ -78,7 +77,7 @@ final class ScoringWorker {
     private func process(_ payload: Data) -> JobResult {
         let job: Job
         do {
-            job = try decoder.decode(Job.self, from: payload)
+            job = try Job(encoded: payload)
         } catch {
             logger.error("unreadable job", metadata: ["error": "\(error)"])
             return JobResult(statuses: [], error: "unreadable job")
