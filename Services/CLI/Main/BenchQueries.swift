@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Redis
 import TallyDomain
 import TallyService
@@ -85,7 +86,18 @@ enum Queries {
                 return { try socket.send(request); _ = try socket.receive() }
             }),
         ]
-        kinds += floors
+        // And libzmq alone, no Tally code: a ROUTER that sends each request straight back.
+        let echo = try ZMQEcho()
+        defer { echo.stop() }
+        let echoEndpoint = echo.endpoint
+        let libzmq: (String, @Sendable (Int) throws -> Call) = (
+            "libzmq alone (an echo, no Tally code), ZeroMQ", { _ in
+                let socket = try Socket(.req, options: [.linger(milliseconds: 0)])
+                try socket.connect(echoEndpoint)
+                let request = Data(#"{"op":"top","org":"bench1m","board":"points:all:reps","limit":10}"#.utf8)
+                return { try socket.send(request); _ = try socket.receive() }
+            })
+        kinds += floors + [libzmq]
         var measured: [String: Double] = [:]
         for (name, setUp) in kinds {
             try redis.send("CONFIG", "RESETSTAT")
@@ -138,4 +150,35 @@ enum Peer {
         else { throw BenchError("the peer printed no result:\n\(process.output)") }
         return Result(rate: rate, library: object["library"] as? String ?? "leaderboard", idempotency: object["idempotency"] as? Bool ?? false)
     }
+}
+
+/// A ROUTER on a thread of its own that sends every message straight back: what a ZeroMQ
+/// request/reply round trip costs on this machine before any service does anything.
+final class ZMQEcho: Sendable {
+    private let stopped = Atomic<Bool>(false)
+    private let bound = Mutex<String?>(nil)
+
+    init() throws {
+        let ready = DispatchSemaphore(value: 0)
+        let thread = Thread { [self] in
+            do {
+                let router = try Socket(.router, options: [.receiveTimeout(milliseconds: 100), .linger(milliseconds: 0)])
+                try router.bind("tcp://127.0.0.1:*")
+                bound.withLock { $0 = router.lastEndpoint }
+                ready.signal()
+                while !stopped.load(ordering: .relaxed) {
+                    if let frames = try router.receive() { try router.send(frames) }
+                }
+            } catch {
+                ready.signal()
+            }
+        }
+        thread.start()
+        ready.wait()
+        guard bound.withLock({ $0 }) != nil else { throw BenchError("the echo socket did not start") }
+    }
+
+    var endpoint: String { bound.withLock { $0! } }
+
+    func stop() { stopped.store(true, ordering: .relaxed) }
 }
