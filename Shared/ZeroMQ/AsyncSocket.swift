@@ -157,8 +157,10 @@ public final class AsyncSocket: Sendable {
             batch.append(frames)
         }
         guard !batch.isEmpty else { return [] }
+        let answers = answerInline(batch)
+        precondition(answers.count == batch.count, "answerInline must return one entry (a reply or nil) per message")
         var replies: [[Data]] = []
-        for (frames, reply) in zip(batch, answerInline(batch)) {
+        for (frames, reply) in zip(batch, answers) {
             if let reply {
                 replies.append(reply)
             } else {

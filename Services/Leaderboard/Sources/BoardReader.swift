@@ -126,8 +126,15 @@ package struct BoardReader: Sendable {
 
     /// Runs a read: one round trip.
     package func run<Answer>(_ read: Read<Answer>) async throws -> Answer {
-        let replies = try await redis.pipeline(BoardScript.script, calls: [read.call])
-        return try read.answer(try replies[0].throwingError())
+        try await run(read.call, read.answer)
+    }
+
+    /// Runs one script call and makes the answer of its reply.
+    package func run<Answer>(
+        _ call: (keys: [String], arguments: [String]), _ answer: (RedisReply) throws(OperationError) -> Answer
+    ) async throws -> Answer {
+        let replies = try await redis.pipeline(BoardScript.script, calls: [call])
+        return try answer(try replies[0].throwingError())
     }
 
     package func top(_ target: Target, offset: Int, limit: Int) async throws -> EntryList {

@@ -33,6 +33,16 @@ package enum Operation: Sendable, Equatable {
         }
     }
 
+    /// The board a `top`, `rank` or `around` reads; nil for other operations.
+    package var boardRead: (org: String, board: String, period: String?)? {
+        switch self {
+        case .top(let org, let board, _, _, let period), .rank(let org, let board, _, let period),
+            .around(let org, let board, _, _, let period):
+            (org, board, period)
+        default: nil
+        }
+    }
+
     package var needsAdmin: Bool {
         switch self {
         case .repPut, .contestCreate, .contestEnd, .contestCancel: true

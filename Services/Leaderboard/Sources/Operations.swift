@@ -38,7 +38,7 @@ package struct Operations: Sendable {
             throw error
         } catch {
             outcome = "503"
-            throw OperationError(.unavailable, "redis: \(error)")
+            throw OperationError(.unavailable, "\(error)")  // RedisError says "redis…: …"
         }
     }
 
@@ -55,27 +55,28 @@ package struct Operations: Sendable {
     /// A read that needs nothing from Redis but its one script call: `top`, `rank` or `around`
     /// of a metric board. nil for any other operation, which goes through `run`.
     package func scriptRead(_ operation: Operation) throws(OperationError) -> ScriptRead? {
-        switch operation {
-        case .top(let org, let board, let offset, let limit, let period):
-            guard let target = try reader.metricTarget(org: org, board: board, period: period) else { return nil }
-            return ScriptRead(BoardReader.top(target, offset: offset, limit: limit))
-        case .rank(let org, let board, let member, let period):
-            guard let target = try reader.metricTarget(org: org, board: board, period: period) else { return nil }
-            return ScriptRead(BoardReader.rank(target, member: member))
-        case .around(let org, let board, let member, let n, let period):
-            guard let target = try reader.metricTarget(org: org, board: board, period: period) else { return nil }
-            return ScriptRead(BoardReader.around(target, member: member, n: n))
-        default:
-            return nil
-        }
+        guard let (org, board, period) = operation.boardRead,
+            let target = try reader.metricTarget(org: org, board: board, period: period)
+        else { return nil }
+        return ScriptRead(operation, on: target)
     }
 
-    /// A `BoardReader.Read` whatever its answer's type, for a batch of them.
+    /// A `BoardReader.Read` whatever its answer's type, so a batch of them can go together.
     package struct ScriptRead: Sendable {
         package let call: (keys: [String], arguments: [String])
-        package let answer: @Sendable (RedisReply) throws(OperationError) -> any FastJSON
+        package let answer: @Sendable (RedisReply) throws(OperationError) -> any FastJSON & Encodable & Sendable
 
-        init<Answer>(_ read: BoardReader.Read<Answer>) {
+        /// The read a `top`, `rank` or `around` asks of `target`; nil for other operations.
+        init?(_ operation: Operation, on target: BoardReader.Target) {
+            switch operation {
+            case .top(_, _, let offset, let limit, _): self.init(BoardReader.top(target, offset: offset, limit: limit))
+            case .rank(_, _, let member, _): self.init(BoardReader.rank(target, member: member))
+            case .around(_, _, let member, let n, _): self.init(BoardReader.around(target, member: member, n: n))
+            default: return nil
+            }
+        }
+
+        private init<Answer>(_ read: BoardReader.Read<Answer>) {
             call = read.call
             answer = { reply throws(OperationError) in try read.answer(reply) }
         }
@@ -95,14 +96,10 @@ package struct Operations: Sendable {
             guard Org.isValid(org) else { throw OperationError(.badRequest, "org: must be 1 to 64 characters of a-z, 0-9 and -") }
             return BoardList(org: org, boards: try await reader.boards(org: org))
 
-        case .top(let org, let board, let offset, let limit, let period):
-            return try await reader.run(BoardReader.top(try await reader.target(org: org, board: board, period: period), offset: offset, limit: limit))
-
-        case .rank(let org, let board, let member, let period):
-            return try await reader.run(BoardReader.rank(try await reader.target(org: org, board: board, period: period), member: member))
-
-        case .around(let org, let board, let member, let n, let period):
-            return try await reader.run(BoardReader.around(try await reader.target(org: org, board: board, period: period), member: member, n: n))
+        case .top, .rank, .around:
+            let (org, board, period) = operation.boardRead!
+            let read = ScriptRead(operation, on: try await reader.target(org: org, board: board, period: period))!
+            return try await reader.run(read.call, read.answer)
 
         case .member(let org, let member):
             var targets: [BoardReader.Target] = []

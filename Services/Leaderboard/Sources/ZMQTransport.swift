@@ -58,12 +58,6 @@ package struct ZMQTransport: Service {
         }
         guard let op = object["op"] as? String else { throw OperationError(.badRequest, "op: is required") }
         let token = object["token"] as? String
-        if op == "contest.create" {
-            guard let definition = object["contest"], JSONSerialization.isValidJSONObject(definition),
-                let data = try? JSONSerialization.data(withJSONObject: definition)
-            else { throw OperationError(.badRequest, "contest: must be the contest's definition as a JSON object") }
-            return (.contestCreate(org: object["org"] as? String ?? Org.default, definition: data), token)
-        }
         var fields: [String: String] = [:]
         for (key, value) in object where key != "op" && key != "token" {
             switch value {
@@ -71,6 +65,12 @@ package struct ZMQTransport: Service {
             case let number as NSNumber: fields[key] = number.stringValue
             default: continue
             }
+        }
+        if op == "contest.create" {
+            guard let definition = object["contest"], JSONSerialization.isValidJSONObject(definition),
+                let data = try? JSONSerialization.data(withJSONObject: definition)
+            else { throw OperationError(.badRequest, "contest: must be the contest's definition as a JSON object") }
+            return (.contestCreate(org: fields["org"] ?? Org.default, definition: data), token)
         }
         return (try Operation.parse(op: op, fields), token)
     }
@@ -98,15 +98,24 @@ package struct ZMQTransport: Service {
 }
 
 /// What the socket's thread answers itself: bad requests, and a batch's script reads in one
-/// pipelined round trip. `@unchecked Sendable` is safe: the connection is only touched from
-/// `answer`, which only the socket's one thread calls.
+/// pipelined round trip. `@unchecked Sendable` is safe: the connection and `downUntil` are only
+/// touched from `answer`, which only the socket's one thread calls.
+///
+/// The socket sends and reads nothing while this waits for Redis, so the wait is kept short:
+/// tight timeouts, and for a second after Redis failed, reads are answered `unavailable` at once
+/// instead of trying again each batch.
 private final class InlineReads: @unchecked Sendable {
     private let operations: Operations
     private let redis: RedisConnection
+    private var downUntil: ContinuousClock.Instant?
+    private static let retryAfter: Duration = .seconds(1)
 
     init(operations: Operations) {
         self.operations = operations
-        self.redis = RedisConnection(operations.reader.redis.configuration)
+        var configuration = operations.reader.redis.configuration
+        configuration.connectTimeout = min(configuration.connectTimeout, .milliseconds(250))
+        configuration.commandTimeout = min(configuration.commandTimeout, .seconds(1))
+        self.redis = RedisConnection(configuration)
     }
 
     func answer(_ batch: [[Data]]) -> [[Data]?] {
@@ -133,6 +142,9 @@ private final class InlineReads: @unchecked Sendable {
         guard !reads.isEmpty else { return replies }
         let answers: [Result<Data, OperationError>]
         do {
+            if let downUntil, ContinuousClock.now < downUntil {
+                throw RedisError(.connection, "unavailable (retrying within \(Self.retryAfter))")
+            }
             let results = try redis.pipeline(BoardScript.script, calls: reads.map(\.read.call))
             answers = zip(reads, results).map { read, result in
                 Result { () throws(OperationError) -> Data in
@@ -140,8 +152,10 @@ private final class InlineReads: @unchecked Sendable {
                     throw OperationError(.unavailable, "redis: \(message)")
                 }
             }
+            downUntil = nil
         } catch {
-            answers = reads.map { _ in .failure(OperationError(.unavailable, "redis: \(error)")) }
+            if downUntil == nil || ContinuousClock.now >= downUntil! { downUntil = .now + Self.retryAfter }
+            answers = reads.map { _ in .failure(OperationError(.unavailable, "\(error)")) }
         }
         for (read, answer) in zip(reads, answers) {
             let (body, outcome) = switch answer {
