@@ -14,7 +14,7 @@ package final class RedisClient: Sendable {
     package init(_ configuration: RedisConfiguration, label: String = "redis", connections: Int = 1) {
         self.configuration = configuration
         self.lanes = (0..<max(1, connections)).map { index in
-            Lane(name: "\(label)-redis-\(index)", connection: RedisConnection(configuration))
+            Lane(name: "redis-\(label.prefix(5))-\(index)", connection: RedisConnection(configuration))  // Linux keeps 15 characters
         }
     }
 
@@ -38,7 +38,8 @@ package final class RedisClient: Sendable {
 
     /// Runs `script` once per call (EVALSHA, loading it when the server lacks it). Calls that
     /// other tasks queued meanwhile go out in the same pipeline. Error replies come back in
-    /// place; a broken connection throws.
+    /// place; a broken connection throws. If the server loses its scripts halfway through a
+    /// pipeline, the whole pipeline runs again: use this for reads (and idempotent scripts).
     package func pipeline(_ script: RedisScript, calls: [(keys: [String], arguments: [String])]) async throws -> [RedisReply] {
         guard !calls.isEmpty else { return [] }
         let lane = lane

@@ -2,7 +2,7 @@ import CHiredis
 import Foundation
 
 /// A blocking connection to Redis over hiredis. Not thread-safe: one owner calls it from one
-/// thread at a time (a worker's own thread, or `RedisClient`'s queue), never from the
+/// thread at a time (a worker's own thread, or a `RedisClient` connection's thread), never from the
 /// cooperative pool.
 ///
 /// The connection is made on first use. When it breaks, the call in flight throws a

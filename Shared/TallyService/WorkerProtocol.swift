@@ -71,9 +71,10 @@ package struct Job: Sendable, Equatable {
         func text() throws(Malformed) -> String? {
             let length = try integer(width: 4)
             if length == UInt64(UInt32.max) { return nil }
-            guard bytes.count - offset >= Int(length) else { throw Malformed() }
+            guard UInt64(bytes.count - offset) >= length else { throw Malformed() }
             defer { offset += Int(length) }
-            return String(decoding: bytes[offset..<offset + Int(length)], as: UTF8.self)
+            guard let text = String(validating: bytes[offset..<offset + Int(length)], as: UTF8.self) else { throw Malformed() }
+            return text
         }
         func required() throws(Malformed) -> String {
             guard let value = try text() else { throw Malformed() }
