@@ -158,6 +158,51 @@ import Glibc
         #expect(try redis.send("ZSCORE", "{default}:board:revenue:all:reps:all", "ana").double == 900)
     }
 
+    @Test func theSummedAndTheEventByEventScriptsLeaveTheSameBoards() throws {
+        // Two orgs get the same events in one request each. The second request repeats its
+        // first event at the end: a duplicate sends that batch through the event-by-event
+        // script, while the first takes the summed one. Every key must then hold the same data.
+        let stack = try TallyStack()
+        try stack.startIngestion()
+        try stack.startWorker()
+        let app = try FieldApp(stack.endpoint)
+        let events = sampleEvents()
+        func lines(_ org: String) -> [String] {
+            events.map { event in
+                eventJSON(id: event.id, org: org, rep: event.rep, name: "Name \(event.rep)", team: event.team, kind: event.kind,
+                          value: event.kind == "deal_won" ? event.value : nil, at: rfc3339(at))
+            }
+        }
+        let summed = try #require(try app.request(batchJSON(lines("summed"))), "\(stack.logs)")
+        #expect(summed.results?.map(\.status) == Array(repeating: "accepted", count: events.count))
+        let byEvent = try #require(try app.request(batchJSON(lines("by-event") + [lines("by-event")[0]])))
+        #expect(byEvent.results?.map(\.status) == Array(repeating: "accepted", count: events.count) + ["duplicate"])
+
+        let redis = stack.redis.connection()
+        func contents(_ org: String) throws -> [String: String] {
+            var contents: [String: String] = [:]
+            for key in (try redis.send("KEYS", "{\(org)}:*").array ?? []).compactMap(\.string) where key != "{\(org)}:seq" {
+                let name = String(key.dropFirst("{\(org)}:".count))
+                let expires = try redis.send("TTL", key).int ?? -2 > 0 ? " (expires)" : ""
+                switch try redis.send("TYPE", key).string {
+                case "zset":
+                    contents[name] = "\(try redis.send("ZRANGE", key, "0", "-1", "WITHSCORES"))" + expires
+                case "hash":
+                    let pairs = (try redis.send("HGETALL", key).array ?? []).compactMap(\.string)
+                    contents[name] = stride(from: 0, to: pairs.count, by: 2).map { "\(pairs[$0])=\(pairs[$0 + 1])" }.sorted().joined(separator: ",") + expires
+                case "set":
+                    contents[name] = (try redis.send("SMEMBERS", key).array ?? []).compactMap(\.string).sorted().joined(separator: ",") + expires
+                default:
+                    contents[name] = "\(try redis.send("GET", key))" + expires
+                }
+            }
+            return contents
+        }
+        let one = try contents("summed")
+        #expect(one.count > events.count + 40)  // seen records, boards, reached, names, teams, index
+        #expect(one == (try contents("by-event")))
+    }
+
     @Test func badInputIsRefusedByFieldAndTheServicesKeepServing() throws {
         let stack = try TallyStack()
         try stack.startIngestion()
