@@ -211,6 +211,42 @@ final class Floor: @unchecked Sendable {
         }
     }
 
+    @Test func whileRedisIsAwayEveryRequestIsAnsweredAndReadsComeBackAfter() async throws {
+        let app = try buildLeaderboard(configuration: floor.configuration(), logger: Logger(label: "test"))
+        let endpoint = floor.zmqEndpoint
+        try await app.test(.live) { client in
+            let req = try Socket(.req, options: [.receiveTimeout(milliseconds: 10_000)])
+            try req.connect(endpoint)
+            func ask(_ json: String) throws -> [String: Any] {
+                try req.send(Data(json.utf8))
+                let frames = try #require(try req.receive(), "no answer to \(json)")
+                return try #require(try JSONSerialization.jsonObject(with: frames[0]) as? [String: Any])
+            }
+            let top = #"{"op": "top", "board": "points:today:reps", "limit": 3}"#
+            #expect(try ask(top)["ok"] as? Bool == true)
+
+            try floor.stack.redis.connection().send("SAVE")  // so that the boards come back with it
+            floor.stack.redis.stop()
+            // Reads answered on the socket's thread, twice (the second inside its retry pause),
+            // and an operation served as a task: each gets an answer saying Redis is away.
+            for json in [top, top, #"{"op": "contest.list"}"#] {
+                let answer = try ask(json)
+                #expect(answer["ok"] as? Bool == false)
+                #expect((answer["error"] as? String)?.hasPrefix("redis connection:") == true, "\(answer)")
+            }
+            let http = try await client.execute(uri: "/v1/orgs/default/boards/points:today:reps", method: .get)
+            #expect(http.status == .serviceUnavailable)
+
+            try floor.stack.redis.restart()
+            var back: [String: Any] = [:]
+            for _ in 0..<50 where back["ok"] as? Bool != true {
+                back = try ask(top)
+                if back["ok"] as? Bool != true { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect((back["entries"] as? [[String: Any]])?.map { $0["member"] as? String } == ["ana", "zed", "bo"])
+        }
+    }
+
     @Test func theSameOperationsOverZeroMQ() async throws {
         let app = try buildLeaderboard(configuration: floor.configuration(), logger: Logger(label: "test"))
         let endpoint = floor.zmqEndpoint
