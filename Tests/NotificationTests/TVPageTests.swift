@@ -25,6 +25,20 @@ import Testing
         #expect(reply?.results?.first?.status == "accepted", "\(String(describing: reply))")
     }
 
+    @Test func anAddressTheServerWouldRefuseSaysWhyOnTheScreen() throws {
+        let browser = try Browser(width: 1280, height: 720)
+        let boards = (1...33).map { "board=points:today:reps\($0)" }.joined(separator: "&")
+        try browser.open("\(stack.notificationURL)/tv?org=default&\(boards)")
+        try wait("the reason on the screen") {
+            try browser.texts("#error").joined().contains("at most 32 boards on one page (this address has 33)")
+        }
+        try browser.open("\(stack.notificationURL)/tv?org=Berlin%20Office&board=points:today:reps")
+        try wait("the reason on the screen") {
+            try browser.texts("#error").joined().contains("org: must be 1 to 64 characters of a-z, 0-9 and -")
+        }
+        #expect(browser.errors == [], "no console errors")
+    }
+
     @Test func theTVPageShowsTheBoardLiveAndComesBackAfterARestart() throws {
         let hostile = "<img src=x onerror=alert(1)>"
         // Points: door knock 1, call 1, demo 10, deal 50.
