@@ -89,6 +89,17 @@ final class Floor: @unchecked Sendable {
 }
 
 
+/// A REQ client of the leaderboard: sends a JSON request, returns the answer's fields.
+func zmqClient(_ endpoint: String) throws -> (String) throws -> [String: Any] {
+    let req = try Socket(.req, options: [.receiveTimeout(milliseconds: 10_000)])
+    try req.connect(endpoint)
+    return { json in
+        try req.send(Data(json.utf8))
+        let frames = try #require(try req.receive(), "no answer to \(json)")
+        return try #require(try JSONSerialization.jsonObject(with: frames[0]) as? [String: Any])
+    }
+}
+
 @Suite(.serialized) struct LeaderboardHTTPTests {
     let floor: Floor
     init() throws { floor = try Floor() }
@@ -215,13 +226,7 @@ final class Floor: @unchecked Sendable {
         let app = try buildLeaderboard(configuration: floor.configuration(), logger: Logger(label: "test"))
         let endpoint = floor.zmqEndpoint
         try await app.test(.live) { client in
-            let req = try Socket(.req, options: [.receiveTimeout(milliseconds: 10_000)])
-            try req.connect(endpoint)
-            func ask(_ json: String) throws -> [String: Any] {
-                try req.send(Data(json.utf8))
-                let frames = try #require(try req.receive(), "no answer to \(json)")
-                return try #require(try JSONSerialization.jsonObject(with: frames[0]) as? [String: Any])
-            }
+            let ask = try zmqClient(endpoint)
             let top = #"{"op": "top", "board": "points:today:reps", "limit": 3}"#
             #expect(try ask(top)["ok"] as? Bool == true)
 
@@ -251,13 +256,7 @@ final class Floor: @unchecked Sendable {
         let app = try buildLeaderboard(configuration: floor.configuration(), logger: Logger(label: "test"))
         let endpoint = floor.zmqEndpoint
         try await app.test(.live) { _ in
-            let req = try Socket(.req, options: [.receiveTimeout(milliseconds: 10_000)])
-            try req.connect(endpoint)
-            func ask(_ json: String) throws -> [String: Any] {
-                try req.send(Data(json.utf8))
-                let frames = try #require(try req.receive())
-                return try #require(try JSONSerialization.jsonObject(with: frames[0]) as? [String: Any])
-            }
+            let ask = try zmqClient(endpoint)
             let top = try ask(#"{"op": "top", "org": "default", "board": "points:today:reps", "limit": 3}"#)
             #expect(top["ok"] as? Bool == true)
             #expect(top["total"] as? Int == 6)
