@@ -41,8 +41,19 @@ let package = Package(
             dependencies: [.product(name: "Yams", package: "Yams")],
             path: "Shared/TallyDomain"),
 
+        // The Redis layout and every script: keys, the batch writers, board reads, contests'
+        // stored state, the rep directory, and the answers reads give.
+        .target(
+            name: "TallyStore",
+            dependencies: ["Redis", "TallyDomain"],
+            path: "Shared/TallyStore",
+            resources: [.embedInCode("apply-sums.lua"), .embedInCode("apply-events.lua"), .embedInCode("read-board.lua")]),
+
+        // The messages on the changes socket (scoring and leaderboard → notification).
+        .target(name: "TallyChanges", dependencies: ["TallyStore"], path: "Shared/TallyChanges"),
+
         // What every service shares: options from flags and TALLY_* variables, logging,
-        // the wire messages between services, running a ZeroMQ poll loop as a Service.
+        // the ingestion↔worker messages, running a ZeroMQ poll loop as a Service.
         .target(
             name: "TallyService",
             dependencies: [
@@ -60,7 +71,7 @@ let package = Package(
             path: "Services/Ingestion/Main"),
 
         // tally-scoring: a worker that applies batches of events to the boards in Redis.
-        .target(name: "Scoring", dependencies: ["TallyService"], path: "Services/Scoring/Sources"),
+        .target(name: "Scoring", dependencies: ["TallyService", "TallyStore", "TallyChanges"], path: "Services/Scoring/Sources"),
         .executableTarget(
             name: "tally-scoring",
             dependencies: ["Scoring", .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -70,7 +81,7 @@ let package = Package(
         .target(
             name: "Leaderboard",
             dependencies: [
-                "TallyService",
+                "TallyService", "TallyStore", "TallyChanges",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -84,8 +95,9 @@ let package = Package(
         .target(
             name: "Notification",
             dependencies: [
-                "Leaderboard",
+                "TallyService", "TallyStore", "TallyChanges",
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             path: "Services/Notification/Sources",
             resources: [.embedInCode("tv.html")]),
@@ -98,7 +110,7 @@ let package = Package(
         .executableTarget(
             name: "tally",
             dependencies: [
-                "TallyService", "TallyDomain", "ZeroMQ", "Redis",
+                "TallyService", "TallyDomain", "TallyStore", "ZeroMQ", "Redis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 // `tally bench`'s WebSocket displays.
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
@@ -117,6 +129,7 @@ let package = Package(
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ", "TallyTesting"]),
         .testTarget(name: "RedisTests", dependencies: ["Redis", "TallyTesting"]),
         .testTarget(name: "TallyDomainTests", dependencies: ["TallyDomain", "TallyService"]),
+        .testTarget(name: "TallyStoreTests", dependencies: ["TallyStore", "TallyChanges", "TallyDomain", "Redis", "TallyTesting"]),
         .testTarget(
             name: "PipelineTests",
             dependencies: [
@@ -125,7 +138,7 @@ let package = Package(
         .testTarget(
             name: "LeaderboardTests",
             dependencies: [
-                "Leaderboard", "TallyTesting", "ZeroMQ", "Redis",
+                "Leaderboard", "TallyStore", "TallyTesting", "ZeroMQ", "Redis",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]),
         .testTarget(

@@ -9,12 +9,13 @@ package struct ScoringPlan: Sendable, Equatable {
         package let period: String
         /// When the key expires (seconds since 1970), or nil to keep it (`all`, contests).
         package let expiresAt: Int64?
-        /// A race's goal and the key its finish is recorded in.
+        /// A race's goal: the first member to reach it wins, and the board stops counting.
         package var goal: Double? = nil
-        package var finishKey: String? = nil
 
         /// The metric board's id; nil for a contest.
         package var id: BoardID? { BoardID(name) }
+        /// The contest's id, for a contest's board.
+        package var contestID: String? { name.hasPrefix("contest:") ? String(name.dropFirst("contest:".count)) : nil }
     }
 
     /// A contest as scoring sees it: its definition, and when its race finished (if it did).
@@ -72,10 +73,7 @@ package struct ScoringPlan: Sendable, Equatable {
                 else { continue }
                 let contest = play.contest
                 var board = Board(name: contest.boardID, period: "", expiresAt: nil)
-                if let goal = contest.goal {
-                    board.goal = goal
-                    board.finishKey = Keys(org: org).contestFinish(contest.id)
-                }
+                board.goal = contest.goal
                 increments.append(Increment(board: index(of: board), member: member, amount: amount))
             }
             entries.append(Entry(event: event, increments: increments))

@@ -1,5 +1,6 @@
 import Foundation
 @testable import Leaderboard
+import TallyStore
 import Testing
 
 /// The hand-written answers say exactly what `JSONEncoder` would, whatever is in a name.

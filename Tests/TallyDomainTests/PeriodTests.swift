@@ -69,10 +69,7 @@ import TallyDomain
         #expect(Window.week.periodEnd(of: sunday, weekStart: .monday) == LocalDate(year: 2026, month: 11, day: 30))
     }
 
-    @Test func keysCarryTheOrgHashTag() {
-        let keys = Keys(org: "acme")
-        #expect(keys.board("points:today:reps", period: "2026-11-29") == "{acme}:board:points:today:reps:2026-11-29")
-        #expect(keys.seen("e1") == "{acme}:seen:e1")
+    @Test func boardIDs() {
         #expect(BoardID("points:7d:teams") == BoardID(metric: "points", window: .rolling7, scope: .teams))
         #expect(BoardID("points:fortnight:reps") == nil)
     }

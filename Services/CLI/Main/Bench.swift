@@ -3,6 +3,7 @@ import Foundation
 import Redis
 import TallyDomain
 import TallyService
+import TallyStore
 import ZeroMQ
 
 struct Bench: ParsableCommand {
@@ -189,7 +190,7 @@ enum Ceiling {
     /// Events a second.
     static func run(redisURL: String, events: [ActivityEvent]) throws -> Double {
         let plan = ScoringPlan(org: "ceiling", events: events, rules: .default)
-        let keys = TallyDomain.Keys(org: "ceiling")
+        let keys = TallyStore.Keys(org: "ceiling")
         let calls = plan.entries.map { entry -> (keys: [String], arguments: [String]) in
             let boards = entry.increments.map { plan.boards[$0.board] }
             let boardKeys = boards.map { keys.board($0.name, period: $0.period) }

@@ -1,17 +1,14 @@
 import Foundation
 import Redis
 import TallyDomain
+import TallyStore
 
-/// Contests in Redis: created once, listed, shown with standings and winners, ended early or
-/// cancelled. A contest's state is always worked out from its stored times, so a restarted
-/// leaderboard sees the same state.
-package struct ContestBook: Sendable {
+/// The contest operations: created once, listed, shown with standings and winners, ended
+/// early or cancelled. What is stored is `ContestStore`'s; a contest's state is always worked
+/// out from its stored times, so a restarted leaderboard sees the same state.
+struct ContestBook: Sendable {
     let reader: BoardReader
-    var redis: RedisClient { reader.redis }
-
-    package init(reader: BoardReader) {
-        self.reader = reader
-    }
+    var store: ContestStore { ContestStore(redis: reader.redis) }
 
     func create(org: String, definition: Data) async throws -> ContestView {
         guard Org.isValid(org) else { throw OperationError(.badRequest, "org: must be 1 to 64 characters of a-z, 0-9 and -") }
@@ -21,31 +18,21 @@ package struct ContestBook: Sendable {
         } catch {
             throw OperationError(.badRequest, error.description)
         }
-        let keys = Keys(org: org)
-        let json = String(decoding: try JSONEncoder().encode(contest), as: UTF8.self)
-        let created = try await redis.withConnection { connection in
-            let replies = try connection.pipeline([
-                ["HSETNX", keys.contests, contest.id, json], ["SADD", Keys.contestOrgs, org],
-            ])
-            return replies.first?.int == 1
+        guard try await store.create(contest, org: org) else {
+            throw OperationError(.conflict, "id: a contest '\(contest.id)' already exists in org '\(org)'")
         }
-        guard created else { throw OperationError(.conflict, "id: a contest '\(contest.id)' already exists in org '\(org)'") }
         return try await view(contest, org: org, finish: nil, standings: false)
     }
 
-    /// Every contest of the org, by start.
-    package func stored(org: String) async throws -> [Contest] {
-        let key = Keys(org: org).contests
-        let stored = try await redis.withConnection { try $0.send("HVALS", key) }
-        return (stored.array ?? []).compactMap { reply -> Contest? in
-            guard case .bulk(let data) = reply else { return nil }
-            return try? JSONDecoder().decode(Contest.self, from: data)
-        }.sorted { ($0.startsAt, $0.id) < ($1.startsAt, $1.id) }
+    func get(org: String, id: String) async throws -> ContestView {
+        let contest = try await store.contest(org: org, id: id)
+        let finish = try await store.finishes([contest], org: org)[id]
+        return try await view(contest, org: org, finish: finish, standings: true)
     }
 
     func list(org: String, state: String?) async throws -> [ContestView] {
-        let contests = try await stored(org: org)
-        let finishes = try await finishes(contests, org: org)
+        let contests = try await store.stored(org: org)
+        let finishes = try await store.finishes(contests, org: org)
         var views: [ContestView] = []
         for contest in contests {
             let view = try await view(contest, org: org, finish: finishes[contest.id], standings: false)
@@ -75,48 +62,23 @@ package struct ContestBook: Sendable {
     private func change(
         org: String, id: String, _ body: (inout Contest, Contest.State, Int64) throws -> Void
     ) async throws -> ContestView {
-        var contest = try await reader.contest(org: org, id: id)
+        var contest = try await store.contest(org: org, id: id)
         let now = Timestamp.now()
-        let finish = try await finishes([contest], org: org)[id]
+        let finish = try await store.finishes([contest], org: org)[id]
         try body(&contest, contest.state(at: now, finishedAt: finish?.at), now)
-        let keys = Keys(org: org)
-        let json = String(decoding: try JSONEncoder().encode(contest), as: UTF8.self)
-        _ = try await redis.withConnection { try $0.send("HSET", keys.contests, id, json) }
+        try await store.save(contest, org: org)
         return try await view(contest, org: org, finish: finish, standings: true)
-    }
-
-    /// When a race's goal was reached, and by whom.
-    package struct Finish: Sendable {
-        package let at: Int64
-        package let winner: String
-    }
-
-    /// The finishes of the races among `contests` that have one, by contest id; one round trip.
-    package func finishes(_ contests: [Contest], org: String) async throws -> [String: Finish] {
-        let races = contests.filter { $0.goal != nil }.map(\.id)
-        guard !races.isEmpty else { return [:] }
-        let keys = Keys(org: org)
-        let replies = try await redis.withConnection { connection in
-            try connection.pipeline(races.map { ["HMGET", keys.contestFinish($0), "at", "winner"] })
-        }
-        var finishes: [String: Finish] = [:]
-        for (id, reply) in zip(races, replies) {
-            guard let items = reply.array, items.count == 2, let at = items[0].int, let winner = items[1].string else { continue }
-            finishes[id] = Finish(at: at, winner: winner)
-        }
-        return finishes
     }
 
     /// The contest as clients see it: definition, state, standings, winners once decided.
     func view(
-        _ contest: Contest, org: String, finish: Finish?, standings withStandings: Bool, now: Int64 = Timestamp.now()
+        _ contest: Contest, org: String, finish: ContestStore.Finish?, standings withStandings: Bool, now: Int64 = Timestamp.now()
     ) async throws -> ContestView {
         let state = contest.state(at: now, finishedAt: finish?.at)
-        let target = BoardReader.Target(org: org, board: contest.boardID, id: nil, scope: contest.scope, period: "contest")
         var standings: EntryList?
         var winners: [Entry]?
         if withStandings || state == .final || finish != nil {
-            let top = try await reader.top(target, offset: 0, limit: 100)
+            let top = try await reader.top(BoardTarget(org: org, contest: contest), offset: 0, limit: 100)
             if withStandings { standings = top }
             if let finish {
                 winners = top.entries.filter { $0.member == finish.winner }

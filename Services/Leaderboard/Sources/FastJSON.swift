@@ -1,4 +1,5 @@
 import Foundation
+import TallyStore
 
 /// Answers written as JSON by hand. The hot reads (`top`, `around`, `rank`) are most of what
 /// the leaderboard serves, and Foundation's `JSONEncoder` was a sixth of its time under load.

@@ -2,6 +2,7 @@ import Hummingbird
 import Logging
 import Prometheus
 import Redis
+import TallyStore
 import TallyDomain
 
 /// Builds tally-leaderboard: the operations over Redis, served by an HTTP application that

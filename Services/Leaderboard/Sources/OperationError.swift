@@ -1,3 +1,5 @@
+import TallyStore
+
 /// Why an operation failed, with the HTTP status it maps to; the message names the field.
 package struct OperationError: Error, Sendable, Equatable, CustomStringConvertible {
     package enum Kind: Sendable, Equatable {
@@ -24,4 +26,17 @@ package struct OperationError: Error, Sendable, Equatable, CustomStringConvertib
     }
 
     package var description: String { message }
+}
+
+extension OperationError {
+    /// What the store said, with the status that fits it.
+    init(_ error: StoreError) {
+        let kind: Kind = switch error.code {
+        case .invalid: .badRequest
+        case .notFound: .notFound
+        case .conflict: .conflict
+        default: .unavailable
+        }
+        self.init(kind, error.message)
+    }
 }

@@ -3,6 +3,7 @@ import Logging
 import Prometheus
 import Redis
 import TallyDomain
+import TallyStore
 
 /// The one implementation of every operation; the HTTP and ZeroMQ transports only translate.
 package struct Operations: Sendable {
@@ -36,6 +37,10 @@ package struct Operations: Sendable {
         } catch let error as OperationError {
             outcome = "\(error.kind.httpStatus)"
             throw error
+        } catch let error as StoreError {
+            let error = OperationError(error)
+            outcome = "\(error.kind.httpStatus)"
+            throw error
         } catch {
             outcome = "503"
             throw OperationError(.unavailable, "\(error)")  // RedisError says "redis…: …"
@@ -55,19 +60,22 @@ package struct Operations: Sendable {
     /// A read that needs nothing from Redis but its one script call: `top`, `rank` or `around`
     /// of a metric board. nil for any other operation, which goes through `run`.
     package func scriptRead(_ operation: Operation) throws(OperationError) -> ScriptRead? {
-        guard let (org, board, period) = operation.boardRead,
-            let target = try reader.metricTarget(org: org, board: board, period: period)
-        else { return nil }
-        return ScriptRead(operation, on: target)
+        guard let (org, board, period) = operation.boardRead else { return nil }
+        do {
+            guard let target = try reader.metricTarget(org: org, board: board, period: period) else { return nil }
+            return ScriptRead(operation, on: target)
+        } catch {
+            throw OperationError(error)
+        }
     }
 
     /// A `BoardReader.Read` whatever its answer's type, so a batch of them can go together.
     package struct ScriptRead: Sendable {
-        package let call: (keys: [String], arguments: [String])
+        package let call: ScriptCall
         package let answer: @Sendable (RedisReply) throws(OperationError) -> any FastJSON & Encodable & Sendable
 
         /// The read a `top`, `rank` or `around` asks of `target`; nil for other operations.
-        init?(_ operation: Operation, on target: BoardReader.Target) {
+        init?(_ operation: Operation, on target: BoardTarget) {
             switch operation {
             case .top(_, _, let offset, let limit, _): self.init(BoardReader.top(target, offset: offset, limit: limit))
             case .rank(_, _, let member, _): self.init(BoardReader.rank(target, member: member))
@@ -76,9 +84,15 @@ package struct Operations: Sendable {
             }
         }
 
-        private init<Answer>(_ read: BoardReader.Read<Answer>) {
+        private init<Answer: FastJSON & Encodable & Sendable>(_ read: BoardReader.Read<Answer>) {
             call = read.call
-            answer = { reply throws(OperationError) in try read.answer(reply) }
+            answer = { reply throws(OperationError) in
+                do throws(StoreError) {
+                    return try read.answer(reply)
+                } catch {
+                    throw OperationError(error)
+                }
+            }
         }
     }
 
@@ -99,10 +113,10 @@ package struct Operations: Sendable {
         case .top, .rank, .around:
             let (org, board, period) = operation.boardRead!
             let read = ScriptRead(operation, on: try await reader.target(org: org, board: board, period: period))!
-            return try await reader.run(read.call, read.answer)
+            return try read.answer(try await reader.reply(read.call))
 
         case .member(let org, let member):
-            var targets: [BoardReader.Target] = []
+            var targets: [BoardTarget] = []
             for board in try await reader.boards(org: org) {
                 // Boards the rules no longer define are skipped, not errors.
                 if let target = try? await reader.target(org: org, board: board, period: nil) { targets.append(target) }
@@ -110,14 +124,7 @@ package struct Operations: Sendable {
             return MemberStanding(org: org, member: member, boards: try await reader.ranks(targets, member: member))
 
         case .repPut(let org, let rep, let name, let team):
-            let keys = Keys(org: org)
-            var commands: [[String]] = []
-            if let name { commands.append(["HSET", keys.names, rep, name]) }
-            if let team { commands.append(["HSET", keys.teams, rep, team]) }
-            let written = commands
-            _ = try await reader.redis.withConnection { connection in
-                try connection.pipeline(written.map { $0 as [any RedisArgument] }).map { try $0.throwingError() }
-            }
+            try await RepDirectory(redis: reader.redis).put(org: org, rep: rep, name: name, team: team)
             return RepEntry(org: org, rep: rep, name: name, team: team)
 
         case .contestCreate(let org, let definition):
@@ -125,9 +132,7 @@ package struct Operations: Sendable {
         case .contestList(let org, let state):
             return ContestList(org: org, contests: try await contests.list(org: org, state: state))
         case .contestGet(let org, let id):
-            let contest = try await reader.contest(org: org, id: id)
-            let finish = try await contests.finishes([contest], org: org)[id]
-            return try await contests.view(contest, org: org, finish: finish, standings: true)
+            return try await contests.get(org: org, id: id)
         case .contestEnd(let org, let id):
             return try await contests.end(org: org, id: id)
         case .contestCancel(let org, let id):

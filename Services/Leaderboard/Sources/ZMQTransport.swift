@@ -3,6 +3,7 @@ import Logging
 import Redis
 import ServiceLifecycle
 import TallyDomain
+import TallyStore
 import ZeroMQ
 
 /// The operations over ZeroMQ request/reply: a ROUTER that takes `{"op": ..., ...}` JSON
@@ -145,7 +146,7 @@ private final class InlineReads: @unchecked Sendable {
             if let downUntil, ContinuousClock.now < downUntil {
                 throw RedisError(.connection, "unavailable (retrying within \(Self.retryAfter))")
             }
-            let results = try redis.pipeline(BoardScript.script, calls: reads.map(\.read.call))
+            let results = try BoardReader.replies(reads.map(\.read.call), on: redis)
             answers = zip(reads, results).map { read, result in
                 Result { () throws(OperationError) -> Data in
                     guard case .error(let message) = result else { return try read.read.answer(result).json(ok: true) }

@@ -1,5 +1,6 @@
 import Foundation
-import Leaderboard
+import TallyChanges
+import TallyStore
 import Redis
 import TallyDomain
 
@@ -7,11 +8,12 @@ import TallyDomain
 /// rep's team. Two round trips: the board script, then the teams of the reps on it.
 struct BoardSource: Sendable {
     let reader: BoardReader
-    let redis: RedisClient
     let size: Int
 
+    private var contests: ContestStore { ContestStore(redis: reader.redis) }
+
     /// Checks that `board` names a board of `org` (a metric board its rules define, or a
-    /// stored contest); throws `OperationError` naming the field otherwise.
+    /// stored contest); throws `StoreError` naming the field otherwise.
     func validate(org: String, board: String) async throws {
         _ = try await reader.target(org: org, board: board, period: nil)
     }
@@ -19,12 +21,8 @@ struct BoardSource: Sendable {
     func read(org: String, board: String) async throws -> BoardView {
         let target = try await reader.target(org: org, board: board, period: nil)
         let top = try await reader.top(target, offset: 0, limit: size)
-        var teams: [String?] = []
-        if target.scope == .reps, !top.entries.isEmpty {
-            let key = Keys(org: org).teams
-            let reply = try await redis.send(["HMGET", key] + top.entries.map(\.member))
-            teams = (reply.array ?? []).map(\.string)
-        }
+        let teams = target.scope == .reps
+            ? try await RepDirectory(redis: reader.redis).teams(org: org, reps: top.entries.map(\.member)) : []
         let entries = top.entries.enumerated().map { index, entry in
             DisplayEntry(
                 rank: entry.rank, member: entry.member, name: entry.name, score: entry.score,
@@ -36,10 +34,9 @@ struct BoardSource: Sendable {
     /// The org's contests that are scheduled or running now, as `contest` messages marked
     /// `replay`, so a display that connects mid-contest can show its countdown.
     func currentContests(org: String, now: Int64 = Timestamp.now()) async throws -> [ContestAnnouncement] {
-        let book = ContestBook(reader: reader)
-        let contests = try await book.stored(org: org)
-        let finishes = try await book.finishes(contests, org: org)
-        return contests.compactMap { contest -> ContestAnnouncement? in
+        let stored = try await contests.stored(org: org)
+        let finishes = try await contests.finishes(stored, org: org)
+        return stored.compactMap { contest -> ContestAnnouncement? in
             let finish = finishes[contest.id]?.at
             let state = contest.state(at: now, finishedAt: finish)
             guard state == .scheduled || state == .running else { return nil }

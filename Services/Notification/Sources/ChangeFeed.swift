@@ -1,5 +1,6 @@
 import Foundation
-import Leaderboard
+import TallyChanges
+import TallyStore
 import Logging
 import ServiceLifecycle
 import TallyDomain
@@ -39,24 +40,21 @@ struct ChangeFeed: Service {
     }
 
     func handle(org: String, json: Data) async {
-        // Change notices are nearly every message and can be large: decoded once, as what
-        // they most likely are.
-        let decoder = JSONDecoder()
-        if let notice = try? decoder.decode(ChangeNotice.self, from: json), notice.type == "changes" {
+        switch ChangeMessage(json: json) {
+        case .changes(let notice):
             logger.trace("change notice", metadata: ["org": "\(notice.org)", "boards": "\(notice.boards.count)", "deals": "\(notice.deals.count)"])
             await hub.changed(org: notice.org, boards: Set(notice.boards.map(\.board)))
             for deal in notice.deals {
                 let message = DealMessage(org: notice.org, rep: deal.rep, name: deal.name, team: deal.team, value: deal.value, at: deal.at)
                 if let data = try? JSONEncoder().encode(message) { await hub.event(org: notice.org, json: data) }
             }
-        } else if let contest = try? decoder.decode(ContestAnnouncement.self, from: json), contest.type == "contest",
-            Org.isValid(contest.org), let data = try? JSONEncoder().encode(contest)
-        {
+        case .contest(let contest) where Org.isValid(contest.org):
             // Re-encoded, so displays get only the fields the protocol names; the contest's
             // board has its final standings.
+            guard let data = try? JSONEncoder().encode(contest) else { return }
             await hub.event(org: contest.org, json: data)
             await hub.changed(org: contest.org, boards: [contest.board])
-        } else {
+        case .contest, nil:
             logger.warning("change feed: ignored a message that is neither a change notice nor a contest announcement", metadata: ["org": "\(org)"])
         }
     }

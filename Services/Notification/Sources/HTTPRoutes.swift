@@ -1,7 +1,7 @@
 import Foundation
 import Hummingbird
 import HummingbirdWebSocket
-import Leaderboard
+import TallyStore
 import Logging
 import ServiceLifecycle
 import TallyDomain
@@ -33,7 +33,7 @@ enum HTTPRoutes {
             for board in requested {
                 do {
                     try await source.validate(org: org, board: board)
-                } catch let error as OperationError {
+                } catch let error as StoreError where error.code == .notFound || error.code == .invalid {
                     let json = try? JSONSerialization.data(withJSONObject: ["type": "error", "org": org, "board": board, "error": error.message])
                     errors.append(String(decoding: json ?? Data(), as: UTF8.self))
                     continue

@@ -1,5 +1,5 @@
 import Foundation
-import Leaderboard
+import TallyStore
 import Logging
 import Prometheus
 import TallyDomain
@@ -200,7 +200,7 @@ package actor Hub {
         watched.refresh = .idle
 
         switch result {
-        case .failure(let error as OperationError) where error.kind == .notFound || error.kind == .badRequest:
+        case .failure(let error as StoreError) where error.code == .notFound || error.code == .invalid:
             // Not a board (a topic that names none, a contest that is gone): say so and forget it.
             publish(Self.error(key, error.message), key: key, to: watched, zmq: watched.zmqWatched)
             boards[key] = nil

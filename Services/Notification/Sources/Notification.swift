@@ -1,6 +1,6 @@
 import Hummingbird
 import HummingbirdWebSocket
-import Leaderboard
+import TallyStore
 import Logging
 import Redis
 import ServiceLifecycle
@@ -36,7 +36,7 @@ package struct NotificationConfiguration: Sendable {
 package func buildNotification(configuration: NotificationConfiguration, logger: Logger) throws -> some ApplicationProtocol {
     let rules = try RulesBook.load(directory: configuration.rulesDirectory)
     let redis = RedisClient(configuration.redis, label: "notification", connections: 2)
-    let source = BoardSource(reader: BoardReader(redis: redis, rules: rules), redis: redis, size: configuration.top)
+    let source = BoardSource(reader: BoardReader(redis: redis, rules: rules), size: configuration.top)
     let metrics = NotificationMetrics()
     let publisher = try DisplayBus.bind(configuration.displaysEndpoint, maxMessageSize: configuration.maxMessageSize)
     let hub = Hub(source: source, publisher: publisher, interval: configuration.interval, metrics: metrics, logger: logger)

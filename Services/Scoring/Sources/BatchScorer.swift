@@ -1,7 +1,9 @@
 import Foundation
 import Redis
 import TallyDomain
+import TallyChanges
 import TallyService
+import TallyStore
 
 /// Scores one job: checks each event against its org's rules, applies each org's plan, and
 /// says what to tell the field apps and the displays.
@@ -36,7 +38,7 @@ struct BatchScorer {
             guard !valid.isEmpty else { continue }
             let inPlay = try contests.inPlay(org: org, now: now, redis: redis)
             let plan = ScoringPlan(org: org, events: valid.map { events[$0] }, rules: rules, contests: inPlay, now: now)
-            let counted = try BoardWriter.apply(plan, rules: rules, indexIDs: Self.indexIDs(plan, rules), now: now, on: redis)
+            let counted = try BoardWriter.apply(plan, rules: rules, now: now, on: redis)
             for (position, index) in valid.enumerated() where !counted[position] {
                 statuses[index].status = .duplicate
             }
@@ -56,18 +58,6 @@ struct BatchScorer {
             return EventRejection("at", "is older than the retention of \(rules.retentionDays) days")
         }
         return nil
-    }
-
-    /// Board ids to list for the org: each stored board, and the rolling boards read from it.
-    static func indexIDs(_ plan: ScoringPlan, _ rules: Rules) -> [String] {
-        var ids = Set(plan.boards.map(\.name))
-        for board in plan.boards {
-            guard let id = board.id, id.window == .today else { continue }
-            for window in rules.windows where window.isRolling {
-                ids.insert(BoardID(metric: id.metric, window: window, scope: id.scope).description)
-            }
-        }
-        return ids.sorted()
     }
 
     /// The boards that changed, and the deals won, among the counted events.

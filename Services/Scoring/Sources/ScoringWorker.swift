@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Redis
 import TallyDomain
+import TallyChanges
 import TallyService
 import ZeroMQ
 

@@ -1,16 +1,18 @@
-/// Redis key names. Every key of an org starts with the hash tag `{<org>}`, so a Redis
-/// Cluster keeps an org in one slot and multi-key scripts stay legal.
+/// Every Redis key name Tally uses, in one place. Every key of an org starts with the hash tag
+/// `{<org>}`, so a Redis Cluster keeps an org in one slot and multi-key scripts stay legal.
+/// Scripts never build a key: each key they touch is made here and passed in KEYS.
 package struct Keys: Sendable {
     package let org: String
     /// `{acme}:`
-    package let prefix: String
+    private let prefix: String
 
     package init(org: String) {
         self.org = org
         self.prefix = "{\(org)}:"
     }
 
-    /// The sorted set of a board in one period: `{acme}:board:points:today:reps:2026-11-29`.
+    /// The sorted set of a board in one period: `{acme}:board:points:today:reps:2026-11-29`;
+    /// a contest's board has no period: `{acme}:board:contest:dec-blitz`.
     package func board(_ boardID: String, period: String) -> String {
         period.isEmpty ? "\(prefix)board:\(boardID)" : "\(prefix)board:\(boardID):\(period)"
     }
@@ -20,6 +22,9 @@ package struct Keys: Sendable {
     package func reached(_ boardID: String, period: String) -> String {
         period.isEmpty ? "\(prefix)reached:\(boardID)" : "\(prefix)reached:\(boardID):\(period)"
     }
+
+    /// Where a read of a rolling board (`7d`, `30d`) sums its days, for a second.
+    package func rolling(_ boardID: String, period: String) -> String { "\(prefix)rolling:\(boardID):\(period)" }
 
     /// The set of board ids that exist.
     package var boards: String { "\(prefix)boards" }
@@ -31,38 +36,14 @@ package struct Keys: Sendable {
     package var sequence: String { "\(prefix)seq" }
     /// The idempotency record of one event id.
     package func seen(_ eventID: String) -> String { "\(prefix)seen:\(eventID)" }
-}
 
-/// A board id: `<metric>:<window>:<scope>`.
-package struct BoardID: Sendable, Hashable, CustomStringConvertible {
-    package let metric: String
-    package let window: Window
-    package let scope: Scope
-
-    package init(metric: String, window: Window, scope: Scope) {
-        self.metric = metric
-        self.window = window
-        self.scope = scope
-    }
-
-    package init?(_ text: String) {
-        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count == 3, let window = Window(rawValue: String(parts[1])),
-            let scope = Scope(rawValue: String(parts[2]))
-        else { return nil }
-        self.init(metric: String(parts[0]), window: window, scope: scope)
-    }
-
-    package var description: String { "\(metric):\(window.rawValue):\(scope.rawValue)" }
-}
-
-extension Keys {
     /// Contest id → stored `Contest` JSON.
     package var contests: String { "\(prefix)contests" }
     /// A race's finish: `winner`, `at` (ms), set by the scoring script when the goal is reached.
     package func contestFinish(_ id: String) -> String { "\(prefix)contest-finish:\(id)" }
     /// Contest id → the last state announced to displays.
     package var contestsAnnounced: String { "\(prefix)contests-announced" }
-    /// Orgs that have contests (one key for all orgs: the scheduler's list to walk).
+    /// Orgs that have contests: one key for all orgs, the scheduler's list to walk. It has no
+    /// hash tag, so it is only ever used by single-key commands.
     package static let contestOrgs = "tally:contest-orgs"
 }

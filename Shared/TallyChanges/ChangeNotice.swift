@@ -1,5 +1,3 @@
-import TallyDomain
-
 /// What scoring tells notification after a commit: which boards of which org changed, and
 /// the deals won. Published as two frames: the org, then this as JSON.
 package struct ChangeNotice: Codable, Sendable, Equatable {

@@ -1,0 +1,120 @@
+import Foundation
+import Redis
+import TallyDomain
+
+/// Board reads: resolves a board id and period to a `BoardTarget` and runs `read-board.lua`,
+/// one round trip per read however long the page.
+package struct BoardReader: Sendable {
+    package let redis: RedisClient
+    package let rules: RulesBook
+
+    package init(redis: RedisClient, rules: RulesBook) {
+        self.redis = redis
+        self.rules = rules
+    }
+
+    /// Checks the board id and period against the org's rules; no period: the current one.
+    /// A contest's board is looked up in its stored definition.
+    package func target(org: String, board: String, period: String?, now: Date = Date()) async throws -> BoardTarget {
+        if let target = try metricTarget(org: org, board: board, period: period, now: now) { return target }
+        let contest = try await ContestStore(redis: redis).contest(org: org, id: String(board.dropFirst("contest:".count)))
+        return BoardTarget(org: org, contest: contest)
+    }
+
+    /// `target` without Redis, for a metric board; nil for a contest's board.
+    package func metricTarget(org: String, board: String, period: String?, now: Date = Date()) throws(StoreError) -> BoardTarget? {
+        try BoardTarget.metric(org: org, board: board, period: period, rules: rules.rules(for: org), now: now)
+    }
+
+    /// A read of one board: its script call, and what the reply becomes. Building one needs
+    /// no Redis, so a caller can pipeline many (the leaderboard's ZeroMQ side does, a batch at a time).
+    package struct Read<Answer: Sendable>: Sendable {
+        package let call: ScriptCall
+        /// The answer from the script's reply.
+        package let answer: @Sendable (RedisReply) throws(StoreError) -> Answer
+    }
+
+    /// The page `offset..<offset+limit`, widened by the script to whole groups of equal scores.
+    package static func top(_ target: BoardTarget, offset: Int, limit: Int) -> Read<EntryList> {
+        entries(target, target.call(mode: "page", offset, limit, member: "")) { total, entries in
+            EntryList(board: target.board, period: target.period, total: total, entries: entries)
+        }
+    }
+
+    /// `n` entries above and below `member`, padded at the edges.
+    package static func around(_ target: BoardTarget, member: String, n: Int) -> Read<EntryList> {
+        entries(target, target.call(mode: "around", n, 0, member: member)) { total, entries throws(StoreError) in
+            guard !entries.isEmpty else { throw notOnBoard(member, target) }
+            return EntryList(board: target.board, period: target.period, total: total, entries: entries)
+        }
+    }
+
+    /// `member`'s competition rank and score.
+    package static func rank(_ target: BoardTarget, member: String) -> Read<MemberRank> {
+        Read(call: target.call(mode: "rank", 0, 0, member: member)) { reply throws(StoreError) in
+            guard let rank = memberRank(reply, target: target, member: member) else { throw notOnBoard(member, target) }
+            return rank
+        }
+    }
+
+    /// Runs a read: one round trip.
+    package func run<Answer>(_ read: Read<Answer>) async throws -> Answer {
+        try read.answer(try await reply(read.call))
+    }
+
+    /// The script's reply to one read's call (an error reply thrown), for a caller that keeps
+    /// reads of several answer types together.
+    package func reply(_ call: ScriptCall) async throws -> RedisReply {
+        try await redis.pipeline(Scripts.readBoard, calls: [call.pair])[0].throwingError()
+    }
+
+    /// The replies to many reads' calls in one pipelined round trip on `connection`; error
+    /// replies come back in place.
+    package static func replies(_ calls: [ScriptCall], on connection: RedisConnection) throws(RedisError) -> [RedisReply] {
+        try connection.pipeline(Scripts.readBoard, calls: calls.map(\.pair))
+    }
+
+    package func top(_ target: BoardTarget, offset: Int, limit: Int) async throws -> EntryList {
+        try await run(Self.top(target, offset: offset, limit: limit))
+    }
+
+    /// A member's rank on many boards, in one round trip; boards it is not on are left out.
+    package func ranks(_ targets: [BoardTarget], member: String) async throws -> [MemberRank] {
+        let calls = targets.map { $0.call(mode: "rank", 0, 0, member: member).pair }
+        let replies = try await redis.pipeline(Scripts.readBoard, calls: calls)
+        return zip(targets, replies).compactMap { target, reply in Self.memberRank(reply, target: target, member: member) }
+    }
+
+    /// The board ids that exist for the org.
+    package func boards(org: String) async throws -> [String] {
+        let key = Keys(org: org).boards
+        let reply = try await redis.send(["SMEMBERS", key])
+        return (reply.array ?? []).compactMap(\.string).sorted()
+    }
+
+    private static func memberRank(_ reply: RedisReply, target: BoardTarget, member: String) -> MemberRank? {
+        let items = reply.array ?? []
+        guard items.count == 3, let total = items[0].int, let rank = items[1].int, let score = items[2].double else { return nil }
+        return MemberRank(board: target.board, period: target.period, member: member, rank: Int(rank), score: score, total: Int(total))
+    }
+
+    private static func notOnBoard(_ member: String, _ target: BoardTarget) -> StoreError {
+        .notFound("member: '\(member)' is not on \(target.board) for \(target.period)")
+    }
+
+    private static func entries(
+        _ target: BoardTarget, _ call: ScriptCall, _ list: @escaping @Sendable (Int, [Entry]) throws(StoreError) -> EntryList
+    ) -> Read<EntryList> {
+        Read(call: call) { reply throws(StoreError) in
+            let items = reply.array ?? []
+            let total = Int(items.first?.int ?? 0)
+            let entries = stride(from: 1, to: items.count - 3, by: 4).compactMap { index -> Entry? in
+                guard let rank = items[index].int, let member = items[index + 1].string,
+                    let score = items[index + 2].double, let name = items[index + 3].string
+                else { return nil }
+                return Entry(rank: Int(rank), member: member, name: name, score: score)
+            }
+            return try list(total, entries)
+        }
+    }
+}

@@ -1,0 +1,108 @@
+import Redis
+import TallyDomain
+
+/// Applies a scoring plan to Redis in one script call: each event is counted once per org id
+/// (its idempotency record is set in the same atomic step as its increments), so a batch
+/// applied twice changes nothing the second time. Most batches take `apply-sums.lua`; those
+/// with a race or a duplicate take `apply-events.lua`.
+package enum BoardWriter {
+    /// Applies the plan; returns, per planned event, whether it was counted (false: duplicate).
+    package static func apply(_ plan: ScoringPlan, rules: Rules, now: Int64, on redis: RedisConnection) throws -> [Bool] {
+        if !plan.boards.contains(where: { $0.goal != nil }),
+            try redis.run(Scripts.applySums, summedCall(plan, rules: rules)).int == 1
+        {
+            return Array(repeating: true, count: plan.entries.count)
+        }
+        let reply = try redis.run(Scripts.applyEvents, eventByEventCall(plan, rules: rules, now: now))
+        guard let flags = reply.array, flags.count == plan.entries.count else {
+            throw StoreError.unexpectedReply("apply-events.lua returned \(reply) for \(plan.entries.count) events")
+        }
+        return flags.map { $0.int == 1 }
+    }
+
+    /// `apply-sums.lua`'s call: what the batch adds per board and member, summed here.
+    package static func summedCall(_ plan: ScoringPlan, rules: Rules) -> ScriptCall {
+        let keys = Keys(org: plan.org)
+        // Per board, each member's sum and the position of the last event that touched it.
+        var members: [[String: Int]] = Array(repeating: [:], count: plan.boards.count)
+        var lines: [[(member: String, sum: Double, last: Int)]] = Array(repeating: [], count: plan.boards.count)
+        var names: [String: String] = [:]
+        var teams: [String: String] = [:]
+        for (position, entry) in plan.entries.enumerated() {
+            for increment in entry.increments {
+                if let line = members[increment.board][increment.member] {
+                    lines[increment.board][line].sum += increment.amount
+                    lines[increment.board][line].last = position + 1
+                } else {
+                    members[increment.board][increment.member] = lines[increment.board].count
+                    lines[increment.board].append((increment.member, increment.amount, position + 1))
+                }
+            }
+            if let name = entry.event.repName, !name.isEmpty { names[entry.event.rep] = name }
+            if let team = entry.event.team, !team.isEmpty { teams[entry.event.rep] = team }
+        }
+        var call = ScriptCall(
+            keys: [keys.boards, keys.names, keys.teams, keys.sequence] + plan.entries.map { keys.seen($0.event.id) },
+            arguments: [String(rules.seenSeconds), String(plan.entries.count)])
+        let index = indexIDs(plan, rules: rules)
+        call.arguments.append(String(index.count))
+        call.arguments += index
+        for pairs in [names, teams] {
+            call.arguments.append(String(pairs.count))
+            for (rep, value) in pairs { call.arguments += [rep, value] }
+        }
+        let touched = plan.boards.indices.filter { !lines[$0].isEmpty }
+        call.arguments.append(String(touched.count))
+        for boardIndex in touched {
+            let board = plan.boards[boardIndex]
+            call.keys += [keys.board(board.name, period: board.period), keys.reached(board.name, period: board.period)]
+            call.arguments += [String(board.expiresAt ?? 0), String(lines[boardIndex].count)]
+            for line in lines[boardIndex] { call.arguments += [line.member, line.sum.description, String(line.last)] }
+        }
+        return call
+    }
+
+    /// `apply-events.lua`'s call: every event with its increments, duplicates skipped by the script.
+    package static func eventByEventCall(_ plan: ScoringPlan, rules: Rules, now: Int64) -> ScriptCall {
+        let keys = Keys(org: plan.org)
+        var call = ScriptCall(
+            keys: [keys.boards, keys.names, keys.teams, keys.sequence] + plan.entries.map { keys.seen($0.event.id) },
+            arguments: [String(rules.seenSeconds), String(now), String(plan.entries.count)])
+        let index = indexIDs(plan, rules: rules)
+        call.arguments.append(String(index.count))
+        call.arguments += index
+        call.arguments.append(String(plan.boards.count))
+        var finishes: [String] = []
+        for board in plan.boards {
+            call.keys += [keys.board(board.name, period: board.period), keys.reached(board.name, period: board.period)]
+            call.arguments += [String(board.expiresAt ?? 0), board.goal?.description ?? ""]
+            if board.goal != nil { finishes.append(keys.contestFinish(board.contestID ?? board.name)) }
+        }
+        call.keys += finishes
+        for entry in plan.entries {
+            let event = entry.event
+            call.arguments += [event.rep, event.repName ?? "", event.team ?? "", String(entry.increments.count)]
+            for increment in entry.increments {
+                call.arguments += [String(increment.board + 1), increment.member, increment.amount.description]
+            }
+        }
+        return call
+    }
+
+    /// Board ids to list in the org's index: each stored board, and the rolling boards read from it.
+    package static func indexIDs(_ plan: ScoringPlan, rules: Rules) -> [String] {
+        var ids = Set(plan.boards.map(\.name))
+        for board in plan.boards {
+            guard let id = board.id, id.window == .today else { continue }
+            for window in rules.windows where window.isRolling {
+                ids.insert(BoardID(metric: id.metric, window: window, scope: id.scope).description)
+            }
+        }
+        return ids.sorted()
+    }
+}
+
+extension Rules {
+    /// How long an event's idempotency record is kept: the retention.
+    fileprivate var seenSeconds: Int64 { Int64(retentionDays) * 86_400 }
+}

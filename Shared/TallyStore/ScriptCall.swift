@@ -1,0 +1,34 @@
+import Foundation
+import Redis
+
+/// One call of a script: the keys it touches and its other arguments, as one Swift function
+/// per script builds them (tests pin each layout down).
+package struct ScriptCall: Sendable, Equatable {
+    package var keys: [String]
+    package var arguments: [String]
+
+    package init(keys: [String], arguments: [String]) {
+        self.keys = keys
+        self.arguments = arguments
+    }
+
+    /// As `RedisClient.pipeline` and `RedisConnection.pipeline` take it.
+    package var pair: (keys: [String], arguments: [String]) { (keys, arguments) }
+}
+
+extension RedisConnection {
+    /// Runs one script call (EVALSHA, loading the script when the server lacks it).
+    package func run(_ script: RedisScript, _ call: ScriptCall) throws(RedisError) -> RedisReply {
+        try run(script, keys: call.keys, arguments: call.arguments)
+    }
+}
+
+/// The store's Lua scripts, embedded from the `.lua` files beside the Swift that calls them.
+package enum Scripts {
+    /// Applies a batch whose sums the worker made (`BoardWriter`).
+    package static let applySums = RedisScript(String(decoding: PackageResources.apply_sums_lua, as: UTF8.self))
+    /// Applies a batch event by event (`BoardWriter`).
+    package static let applyEvents = RedisScript(String(decoding: PackageResources.apply_events_lua, as: UTF8.self))
+    /// Reads a page, a rank or the entries around a member (`BoardReader`).
+    package static let readBoard = RedisScript(String(decoding: PackageResources.read_board_lua, as: UTF8.self))
+}

@@ -1,0 +1,88 @@
+-- Applies a batch event by event: each event whose idempotency record is new adds its
+-- increments; one seen before adds nothing. Races (boards with a goal) take each event as it
+-- comes, so the first member to reach the goal wins and the board stops counting; every other
+-- board gets one ZINCRBY per member with what the new events add up to.
+--
+-- KEYS: the board index, names, teams, the org's sequence, one idempotency record per event,
+--   then each board's sorted set and its reached hash, then the finish hash of each race, in
+--   the order of the races among the boards.
+-- ARGV: idempotency TTL (s), now (ms), event count, index ids (count, ids), boards (count,
+--   then per board: expire-at or 0, the race's goal or ''), then per event: rep, name or '',
+--   team or '', increment count, then per increment: board (1-based), member, amount.
+-- Returns 1 (counted) or 0 (duplicate) per event.
+local index, names, teams, sequence = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local seen_ttl, now_ms, n_events = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local i = 4
+local n_index = tonumber(ARGV[i]); i = i + 1
+for _ = 1, n_index do redis.call('SADD', index, ARGV[i]); i = i + 1 end
+
+local n_boards = tonumber(ARGV[i]); i = i + 1
+local first_board = 4 + n_events
+local races = first_board + 2 * n_boards
+local board, reached, expire_at, goal, finish, frozen = {}, {}, {}, {}, {}, {}
+for b = 1, n_boards do
+  board[b], reached[b] = KEYS[first_board + 2 * b - 1], KEYS[first_board + 2 * b]
+  expire_at[b] = ARGV[i]
+  if ARGV[i + 1] ~= '' then
+    races = races + 1
+    goal[b], finish[b] = tonumber(ARGV[i + 1]), KEYS[races]
+    frozen[b] = redis.call('EXISTS', finish[b]) == 1
+  end
+  i = i + 2
+end
+
+local seq = redis.call('INCRBY', sequence, n_events) - n_events
+-- Sum what the new events add per board and member, so each member of each board costs one
+-- ZINCRBY however many events of the batch touch it.
+local sums, last, counted = {}, {}, {}
+for e = 1, n_events do
+  local rep, name, team, n = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
+  i = i + 4
+  if redis.call('SET', KEYS[4 + e], '1', 'NX', 'EX', seen_ttl) then
+    counted[e] = 1
+    seq = seq + 1
+    for _ = 1, n do
+      local b, member = tonumber(ARGV[i]), ARGV[i + 1]
+      if goal[b] then
+        -- A race: applied event by event, so the first to reach the goal wins.
+        if not frozen[b] then
+          local score = tonumber(redis.call('ZINCRBY', board[b], ARGV[i + 2], member))
+          redis.call('HSET', reached[b], member, seq)
+          if score >= goal[b] then
+            redis.call('HSET', finish[b], 'winner', member, 'at', now_ms)
+            frozen[b] = true
+          end
+        end
+      else
+        local board_sums = sums[b]
+        if not board_sums then
+          board_sums = {}
+          sums[b], last[b] = board_sums, {}
+        end
+        board_sums[member] = (board_sums[member] or 0) + tonumber(ARGV[i + 2])
+        last[b][member] = seq
+      end
+      i = i + 3
+    end
+    if name ~= '' then redis.call('HSET', names, rep, name) end
+    if team ~= '' then redis.call('HSET', teams, rep, team) end
+  else
+    counted[e] = 0
+    i = i + 3 * n
+  end
+end
+
+for b, board_sums in pairs(sums) do
+  local fields = {}
+  for member, amount in pairs(board_sums) do
+    redis.call('ZINCRBY', board[b], string.format('%.17g', amount), member)
+    fields[#fields + 1] = member
+    fields[#fields + 1] = last[b][member]
+  end
+  redis.call('HSET', reached[b], unpack(fields))
+  if expire_at[b] ~= '0' then
+    redis.call('EXPIREAT', board[b], expire_at[b])
+    redis.call('EXPIREAT', reached[b], expire_at[b])
+  end
+end
+return counted

@@ -1,0 +1,122 @@
+import Foundation
+import TallyDomain
+import TallyStore
+import Testing
+
+/// The layout of each script's KEYS and ARGV, pinned down: the Lua files read them by position.
+@Suite struct ScriptCallTests {
+    /// 2026-11-29 10:00 UTC.
+    static let at: Int64 = 1_795_946_400_000
+    /// The day board's expiry: its period ends at 2026-11-30 00:00 UTC (day 20787); then a day's
+    /// slack for any time zone and 400 days of retention: day 21188.
+    static let dayExpiry = "1830643200"
+    /// 400 days, the idempotency records' TTL.
+    static let seenTTL = "34560000"
+
+    /// Doors on today's rep board (and the 7-day board it feeds), nothing else.
+    static var doorRules: Rules {
+        var rules = Rules.default
+        rules.metrics = [Metric(name: "doors", weights: ["door_knock": .points(1)])]
+        rules.windows = [.today, .rolling7]
+        rules.scopes = [.reps]
+        return rules
+    }
+
+    static let events = [
+        ActivityEvent(id: "e1", org: "acme", rep: "ana", repName: "Ana", kind: "door_knock", at: at),
+        ActivityEvent(id: "e2", org: "acme", rep: "bo", kind: "door_knock", at: at),
+        ActivityEvent(id: "e3", org: "acme", rep: "ana", team: "north", kind: "door_knock", at: at),
+    ]
+
+    static let commonKeys = [
+        "{acme}:boards", "{acme}:names", "{acme}:teams", "{acme}:seq",
+        "{acme}:seen:e1", "{acme}:seen:e2", "{acme}:seen:e3",
+        "{acme}:board:doors:today:reps:2026-11-29", "{acme}:reached:doors:today:reps:2026-11-29",
+    ]
+
+    @Test func summedBatch() {
+        let plan = ScoringPlan(org: "acme", events: Self.events, rules: Self.doorRules)
+        let call = BoardWriter.summedCall(plan, rules: Self.doorRules)
+        #expect(call.keys == Self.commonKeys)
+        #expect(call.arguments == [
+            Self.seenTTL, "3",
+            "2", "doors:7d:reps", "doors:today:reps",  // the index: the stored board and the rolling one it feeds
+            "1", "ana", "Ana",  // names
+            "1", "ana", "north",  // teams
+            "1", Self.dayExpiry, "2",  // one board, two members
+            "ana", "2.0", "3",  // ana: 2 doors, last touched by the 3rd event
+            "bo", "1.0", "2",
+        ])
+    }
+
+    @Test func eventByEventBatchWithARace() throws {
+        let definition = Data("""
+            {"id": "race", "name": "Race", "metric": "doors", "goal": 2,
+             "starts_at": "2026-11-29T00:00:00Z", "ends_at": "2026-11-30T00:00:00Z"}
+            """.utf8)
+        let contest = try ContestDefinition.decode(definition).validated(rules: Self.doorRules)
+        let plan = ScoringPlan(
+            org: "acme", events: Self.events, rules: Self.doorRules,
+            contests: [.init(contest: contest, finishedAt: nil)], now: Self.at)
+        let call = BoardWriter.eventByEventCall(plan, rules: Self.doorRules, now: 42)
+        #expect(call.keys == Self.commonKeys + [
+            "{acme}:board:contest:race", "{acme}:reached:contest:race", "{acme}:contest-finish:race",
+        ])
+        #expect(call.arguments == [
+            Self.seenTTL, "42", "3",
+            "3", "contest:race", "doors:7d:reps", "doors:today:reps",
+            "2", Self.dayExpiry, "", "0", "2.0",  // the day board; the race (kept, goal 2)
+            "ana", "Ana", "", "2", "1", "ana", "1.0", "2", "ana", "1.0",
+            "bo", "", "", "2", "1", "bo", "1.0", "2", "bo", "1.0",
+            "ana", "", "north", "2", "1", "ana", "1.0", "2", "ana", "1.0",
+        ])
+    }
+
+    @Test func readOfACalendarBoard() throws {
+        let target = try #require(try BoardTarget.metric(org: "acme", board: "points:week:reps", period: "2026-W48", rules: .default))
+        let call = target.call(mode: "page", 0, 10, member: "")
+        #expect(call.keys == ["{acme}:board:points:week:reps:2026-W48", "{acme}:reached:points:week:reps:2026-W48", "{acme}:names"])
+        #expect(call.arguments == ["page", "0", "10", "", "0", "1", "1"])
+    }
+
+    @Test func readOfARollingTeamBoard() throws {
+        let target = try #require(try BoardTarget.metric(org: "acme", board: "points:7d:teams", period: "2026-11-29", rules: .default))
+        let call = target.call(mode: "rank", 0, 0, member: "north")
+        let days = ["2026-11-23", "2026-11-24", "2026-11-25", "2026-11-26", "2026-11-27", "2026-11-28", "2026-11-29"]
+        // No names hash: a team board's members are shown by their ids.
+        #expect(call.keys == ["{acme}:rolling:points:7d:teams:2026-11-29"]
+            + days.map { "{acme}:board:points:today:teams:\($0)" } + days.map { "{acme}:reached:points:today:teams:\($0)" })
+        #expect(call.arguments == ["rank", "0", "0", "north", "7", "7", "0"])
+    }
+
+    @Test func readOfAContestBoard() throws {
+        let definition = Data("""
+            {"id": "blitz", "name": "Blitz", "metric": "doors", "scope": "teams",
+             "starts_at": "2026-11-29T00:00:00Z", "ends_at": "2026-11-30T00:00:00Z"}
+            """.utf8)
+        let contest = try ContestDefinition.decode(definition).validated(rules: .default)
+        let call = BoardTarget(org: "acme", contest: contest).call(mode: "around", 5, 0, member: "north")
+        #expect(call.keys == ["{acme}:board:contest:blitz", "{acme}:reached:contest:blitz"])
+        #expect(call.arguments == ["around", "5", "0", "north", "0", "1", "0"])
+    }
+
+    @Test func badBoardsAndPeriodsAreRefusedByField() {
+        #expect(throws: StoreError.notFound("board: unknown board 'points:fortnight:reps' (boards are <metric>:<window>:<scope>, e.g. points:today:reps)")) {
+            try BoardTarget.metric(org: "acme", board: "points:fortnight:reps", period: nil, rules: .default)
+        }
+        #expect(throws: StoreError.invalid("org: must be 1 to 64 characters of a-z, 0-9 and -")) {
+            try BoardTarget.metric(org: "a}b", board: "points:today:reps", period: nil, rules: .default)
+        }
+        #expect(throws: StoreError.self) {
+            try BoardTarget.metric(org: "acme", board: "points:month:reps", period: "2026-W48", rules: .default)
+        }
+    }
+
+    @Test func keysCarryTheOrgHashTag() {
+        let keys = Keys(org: "acme")
+        #expect(keys.board("points:today:reps", period: "2026-11-29") == "{acme}:board:points:today:reps:2026-11-29")
+        #expect(keys.board("contest:blitz", period: "") == "{acme}:board:contest:blitz")
+        #expect(keys.seen("e1") == "{acme}:seen:e1")
+        #expect(keys.contestFinish("race") == "{acme}:contest-finish:race")
+    }
+}
