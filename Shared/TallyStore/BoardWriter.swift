@@ -32,7 +32,8 @@ package enum BoardWriter {
             for increment in entry.increments {
                 if let line = members[increment.board][increment.member] {
                     lines[increment.board][line].sum += increment.amount
-                    lines[increment.board][line].last = position + 1
+                    // Adding 0 does not make a member reach its score again.
+                    if increment.amount != 0 { lines[increment.board][line].last = position + 1 }
                 } else {
                     members[increment.board][increment.member] = lines[increment.board].count
                     lines[increment.board].append((increment.member, increment.amount, position + 1))

@@ -46,11 +46,15 @@ for e = 1, n_events do
       if goal[b] then
         -- A race: applied event by event, so the first to reach the goal wins.
         if not frozen[b] then
-          local score = tonumber(redis.call('ZINCRBY', board[b], ARGV[i + 2], member))
-          redis.call('HSET', reached[b], member, seq)
-          if score >= goal[b] then
-            redis.call('HSET', finish[b], 'winner', member, 'at', now_ms)
-            frozen[b] = true
+          if tonumber(ARGV[i + 2]) ~= 0 then
+            local score = tonumber(redis.call('ZINCRBY', board[b], ARGV[i + 2], member))
+            redis.call('HSET', reached[b], member, seq)
+            if score >= goal[b] then
+              redis.call('HSET', finish[b], 'winner', member, 'at', now_ms)
+              frozen[b] = true
+            end
+          elseif redis.call('ZADD', board[b], 'NX', 0, member) == 1 then
+            redis.call('HSET', reached[b], member, seq)
           end
         end
       else
@@ -59,8 +63,10 @@ for e = 1, n_events do
           board_sums = {}
           sums[b], last[b] = board_sums, {}
         end
-        board_sums[member] = (board_sums[member] or 0) + tonumber(ARGV[i + 2])
-        last[b][member] = seq
+        local amount = tonumber(ARGV[i + 2])
+        -- Adding 0 does not make a member reach its score again.
+        if amount ~= 0 or not board_sums[member] then last[b][member] = seq end
+        board_sums[member] = (board_sums[member] or 0) + amount
       end
       i = i + 3
     end
@@ -72,14 +78,25 @@ for e = 1, n_events do
   end
 end
 
+-- unpack() has a stack limit: write long argument lists a thousand values at a time, so no
+-- batch, however many members it touches, can fail halfway.
+local function in_chunks(command, key, values)
+  for first = 1, #values, 1000 do
+    redis.call(command, key, unpack(values, first, math.min(first + 999, #values)))
+  end
+end
+
 for b, board_sums in pairs(sums) do
   local fields = {}
   for member, amount in pairs(board_sums) do
-    redis.call('ZINCRBY', board[b], string.format('%.17g', amount), member)
-    fields[#fields + 1] = member
-    fields[#fields + 1] = last[b][member]
+    -- Adding 0 leaves a member where it was among its equals; only a new member is placed.
+    if amount ~= 0 or redis.call('ZADD', board[b], 'NX', 0, member) == 1 then
+      if amount ~= 0 then redis.call('ZINCRBY', board[b], string.format('%.17g', amount), member) end
+      fields[#fields + 1] = member
+      fields[#fields + 1] = last[b][member]
+    end
   end
-  redis.call('HSET', reached[b], unpack(fields))
+  in_chunks('HSET', reached[b], fields)
   if expire_at[b] ~= '0' then
     redis.call('EXPIREAT', board[b], expire_at[b])
     redis.call('EXPIREAT', reached[b], expire_at[b])

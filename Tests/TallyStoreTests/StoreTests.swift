@@ -178,3 +178,56 @@ import Testing
         #expect(try connection.send("HGET", "{acme}:names", "ana").string == "Ana López")
     }
 }
+
+/// Findings of the hardening issue in the scripts, each a test that failed before its fix.
+@Suite struct ScriptHardeningTests {
+    let server: RedisServer
+    let connection: RedisConnection
+    let reader: BoardReader
+
+    init() throws {
+        server = try RedisServer()
+        connection = server.connection()
+        reader = BoardReader(redis: RedisClient(server.configuration), rules: RulesBook())
+    }
+
+    func apply(_ events: [ActivityEvent]) throws -> [Bool] {
+        try BoardWriter.apply(ScoringPlan(org: "acme", events: events, rules: .default), rules: .default, now: StoreTests.day, on: connection)
+    }
+
+    static func deal(_ id: String, _ rep: String, _ value: Double) -> ActivityEvent {
+        ActivityEvent(id: id, org: "acme", rep: rep, kind: "deal_won", value: value, at: StoreTests.day)
+    }
+
+    func revenue() async throws -> [String] {
+        let target = try #require(try reader.metricTarget(org: "acme", board: "revenue:today:reps", period: "2026-11-29"))
+        return try await reader.top(target, offset: 0, limit: 10).entries.map(\.member)
+    }
+
+    /// A deal of value 0 adds nothing, so it must not make its rep "reach" its score again.
+    @Test(arguments: [false, true]) func anIncrementOfZeroLeavesFirstReachedOrder(eventByEvent: Bool) async throws {
+        _ = try apply([Self.deal("d1", "ana", 100)])
+        _ = try apply([Self.deal("d2", "bo", 100)])
+        // With a duplicate in it, the batch goes through apply-events.lua instead of apply-sums.lua.
+        _ = try apply((eventByEvent ? [Self.deal("d1", "ana", 100)] : []) + [Self.deal("d3", "ana", 0)])
+        #expect(try await revenue() == ["ana", "bo"])
+        // A rep's first deal of 0 still puts it on the board, behind those who got there first.
+        _ = try apply([Self.deal("d4", "cy", 0), Self.deal("d5", "dee", 0)])
+        let target = try #require(try reader.metricTarget(org: "acme", board: "revenue:today:reps", period: "2026-11-29"))
+        let entries = try await reader.top(target, offset: 0, limit: 10).entries
+        #expect(entries.map(\.member) == ["ana", "bo", "cy", "dee"])
+        #expect(entries.map(\.rank) == [1, 1, 3, 3])
+    }
+
+    /// Lua's unpack() fails past about 8,000 values; a script that fails halfway keeps what it
+    /// wrote, so the retry of the batch would answer `duplicate` for events never counted.
+    @Test func aBatchOfSixThousandMembersWithADuplicateIsCountedWhole() throws {
+        _ = try apply([Self.deal("seen-before", "ana", 1)])
+        let batch = [Self.deal("seen-before", "ana", 1)]
+            + (0..<6_000).map { ActivityEvent(id: "k\($0)", org: "acme", rep: "rep-\($0)", kind: "door_knock", at: StoreTests.day) }
+        let counted = try apply(batch)
+        #expect(counted == [false] + Array(repeating: true, count: 6_000))
+        #expect(try connection.send("ZCARD", "{acme}:board:doors:today:reps:2026-11-29").int == 6_000)
+        #expect(try connection.send("HLEN", "{acme}:reached:doors:today:reps:2026-11-29").int == 6_000)
+    }
+}
