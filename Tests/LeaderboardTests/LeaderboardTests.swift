@@ -222,6 +222,47 @@ func zmqClient(_ endpoint: String) throws -> (String) throws -> [String: Any] {
         }
     }
 
+    /// An org that is not `[a-z0-9-]{1,64}` is refused by every operation on both transports
+    /// (one with `}` would break the keys' hash tag): `PUT /v1/orgs/a%7Db/reps/x` answered 200.
+    @Test func everyOperationChecksItsOrg() async throws {
+        let app = try buildLeaderboard(configuration: floor.configuration(), logger: Logger(label: "test"))
+        let endpoint = floor.zmqEndpoint
+        let refusal = "org: must be 1 to 64 characters of a-z, 0-9 and -"
+        let admin: HTTPFields = [.authorization: "Bearer s3cret"]
+        try await app.test(.live) { client in
+            let requests: [(String, HTTPRequest.Method, ByteBuffer?)] = [
+                ("/v1/orgs/a%7Db/reps/x", .put, ByteBuffer(string: #"{"name": "X"}"#)),
+                ("/v1/orgs/a%7Db/boards", .get, nil),
+                ("/v1/orgs/a%7Db/boards/points:today:reps", .get, nil),
+                ("/v1/orgs/a%7Db/boards/points:today:reps/members/x", .get, nil),
+                ("/v1/orgs/a%7Db/members/x", .get, nil),
+                ("/v1/orgs/a%7Db/contests", .get, nil),
+                ("/v1/orgs/a%7Db/contests/c1", .get, nil),
+                ("/v1/orgs/a%7Db/contests/c1/end", .post, nil),
+                ("/v1/orgs/a%7Db/contests/c1", .delete, nil),
+                ("/v1/orgs/Default/contests", .post, ByteBuffer(string: #"{"id": "c1"}"#)),
+            ]
+            for (uri, method, body) in requests {
+                let response = try await client.execute(uri: uri, method: method, headers: admin, body: body)
+                #expect(response.status == .badRequest, "\(method) \(uri)")
+                let error = (try? JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any])?["error"] as? String
+                #expect(error == refusal, "\(method) \(uri)")
+            }
+            let ask = try zmqClient(endpoint)
+            let bodies = [
+                #"{"op": "rep.put", "rep": "x", "name": "X"}"#, #"{"op": "boards"}"#, #"{"op": "member", "member": "x"}"#,
+                #"{"op": "top", "board": "points:today:reps"}"#, #"{"op": "contest.list"}"#, #"{"op": "contest.get", "id": "c1"}"#,
+            ]
+            for body in bodies {
+                var request = try JSONSerialization.jsonObject(with: Data(body.utf8)) as! [String: Any]
+                request["org"] = "a}b"
+                request["token"] = "s3cret"
+                let answer = try ask(String(decoding: try JSONSerialization.data(withJSONObject: request), as: UTF8.self))
+                #expect(answer["error"] as? String == refusal, "\(body)")
+            }
+        }
+    }
+
     @Test func whileRedisIsAwayEveryRequestIsAnsweredAndReadsComeBackAfter() async throws {
         let app = try buildLeaderboard(configuration: floor.configuration(), logger: Logger(label: "test"))
         let endpoint = floor.zmqEndpoint

@@ -11,7 +11,6 @@ struct ContestBook: Sendable {
     var store: ContestStore { ContestStore(redis: reader.redis) }
 
     func create(org: String, definition: Data) async throws -> ContestView {
-        guard Org.isValid(org) else { throw OperationError(.badRequest, "org: must be 1 to 64 characters of a-z, 0-9 and -") }
         let contest: Contest
         do {
             contest = try ContestDefinition.decode(definition).validated(rules: reader.rules.rules(for: org))

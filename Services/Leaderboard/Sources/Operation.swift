@@ -33,6 +33,16 @@ package enum Operation: Sendable, Equatable {
         }
     }
 
+    /// The org the operation is for.
+    package var org: String {
+        switch self {
+        case .boards(let org), .top(let org, _, _, _, _), .rank(let org, _, _, _), .around(let org, _, _, _, _),
+            .member(let org, _), .repPut(let org, _, _, _), .contestCreate(let org, _), .contestList(let org, _),
+            .contestGet(let org, _), .contestEnd(let org, _), .contestCancel(let org, _):
+            org
+        }
+    }
+
     /// The board a `top`, `rank` or `around` reads; nil for other operations.
     package var boardRead: (org: String, board: String, period: String?)? {
         switch self {

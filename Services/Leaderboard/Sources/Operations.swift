@@ -32,6 +32,9 @@ package struct Operations: Sendable {
         var outcome = "ok"
         defer { record(operation.name, transport: transport, outcome: outcome, since: start) }
         do {
+            // Every key of an org carries its id in a hash tag: an org outside [a-z0-9-] is
+            // refused here, once for every operation of both transports.
+            guard Org.isValid(operation.org) else { throw OperationError(.badRequest, "org: must be 1 to 64 characters of a-z, 0-9 and -") }
             if operation.needsAdmin { try authorize(token) }
             return try await perform(operation)
         } catch let error as OperationError {
@@ -107,7 +110,6 @@ package struct Operations: Sendable {
     private func perform(_ operation: Operation) async throws -> any Encodable & Sendable {
         switch operation {
         case .boards(let org):
-            guard Org.isValid(org) else { throw OperationError(.badRequest, "org: must be 1 to 64 characters of a-z, 0-9 and -") }
             return BoardList(org: org, boards: try await reader.boards(org: org))
 
         case .top, .rank, .around:
