@@ -120,12 +120,12 @@ package struct ContestDefinition: Decodable, Sendable {
         guard let name, (1...100).contains(name.count) else { throw EventRejection("name", "must be 1 to 100 characters") }
         if metric != nil && weights != nil { throw EventRejection("metric", "give metric or weights, not both") }
         if let metric, rules.metric(named: metric) == nil {
-            throw EventRejection("metric", "unknown metric '\(metric)' (known: \(rules.metrics.map(\.name).joined(separator: ", ")))")
+            throw EventRejection("metric", "unknown metric \(metric.quoted) (known: \(rules.metrics.map(\.name).joined(separator: ", ")))")
         }
         if let weights {
             guard !weights.isEmpty else { throw EventRejection("weights", "must name at least one activity kind") }
             if let kind = weights.keys.sorted().first(where: { !rules.kinds.contains($0) }) {
-                throw EventRejection("weights", "unknown activity kind '\(kind)'")
+                throw EventRejection("weights", "unknown activity kind \(kind.quoted)")
             }
         }
         if metric == nil && weights == nil { throw EventRejection("metric", "is required (or weights)") }

@@ -55,7 +55,7 @@ package enum EventRequest: Sendable, Equatable {
             if container.contains(.op) {
                 let op = try? container.decode(String.self, forKey: .op)
                 guard op == "ping" else {
-                    throw Unreadable(description: "op: unknown operation '\(op ?? "?")' (this endpoint takes events and ping)")
+                    throw Unreadable(description: "op: unknown operation \((op ?? "?").quoted) (this endpoint takes events and ping)")
                 }
                 self = .ping
             } else if container.contains(.events) {
@@ -127,12 +127,13 @@ private struct RawEvent: Decodable {
 
     private func event(receivedAt: Int64) throws(EventRejection) -> ActivityEvent {
         guard isObject else { throw EventRejection("event", "must be a JSON object") }
-        let id = try required(id, "id", "must be a string of 1 to 128 characters") { (1...128).contains($0.count) }
+        // Lengths count Unicode scalars, as SPEC says: a grapheme cluster can be any size.
+        let id = try required(id, "id", "must be a string of 1 to 128 characters") { (1...128).contains($0.unicodeScalars.count) }
         let org = try optional(org, "org", "must be 1 to 64 characters of a-z, 0-9 and -", Org.isValid) ?? Org.default
         let rep = try required(rep, "rep", "must be 1 to 64 characters of A-Z, a-z, 0-9 and . _ : @ -", isMemberID)
-        let repName = try optional(repName, "rep_name", "must be a string of at most 100 characters") { $0.count <= 100 }
+        let repName = try optional(repName, "rep_name", "must be a string of at most 100 characters") { $0.unicodeScalars.count <= 100 }
         let team = try optional(team, "team", "must be 1 to 64 characters of A-Z, a-z, 0-9 and . _ : @ -", isMemberID)
-        let kind = try required(kind, "kind", "must be a non-empty string") { !$0.isEmpty && $0.count <= 64 }
+        let kind = try required(kind, "kind", "must be a string of 1 to 64 characters") { (1...64).contains($0.unicodeScalars.count) }
         let value = try optional(value, "value", "must be finite and between 0 and 1e12") {
             $0.isFinite && $0 >= 0 && $0 <= 1e12
         } ?? 1

@@ -99,7 +99,7 @@ package struct BoardReader: Sendable {
     }
 
     private static func notOnBoard(_ member: String, _ target: BoardTarget) -> StoreError {
-        .notFound("member: '\(member)' is not on \(target.board) for \(target.period)")
+        .notFound("member: \(member.quoted) is not on \(target.board) for \(target.period)")
     }
 
     private static func entries(

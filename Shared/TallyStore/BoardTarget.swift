@@ -36,12 +36,12 @@ package struct BoardTarget: Sendable, Equatable {
         guard let id = BoardID(board), rules.metric(named: id.metric) != nil, rules.windows.contains(id.window),
             rules.scopes.contains(id.scope)
         else {
-            throw .notFound("board: unknown board '\(board)' (boards are <metric>:<window>:<scope>, e.g. points:today:reps)")
+            throw .notFound("board: unknown board \(board.quoted) (boards are <metric>:<window>:<scope>, e.g. points:today:reps)")
         }
         let resolved: String
         if let period, !period.isEmpty {
             guard let valid = id.window.validPeriod(period) else {
-                throw .invalid("period: '\(period)' is not a \(id.window.rawValue) period (e.g. \(id.window.periodExample))")
+                throw .invalid("period: \(period.quoted) is not a \(id.window.rawValue) period (e.g. \(id.window.periodExample))")
             }
             resolved = valid
         } else {

@@ -48,7 +48,7 @@ package struct ContestStore: Sendable {
     package func contest(org: String, id: String) async throws -> Contest {
         let reply = try await redis.send(["HGET", Keys(org: org).contests, id])
         guard case .bulk(let data) = reply, let contest = try? JSONDecoder().decode(Contest.self, from: data) else {
-            throw StoreError.notFound("contest: no contest '\(id)' in org '\(org)'")
+            throw StoreError.notFound("contest: no contest \(id.quoted) in org \(org.quoted)")
         }
         return contest
     }

@@ -263,6 +263,27 @@ func zmqClient(_ endpoint: String) throws -> (String) throws -> [String: Any] {
         }
     }
 
+    /// An error names what was wrong by quoting at most 64 characters of it, however long it was.
+    @Test func anErrorQuotesAtMost64CharactersOfWhatWasSent() async throws {
+        let app = try buildLeaderboard(configuration: floor.configuration(), logger: Logger(label: "test"))
+        let endpoint = floor.zmqEndpoint
+        let long = String(repeating: "b", count: 100_000)
+        try await app.test(.live) { client in
+            let response = try await client.execute(uri: "/v1/orgs/default/boards/\(long.prefix(10_000))", method: .get)  // a long URI, within HTTP's header limit
+            let error = (try? JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any])?["error"] as? String
+            #expect(error?.hasPrefix("board: unknown board '\(String(repeating: "b", count: 64))…'") == true)
+            #expect((error?.count ?? .max) < 200)
+
+            let ask = try zmqClient(endpoint)
+            for body in [#"{"op": "\#(long)"}"#, #"{"op": "rank", "board": "points:today:reps", "member": "\#(long)"}"#,
+                         #"{"op": "top", "board": "points:week:reps", "period": "\#(long)"}"#, #"{"op": "contest.get", "id": "\#(long)"}"#] {
+                let error = try ask(body)["error"] as? String
+                #expect(error?.contains(String(repeating: "b", count: 64) + "…") == true, "\(error?.prefix(80) ?? "no error")")
+                #expect((error?.count ?? .max) < 200)
+            }
+        }
+    }
+
     @Test func whileRedisIsAwayEveryRequestIsAnsweredAndReadsComeBackAfter() async throws {
         let app = try buildLeaderboard(configuration: floor.configuration(), logger: Logger(label: "test"))
         let endpoint = floor.zmqEndpoint

@@ -50,7 +50,7 @@ import TallyDomain
         (#"{"id":"e","rep":"r","rep_name":"\#(String(repeating: "n", count: 101))","kind":"call"}"#, "rep_name: must be a string of at most 100 characters"),
         (#"{"id":"e","rep":"r","team":"north/east","kind":"call"}"#, "team: must be 1 to 64 characters of A-Z, a-z, 0-9 and . _ : @ -"),
         (#"{"id":"e","rep":"r"}"#, "kind: is required"),
-        (#"{"id":"e","rep":"r","kind":""}"#, "kind: must be a non-empty string"),
+        (#"{"id":"e","rep":"r","kind":""}"#, "kind: must be a string of 1 to 64 characters"),
         (#"{"id":"e","rep":"r","kind":"call","value":-1}"#, "value: must be finite and between 0 and 1e12"),
         (#"{"id":"e","rep":"r","kind":"call","value":1000000000001}"#, "value: must be finite and between 0 and 1e12"),
         (#"{"id":"e","rep":"r","kind":"call","value":"12"}"#, "value: must be finite and between 0 and 1e12"),
@@ -58,7 +58,27 @@ import TallyDomain
         (#"{"id":"e","rep":"r","kind":"call","at":"yesterday"}"#, "at: must be an RFC 3339 time such as 2026-11-29T14:05:00Z"),
         (#"{"id":"e","rep":"r","kind":"call","at":"2026-11-29T12:05:01Z"}"#, "at: is more than 5 minutes ahead of the server clock"),
         (#"[1]"#, "request: must be a JSON object: an event, or {\"events\": [...]}"),
+        // Lengths count Unicode scalars: one letter and its combining marks is not one character.
+        (#"{"id":"e","rep":"r","rep_name":"n\#(marks(100))","kind":"call"}"#, "rep_name: must be a string of at most 100 characters"),
+        (#"{"id":"x\#(marks(128))","rep":"r","kind":"call"}"#, "id: must be a string of 1 to 128 characters"),
+        (#"{"id":"e","rep":"r","kind":"k\#(marks(64))"}"#, "kind: must be a string of 1 to 64 characters"),
     ]
+
+    /// `n` combining acute accents (U+0301): one grapheme cluster with the letter before them.
+    static func marks(_ n: Int) -> String { String(repeating: "\u{0301}", count: n) }
+
+    @Test func lengthsAtTheirLimitsInScalarsAreAccepted() throws {
+        let event = try single(#"{"id":"x\#(Self.marks(127))","rep":"r","rep_name":"n\#(Self.marks(99))","kind":"call"}"#).get()
+        #expect(event.repName?.unicodeScalars.count == 100)
+        #expect(event.id.unicodeScalars.count == 128)
+    }
+
+    @Test func aRejectionQuotesAtMost64CharactersOfTheValue() {
+        let long = String(repeating: "é", count: 70)
+        #expect(long.quoted == "'" + String(repeating: "é", count: 64) + "…'")
+        #expect("a\(Self.marks(600))".quoted.unicodeScalars.count == 67)  // quotes, 64 scalars, the ellipsis
+        #expect("dance".quoted == "'dance'")
+    }
 
     @Test(arguments: refusals)
     func eachRuleRefusesWithItsField(json: String, expected: String) throws {

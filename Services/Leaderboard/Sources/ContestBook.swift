@@ -18,7 +18,7 @@ struct ContestBook: Sendable {
             throw OperationError(.badRequest, error.description)
         }
         guard try await store.create(contest, org: org) else {
-            throw OperationError(.conflict, "id: a contest '\(contest.id)' already exists in org '\(org)'")
+            throw OperationError(.conflict, "id: a contest \(contest.id.quoted) already exists in org \(org.quoted)")
         }
         return try await view(contest, org: org, finish: nil, standings: false)
     }
@@ -43,7 +43,7 @@ struct ContestBook: Sendable {
     func end(org: String, id: String) async throws -> ContestView {
         try await change(org: org, id: id) { contest, state, now in
             guard state == .running else {
-                throw OperationError(.conflict, "contest: '\(id)' is \(state.rawValue); only a running contest can be ended")
+                throw OperationError(.conflict, "contest: \(id.quoted) is \(state.rawValue); only a running contest can be ended")
             }
             contest.endedAt = now
         }
@@ -52,7 +52,7 @@ struct ContestBook: Sendable {
     func cancel(org: String, id: String) async throws -> ContestView {
         try await change(org: org, id: id) { contest, state, now in
             guard state != .final && state != .cancelled else {
-                throw OperationError(.conflict, "contest: '\(id)' is \(state.rawValue) and cannot be cancelled")
+                throw OperationError(.conflict, "contest: \(id.quoted) is \(state.rawValue) and cannot be cancelled")
             }
             contest.cancelledAt = now
         }

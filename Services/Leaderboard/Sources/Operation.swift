@@ -105,7 +105,7 @@ package enum Operation: Sendable, Equatable {
         case "contest.cancel":
             return .contestCancel(org: org, id: try required("id", fields))
         default:
-            throw OperationError(.badRequest, "op: unknown operation '\(op)'")
+            throw OperationError(.badRequest, "op: unknown operation \(op.quoted)")
         }
     }
 

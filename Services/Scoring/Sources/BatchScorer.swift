@@ -52,7 +52,7 @@ struct BatchScorer {
     /// The rules only the org's own settings can check.
     private func check(_ event: ActivityEvent, rules: Rules, now: Int64) -> EventRejection? {
         if !rules.kinds.contains(event.kind) {
-            return EventRejection("kind", "unknown activity kind '\(event.kind)'")
+            return EventRejection("kind", "unknown activity kind \(event.kind.quoted)")
         }
         if event.at < now - rules.retentionMilliseconds {
             return EventRejection("at", "is older than the retention of \(rules.retentionDays) days")
