@@ -33,7 +33,10 @@ let package = Package(
 
         // Thin, safe Swift over the C libraries.
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"], path: "Shared/ZeroMQ"),
-        .target(name: "Redis", dependencies: ["CHiredis"], path: "Shared/Redis"),
+        .target(
+            name: "Redis",
+            dependencies: ["CHiredis", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            path: "Shared/Redis"),
 
         // The domain: events, rules, periods, boards. Pure Swift, no I/O.
         .target(

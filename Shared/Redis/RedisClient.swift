@@ -1,4 +1,5 @@
 import Foundation
+import ServiceLifecycle
 import Synchronization
 
 /// Redis for async code. Each connection is owned by a thread of its own, so blocking I/O never
@@ -6,7 +7,11 @@ import Synchronization
 /// last looked and runs it in order; script calls queued together go to Redis as one pipeline,
 /// so a hundred concurrent reads cost one round trip, not a hundred. With several connections,
 /// callers go to them in turn. Calls made one after another from one task happen in order.
-package final class RedisClient: Sendable {
+///
+/// Making a client starts nothing: `run()` starts the connections' threads and, once it is
+/// cancelled, ends them (as postgres-nio's `PostgresClient.run()` does). Calls made before
+/// `run()` wait for it; calls made after it ended fail at once.
+package final class RedisClient: Service, Sendable {
     package let configuration: RedisConfiguration
     private let lanes: [Lane]
     private let next = Atomic<Int>(0)
@@ -18,8 +23,28 @@ package final class RedisClient: Sendable {
         }
     }
 
-    deinit {
-        for lane in lanes { lane.stop() }
+    /// Runs the connections' threads until the calling task is cancelled or a graceful
+    /// shutdown begins; then lets each finish what was queued, ends them, and returns.
+    package func run() async {
+        for lane in lanes { lane.start() }
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled { try? await Task.sleep(for: .seconds(86_400)) }
+        }
+        for lane in lanes { await lane.stop() }
+    }
+
+    /// Runs `body` with a client that runs meanwhile, and ends the client after: for code that
+    /// is not a service (tools, tests), as async-http-client's `withHTTPClient` does.
+    package static func with<T: Sendable>(
+        _ configuration: RedisConfiguration, label: String = "redis", connections: Int = 1,
+        _ body: (RedisClient) async throws -> T
+    ) async throws -> T {
+        let client = RedisClient(configuration, label: label, connections: connections)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            return try await body(client)
+        }
     }
 
     private var lane: Lane {
@@ -32,7 +57,9 @@ package final class RedisClient: Sendable {
     ) async throws -> T {
         let lane = lane
         return try await withCheckedThrowingContinuation { continuation in
-            lane.submit(.run { connection in continuation.resume(with: Result { try body(connection) }) })
+            lane.submit(.run { connection in
+                continuation.resume(with: Result { try body(connection.get()) })
+            })
         }
     }
 
@@ -53,14 +80,26 @@ package final class RedisClient: Sendable {
         try await withConnection { try $0.send(arguments) }
     }
 
+    /// Why a call made after `run()` ended fails.
+    static let shutDown = RedisError(.connection, "the Redis client has shut down")
+
     private enum Job: Sendable {
-        case run(@Sendable (RedisConnection) -> Void)
+        /// Handed the connection, or the reason there is none.
+        case run(@Sendable (Result<RedisConnection, RedisError>) -> Void)
         case script(RedisScript, [(keys: [String], arguments: [String])], CheckedContinuation<[RedisReply], any Error>)
+
+        func fail(_ error: RedisError) {
+            switch self {
+            case .run(let body): body(.failure(error))
+            case .script(_, _, let continuation): continuation.resume(throwing: error)
+            }
+        }
     }
 
     /// A connection and the thread that owns it. `@unchecked Sendable` is safe: `connection`
     /// is only touched on that thread; the queue is behind its mutex.
     private final class Lane: @unchecked Sendable {
+        private let name: String
         private let connection: RedisConnection
         private let queue = Mutex(Queue())
         private let wake = DispatchSemaphore(value: 0)
@@ -68,42 +107,68 @@ package final class RedisClient: Sendable {
         private struct Queue {
             var jobs: [Job] = []
             var sleeping = false
-            var stopped = false
+            var stopping = false
+            /// Set once the thread has ended: later jobs fail at once.
+            var ended = false
+            var whenEnded: CheckedContinuation<Void, Never>?
         }
 
         init(name: String, connection: RedisConnection) {
+            self.name = name
             self.connection = connection
-            let thread = Thread { [self] in loop() }
-            thread.name = name
+        }
+
+        func start() {
+            let thread = Thread { [self] in
+                // Named from inside: on Linux, Foundation gives the OS a thread's name only so.
+                Thread.current.name = name
+                loop()
+                let waiter = queue.withLock { queue in
+                    queue.ended = true
+                    return queue.whenEnded.take()
+                }
+                waiter?.resume()
+            }
             thread.start()
         }
 
         func submit(_ job: Job) {
-            let wakeUp = queue.withLock { queue in
+            let (wakeUp, refused) = queue.withLock { queue -> (Bool, Bool) in
+                guard !queue.stopping else { return (false, true) }
                 queue.jobs.append(job)
                 defer { queue.sleeping = false }
-                return queue.sleeping
+                return (queue.sleeping, false)
             }
+            if refused { job.fail(RedisClient.shutDown) }
             if wakeUp { wake.signal() }
         }
 
-        func stop() {
-            let wakeUp = queue.withLock { queue in
-                queue.stopped = true
-                defer { queue.sleeping = false }
-                return queue.sleeping
+        /// Lets the thread finish what is queued, then returns once it has ended.
+        func stop() async {
+            await withCheckedContinuation { continuation in
+                let (wakeUp, ended) = queue.withLock { queue -> (Bool, Bool) in
+                    queue.stopping = true
+                    if queue.ended { return (false, true) }
+                    queue.whenEnded = continuation
+                    defer { queue.sleeping = false }
+                    return (queue.sleeping, false)
+                }
+                if ended { continuation.resume() }
+                if wakeUp { wake.signal() }
             }
-            if wakeUp { wake.signal() }
         }
 
         private func loop() {
             while true {
-                let (jobs, stopped) = queue.withLock { queue in
+                let (jobs, stopping) = queue.withLock { queue in
                     defer { queue.jobs.removeAll(keepingCapacity: true) }
-                    if queue.jobs.isEmpty && !queue.stopped { queue.sleeping = true }
-                    return (queue.jobs, queue.stopped)
+                    if queue.jobs.isEmpty && !queue.stopping { queue.sleeping = true }
+                    return (queue.jobs, queue.stopping)
                 }
-                if stopped && jobs.isEmpty { return }
+                if stopping && jobs.isEmpty {
+                    connection.disconnect()
+                    return
+                }
                 if jobs.isEmpty {
                     wake.wait()
                     continue
@@ -118,7 +183,7 @@ package final class RedisClient: Sendable {
             while index < jobs.count {
                 switch jobs[index] {
                 case .run(let body):
-                    body(connection)
+                    body(.success(connection))
                     index += 1
                 case .script(let script, _, _):
                     var group: [(calls: [(keys: [String], arguments: [String])], continuation: CheckedContinuation<[RedisReply], any Error>)] = []

@@ -19,10 +19,10 @@ package struct ThreadService: Service {
         try await withTaskCancellationHandler {
             try await withGracefulShutdownHandler {
                 try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                    let thread = Thread { [body] in
+                    let thread = Thread { [body, name] in
+                        Thread.current.name = name  // from inside: only so does Linux see it
                         continuation.resume(with: Result { try body(stop) })
                     }
-                    thread.name = name
                     thread.start()
                 }
             } onGracefulShutdown: {

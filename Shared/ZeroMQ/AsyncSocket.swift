@@ -5,6 +5,10 @@ import Synchronization
 /// sequence and `send` queues without blocking. The cooperative thread pool never waits on
 /// libzmq, and the socket is only ever touched by its thread.
 ///
+/// Making one starts nothing: `run()` starts the I/O thread and returns once it has ended,
+/// after `close()` or when the task running it is cancelled. Messages sent before `run()` wait
+/// in the outbox.
+///
 /// Inbound flow control: once `receiveBuffer` messages wait unread, the thread stops reading
 /// the socket, so ZeroMQ's own high-water marks push back on the peers.
 ///
@@ -21,38 +25,63 @@ public final class AsyncSocket: Sendable {
     private let waker = Waker()
     private let receiveBuffer: Int
     private let answerInline: Inline?
+    private let handoff: Handoff
+    private let continuation: AsyncStream<[Data]>.Continuation
+    private let errors: ErrorLog
 
     /// Answers a batch of received messages on the socket's thread: the reply to send for
     /// each message it handles, nil for each it leaves to `messages`.
     public typealias Inline = @Sendable (_ batch: [[Data]]) -> [[Data]?]
+    /// Told about a failure the I/O thread meets (`send`, `poll`), once until the same operation
+    /// works again; nil: such failures go unreported.
+    public typealias ErrorLog = (@Sendable (_ what: String, _ error: any Error) -> Void)?
     /// The most messages handed to `answerInline` at once.
     private static let inlineBatch = 64
 
     private struct State {
         var outbox: [[Data]] = []
         var unread = 0
+        var started = false
         var closing = false
         var finished = false
         var whenFinished: [CheckedContinuation<Void, Never>] = []
     }
 
     /// Takes over a configured (bound or connected) socket; from now on only the I/O thread uses it.
-    public init(_ socket: consuming Socket, receiveBuffer: Int = 10_000, answerInline: Inline? = nil) {
+    public init(_ socket: consuming Socket, receiveBuffer: Int = 10_000, answerInline: Inline? = nil, errors: ErrorLog = nil) {
         let (stream, continuation) = AsyncStream.makeStream(of: [Data].self)
         self.type = socket.type
         self.lastEndpoint = socket.lastEndpoint
         self.receiveBuffer = receiveBuffer
         self.answerInline = answerInline
+        self.errors = errors
         self.state = Mutex(State())
         self.messages = Messages(stream: stream)
+        self.continuation = continuation
+        self.handoff = Handoff(socket)
         self.messages.owner.set(self)
+    }
 
-        let handoff = Handoff(socket)
-        let thread = Thread { [self] in
-            self.run(handoff, continuation)
+    /// Runs the I/O thread until `close()` or cancellation; returns once the socket is closed.
+    /// A socket runs once: a second call returns at once.
+    public func run() async {
+        let first = state.withLock { state in
+            defer { state.started = true }
+            return !state.started
         }
-        thread.name = "zmq-\(type)"
+        guard first else { return }
+        let name = "zmq-\(type)"
+        let thread = Thread { [self] in
+            // Named from inside: on Linux, Foundation gives the OS a thread's name only so.
+            Thread.current.name = name
+            self.serveThenFinish()
+        }
         thread.start()
+        await withTaskCancellationHandler {
+            await finished()
+        } onCancel: {
+            beginClosing()
+        }
     }
 
     /// Queues a message to send; returns at once. After `close`, messages are dropped.
@@ -66,17 +95,45 @@ public final class AsyncSocket: Sendable {
     }
 
     /// Stops the thread, which sends what is queued (within the socket's linger) and closes
-    /// the socket; returns once it has.
+    /// the socket; returns once it has. A socket that never ran is closed at once.
     public func close() async {
+        beginClosing()
+        await finished()
+    }
+
+    private func beginClosing() {
+        let neverRan = state.withLock { state in
+            state.closing = true
+            defer { state.started = true }
+            return !state.started
+        }
+        if neverRan {
+            _ = handoff.take()  // closes it
+            finish()
+        } else {
+            waker.wake()
+        }
+    }
+
+    private func finished() async {
         await withCheckedContinuation { continuation in
             let done = state.withLock { state in
-                state.closing = true
                 if state.finished { return true }
                 state.whenFinished.append(continuation)
                 return false
             }
-            if done { continuation.resume() } else { waker.wake() }
+            if done { continuation.resume() }
         }
+    }
+
+    private func finish() {
+        continuation.finish()
+        let waiting = state.withLock { state in
+            state.finished = true
+            defer { state.whenFinished = [] }
+            return state.whenFinished
+        }
+        for waiter in waiting { waiter.resume() }
     }
 
     fileprivate func consumed() {
@@ -87,18 +144,11 @@ public final class AsyncSocket: Sendable {
         if resume { waker.wake() }
     }
 
-    private func run(_ handoff: Handoff, _ continuation: AsyncStream<[Data]>.Continuation) {
+    private func serveThenFinish() {
         do {
-            let socket = handoff.take()
-            serve(socket, continuation)
+            if let socket = handoff.take() { serve(socket, continuation) }
         }  // the socket closes here, before anyone waiting on `close()` resumes
-        continuation.finish()
-        let waiting = state.withLock { state in
-            state.finished = true
-            defer { state.whenFinished = [] }
-            return state.whenFinished
-        }
-        for waiter in waiting { waiter.resume() }
+        finish()
     }
 
     private func serve(_ socket: Socket, _ continuation: AsyncStream<[Data]>.Continuation) {
@@ -106,6 +156,11 @@ public final class AsyncSocket: Sendable {
         let socketItem = poller.add(socket)
         poller.add(fileDescriptor: waker.fileDescriptor)
         var unsent: [[Data]] = []
+        // Each kind of failure is reported once, until the same operation works again.
+        var failing: Set<String> = []
+        func report(_ what: String, _ error: any Error) {
+            if failing.insert(what).inserted { errors?(what, error) }
+        }
 
         while true {
             let (closing, canRead) = state.withLock { state in
@@ -118,8 +173,10 @@ public final class AsyncSocket: Sendable {
             while sent < unsent.count {
                 do {
                     guard try socket.send(unsent[sent], dontWait: true) else { break }
+                    if !failing.isEmpty { failing.remove("send") }
                 } catch {
                     // A peer that is gone (ROUTER_MANDATORY) or a message refused: drop it.
+                    report("send", error)
                 }
                 sent += 1
             }
@@ -130,22 +187,38 @@ public final class AsyncSocket: Sendable {
             if canRead { events.insert(.readable) }
             if !unsent.isEmpty { events.insert(.writable) }
             poller.setEvents(events, at: socketItem)
-            guard let ready = try? poller.poll(timeout: -1) else { break }
+            let ready: [PollEvents]
+            do {
+                ready = try poller.poll(timeout: -1)
+            } catch {
+                report("poll", error)
+                break
+            }
             if ready[1].contains(.readable) { waker.drain() }
             if ready[socketItem].contains(.readable) {
-                unsent += receive(from: socket, into: continuation)
+                unsent += receive(from: socket, into: continuation, report: report)
             }
         }
         // Whatever is still unsent goes into the socket for libzmq to flush within the linger.
-        for frames in unsent { _ = try? socket.send(frames, dontWait: true) }
+        for frames in unsent {
+            do { _ = try socket.send(frames, dontWait: true) } catch { report("send", error) }
+        }
     }
 
     /// Reads what is waiting, up to the unread limit; returns the replies `answerInline` made.
-    private func receive(from socket: Socket, into continuation: AsyncStream<[Data]>.Continuation) -> [[Data]] {
+    private func receive(
+        from socket: Socket, into continuation: AsyncStream<[Data]>.Continuation, report: (String, any Error) -> Void
+    ) -> [[Data]] {
+        func next() -> [Data]? {
+            do { return try socket.receive(dontWait: true) } catch {
+                report("receive", error)
+                return nil
+            }
+        }
         guard let answerInline else {
             while true {
                 let room = state.withLock { $0.unread < receiveBuffer }
-                guard room, let frames = try? socket.receive(dontWait: true) else { return [] }
+                guard room, let frames = next() else { return [] }
                 state.withLock { $0.unread += 1 }
                 continuation.yield(frames)
             }
@@ -153,7 +226,7 @@ public final class AsyncSocket: Sendable {
         // One batch, then back to the loop, which sends its replies before reading more.
         let room = state.withLock { receiveBuffer - $0.unread }
         var batch: [[Data]] = []
-        while batch.count < min(room, Self.inlineBatch), let frames = try? socket.receive(dontWait: true) {
+        while batch.count < min(room, Self.inlineBatch), let frames = next() {
             batch.append(frames)
         }
         guard !batch.isEmpty else { return [] }
@@ -204,13 +277,14 @@ extension AsyncSocket {
 }
 
 /// Moves a socket to the thread that will own it. `@unchecked Sendable` is safe: the caller
-/// gives the socket up in `init`, and `take()` runs once, on the new thread; thread start is a
-/// full memory barrier, which is what libzmq asks for when a socket changes threads.
+/// gives the socket up in `init`, and `take()` runs once, on the new thread (or in `close()`
+/// when the socket never ran, behind the state's mutex); thread start is a full memory barrier,
+/// which is what libzmq asks for when a socket changes threads.
 private final class Handoff: @unchecked Sendable {
     private var socket: Socket?
     init(_ socket: consuming Socket) { self.socket = socket }
-    func take() -> Socket {
+    func take() -> Socket? {
         defer { socket = nil }
-        return socket!
+        return socket
     }
 }

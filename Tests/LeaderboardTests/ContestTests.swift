@@ -33,6 +33,7 @@ import ZeroMQ
         let sub = try Socket(.sub, options: [.subscribe(Data())])
         try sub.bind(notifyEndpoint)
         listener = AsyncSocket(sub)
+        Task { [listener] in await listener.run() }  // until deinit closes it
         Task { [listener, announcements] in
             for await frames in listener.messages {
                 guard let body = try? JSONSerialization.jsonObject(with: frames[1]) as? [String: Any],

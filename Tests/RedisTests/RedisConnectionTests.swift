@@ -115,19 +115,36 @@ import Testing
     }
 
     @Test func asyncClientStaysOffTheCooperativePool() async throws {
-        let client = RedisClient(server.configuration)
-        async let a = client.send(["INCR", "shared"])
-        async let b = client.send(["INCR", "shared"])
-        let replies = try await [a, b]
-        #expect(Set(replies.compactMap(\.int)) == [1, 2])
+        try await RedisClient.with(server.configuration) { client in
+            async let a = client.send(["INCR", "shared"])
+            async let b = client.send(["INCR", "shared"])
+            let replies = try await [a, b]
+            #expect(Set(replies.compactMap(\.int)) == [1, 2])
+        }
+    }
+
+    /// The client's threads live as long as its `run()`: none before, none after, and a call
+    /// made once it has ended fails instead of waiting for ever.
+    @Test func theClientsThreadsStartAndEndWithRun() async throws {
+        let client = RedisClient(server.configuration, label: "life", connections: 3)
+        #expect(threads(named: "redis-life-") == 0)
+        // A call made before run() waits for it.
+        async let early = client.send(["PING"])
+        let running = Task { await client.run() }
+        #expect(try await early == .status("PONG"))
+        #expect(threads(named: "redis-life-") == 3)
+        running.cancel()
+        await running.value
+        #expect(threads(named: "redis-life-") == 0)
+        let error = await #expect(throws: RedisError.self) { try await client.send(["PING"]) }
+        #expect(error?.message == "the Redis client has shut down")
     }
 
     @Test func concurrentScriptCallsEachGetTheirOwnReplies() async throws {
         // Calls queued together go out as one pipeline; each caller must get its own replies,
         // in its own order, whatever the others asked.
         let echo = RedisScript("return {KEYS[1], ARGV[1]}")
-        let client = RedisClient(server.configuration)
-        let answers = try await withThrowingTaskGroup(of: (Int, [RedisReply]).self) { group in
+        let answers = try await RedisClient.with(server.configuration) { client in try await withThrowingTaskGroup(of: (Int, [RedisReply]).self) { group in
             for caller in 0..<200 {
                 group.addTask {
                     let calls = (0..<(caller % 3 + 1)).map { call in (keys: ["k\(caller)"], arguments: ["\(caller).\(call)"]) }
@@ -135,7 +152,7 @@ import Testing
                 }
             }
             return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
-        }
+        } }
         for caller in 0..<200 {
             let expected = (0..<(caller % 3 + 1)).map { call in RedisReply.array([.bulk(Data("k\(caller)".utf8)), .bulk(Data("\(caller).\(call)".utf8))]) }
             #expect(answers[caller] == expected, "caller \(caller)")
@@ -144,19 +161,22 @@ import Testing
 
     @Test func scriptCallsSurviveTheServerForgettingScripts() async throws {
         let script = RedisScript("return 'still here'")
-        let client = RedisClient(server.configuration)
-        #expect(try await client.pipeline(script, calls: [([], [])]) == [.bulk(Data("still here".utf8))])
-        try redis.send("SCRIPT", "FLUSH")
-        #expect(try await client.pipeline(script, calls: [([], []), ([], [])]) == Array(repeating: .bulk(Data("still here".utf8)), count: 2))
+        let redis = self.redis
+        try await RedisClient.with(server.configuration) { client in
+            #expect(try await client.pipeline(script, calls: [([], [])]) == [.bulk(Data("still here".utf8))])
+            try redis.send("SCRIPT", "FLUSH")
+            #expect(try await client.pipeline(script, calls: [([], []), ([], [])]) == Array(repeating: .bulk(Data("still here".utf8)), count: 2))
+        }
     }
 
     @Test func aScriptErrorIsOneCallersReplyNotTheOthers() async throws {
-        let client = RedisClient(server.configuration)
         let script = RedisScript("if ARGV[1] == 'bad' then return redis.error_reply('no good') end return ARGV[1]")
-        async let good = client.pipeline(script, calls: [([], ["fine"])])
-        async let bad = client.pipeline(script, calls: [([], ["bad"])])
-        #expect(try await good == [.bulk(Data("fine".utf8))])
-        #expect(try await bad == [.error("no good")])
+        try await RedisClient.with(server.configuration) { (client: RedisClient) async throws in
+            async let good = client.pipeline(script, calls: [([], ["fine"])])
+            async let bad = client.pipeline(script, calls: [([], ["bad"])])
+            #expect(try await good == [.bulk(Data("fine".utf8))])
+            #expect(try await bad == [.error("no good")])
+        }
     }
 }
 
@@ -186,4 +206,13 @@ import Testing
         }
         #expect(throws: RedisError.self) { try RedisConfiguration(url: "redis://h:1/notanumber") }
     }
+}
+
+/// How many of this process's threads have a name that starts with `prefix` (Linux).
+func threads(named prefix: String) -> Int {
+    let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+    return tasks.filter { task in
+        let name = (try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8)) ?? ""
+        return name.hasPrefix(prefix)
+    }.count
 }

@@ -7,16 +7,22 @@ import Testing
 
 /// Each script against a real redis-server: what a batch leaves on the boards, duplicates,
 /// races, first-reached order among equal scores, rolling sums, contest windows.
-@Suite struct StoreTests {
+@Suite final class StoreTests {
     let server: RedisServer
     let connection: RedisConnection
+    let client: RedisClient
     let reader: BoardReader
+    private let running: Task<Void, Never>
 
     init() throws {
         server = try RedisServer()
         connection = server.connection()
-        reader = BoardReader(redis: RedisClient(server.configuration), rules: RulesBook(["acme": ScriptCallTests.doorRules]))
+        client = RedisClient(server.configuration)
+        running = Task { [client] in await client.run() }
+        reader = BoardReader(redis: client, rules: RulesBook(["acme": ScriptCallTests.doorRules]))
     }
+
+    deinit { running.cancel() }
 
     static let day = ScriptCallTests.at  // 2026-11-29 10:00 UTC
     static let minute: Int64 = 60_000
@@ -146,7 +152,7 @@ import Testing
     }
 
     @Test func contestsAreStoredOnceAndTheirAnnouncementsRemembered() async throws {
-        let store = ContestStore(redis: RedisClient(server.configuration))
+        let store = ContestStore(redis: client)
         let late = try Self.contest("""
             {"id": "late", "name": "Late", "metric": "doors", "starts_at": "2026-12-05T00:00:00Z", "ends_at": "2026-12-06T00:00:00Z"}
             """)
@@ -171,7 +177,7 @@ import Testing
     }
 
     @Test func theDirectoryKeepsNamesAndTeams() async throws {
-        let directory = RepDirectory(redis: RedisClient(server.configuration))
+        let directory = RepDirectory(redis: client)
         try await directory.put(org: "acme", rep: "ana", name: "Ana López", team: "north")
         try await directory.put(org: "acme", rep: "bo", name: nil, team: "south")
         #expect(try await directory.teams(org: "acme", reps: ["bo", "ana", "cy"]) == ["south", "north", nil])
@@ -180,16 +186,21 @@ import Testing
 }
 
 /// Findings of the hardening issue in the scripts, each a test that failed before its fix.
-@Suite struct ScriptHardeningTests {
+@Suite final class ScriptHardeningTests {
     let server: RedisServer
     let connection: RedisConnection
     let reader: BoardReader
+    private let running: Task<Void, Never>
 
     init() throws {
         server = try RedisServer()
         connection = server.connection()
-        reader = BoardReader(redis: RedisClient(server.configuration), rules: RulesBook())
+        let client = RedisClient(server.configuration)
+        running = Task { await client.run() }
+        reader = BoardReader(redis: client, rules: RulesBook())
     }
+
+    deinit { running.cancel() }
 
     func apply(_ events: [ActivityEvent]) throws -> [Bool] {
         try BoardWriter.apply(ScoringPlan(org: "acme", events: events, rules: .default), rules: .default, now: StoreTests.day, on: connection)

@@ -135,6 +135,7 @@ package final class ZMQDisplay: Sendable {
         let sub = try Socket(.sub, options: topics.map { .subscribe(Data($0.utf8)) })
         try sub.connect(endpoint)
         socket = AsyncSocket(sub)
+        Task { [socket] in await socket.run() }  // until close()
         Task { [socket, received] in
             for await frames in socket.messages {
                 guard frames.count == 2, let message = try? JSONDecoder().decode(StreamMessage.self, from: frames[1]) else { continue }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import ZeroMQ
 
@@ -8,6 +9,7 @@ import Testing
         try router.bind("tcp://127.0.0.1:*")
         let server = AsyncSocket(router)
         let endpoint = server.lastEndpoint
+        let serverIO = Task { await server.run() }
 
         // An echo server in async code: every request comes back upper-cased.
         let serving = Task {
@@ -22,6 +24,7 @@ import Testing
             let dealer = try Socket(.dealer)
             try dealer.connect(endpoint)
             let client = AsyncSocket(dealer)
+            Task { await client.run() }
             clients.append(client)
             for request in 0..<20 { client.send([Data(), Data("c\(index)-r\(request)".utf8)]) }
         }
@@ -36,6 +39,7 @@ import Testing
         for client in clients { await client.close() }
         await server.close()
         await serving.value
+        await serverIO.value
     }
 
     @Test func unreadMessagesAreBoundedAndNoneIsLost() async throws {
@@ -45,7 +49,10 @@ import Testing
         let push = try Socket(.push, options: [.sendHighWaterMark(10)])
         try push.connect(receiver.lastEndpoint)
         let sender = AsyncSocket(push)
+        // Sent before the sockets run: they wait in the outbox.
         for index in 0..<500 { sender.send([Data(String(index).utf8)]) }
+        Task { await receiver.run() }
+        Task { await sender.run() }
 
         // Read slowly at first; every message still arrives, in order.
         try await Task.sleep(for: .milliseconds(200))
@@ -63,6 +70,7 @@ import Testing
         let sub = try Socket(.sub)
         try sub.bind("tcp://127.0.0.1:*")
         let socket = AsyncSocket(sub)
+        let io = Task { await socket.run() }
         let reader = Task { () -> Int in
             var count = 0
             for await _ in socket.messages { count += 1 }
@@ -70,6 +78,64 @@ import Testing
         }
         await socket.close()
         #expect(await reader.value == 0)
+        await io.value
+    }
+
+    /// The I/O thread lives as long as `run()`: none before, and cancelling the task that runs
+    /// it closes the socket and ends the thread.
+    @Test func theThreadStartsAndEndsWithRun() async throws {
+        let pull = try Socket(.pull)
+        try pull.bind("tcp://127.0.0.1:*")
+        let socket = AsyncSocket(pull)
+        let before = zmqThreads()
+        let io = Task { await socket.run() }
+        try await waitUntil { zmqThreads() == before + 1 }
+        io.cancel()
+        await io.value
+        #expect(zmqThreads() == before)
+        var iterator = socket.messages.makeAsyncIterator()
+        #expect(await iterator.next() == nil)
+    }
+
+    @Test func aSocketThatNeverRanClosesAtOnce() async throws {
+        let sub = try Socket(.sub)
+        try sub.bind("tcp://127.0.0.1:*")
+        let socket = AsyncSocket(sub)
+        await socket.close()
+        var iterator = socket.messages.makeAsyncIterator()
+        #expect(await iterator.next() == nil)
+        await socket.run()  // returns at once: it is closed
+    }
+
+    @Test func aFailedSendIsReportedOnceUntilSendsWorkAgain() async throws {
+        let router = try Socket(.router, options: [.routerMandatory(true)])
+        try router.bind("tcp://127.0.0.1:*")
+        let reports = Mutex<[String]>([])
+        let socket = AsyncSocket(router, errors: { what, error in reports.withLock { $0.append("\(what): \(error)") } })
+        let io = Task { await socket.run() }
+        for _ in 0..<3 { socket.send([Data("nobody".utf8), Data("hello".utf8)]) }
+        try await waitUntil { !reports.withLock { $0.isEmpty } }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(reports.withLock { $0.count } == 1, "\(reports.withLock { $0 })")
+        #expect(reports.withLock { $0.first?.hasPrefix("send: ") } == true)
+        await socket.close()
+        await io.value
+    }
+}
+
+/// Threads of this process named `zmq-…` (the I/O threads of AsyncSockets).
+private func zmqThreads() -> Int {
+    let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+    return tasks.filter { task in
+        ((try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8)) ?? "").hasPrefix("zmq-")
+    }.count
+}
+
+private func waitUntil(seconds: Double = 10, _ condition: () -> Bool) async throws {
+    let deadline = ContinuousClock.now + .seconds(seconds)
+    while !condition() {
+        guard ContinuousClock.now < deadline else { throw CancellationError() }
+        try await Task.sleep(for: .milliseconds(10))
     }
 }
 
@@ -80,6 +146,7 @@ import Testing
         let pub = try Socket(.pub)
         try pub.connect(sub.lastEndpoint)
         let publisher = AsyncSocket(pub)
+        Task { await publisher.run() }
         // A publisher drops what it sends before the subscription has reached it: publish
         // until a message arrives (for at most ten seconds).
         var received: [Data]?

@@ -20,12 +20,15 @@ struct ContestScheduler: Service {
     init(book: ContestBook, notify: [String], logger: Logger) throws {
         let pub = try Socket(.pub, options: [.sendHighWaterMark(10_000), .linger(milliseconds: 500)])
         for endpoint in notify { try pub.connect(endpoint) }
-        self.publisher = AsyncSocket(pub)
+        self.publisher = AsyncSocket(pub, errors: { what, error in
+            logger.warning("contest announcements: \(what) failed", metadata: ["notify": "\(notify)", "error": "\(error)"])
+        })
         self.book = book
         self.logger = logger
     }
 
     func run() async throws {
+        async let io: Void = publisher.run()
         // A publisher drops what it sends before a subscriber's subscription reaches it: give
         // the notify connections a moment before the first announcement.
         try? await Task.sleep(for: .milliseconds(500))
@@ -38,6 +41,7 @@ struct ContestScheduler: Service {
             try? await Task.sleep(for: interval)
         }
         await publisher.close()
+        await io
     }
 
     /// One pass over every org with contests.

@@ -12,9 +12,8 @@ package func buildLeaderboard(
 ) throws -> some ApplicationProtocol {
     let rules = try RulesBook.load(directory: configuration.rulesDirectory)
     let metrics = PrometheusCollectorRegistry()
-    let operations = Operations(
-        redis: RedisClient(configuration.redis, label: "leaderboard", connections: configuration.redisConnections), rules: rules,
-        adminToken: configuration.adminToken, metrics: metrics)
+    let redis = RedisClient(configuration.redis, label: "leaderboard", connections: configuration.redisConnections)
+    let operations = Operations(redis: redis, rules: rules, adminToken: configuration.adminToken, metrics: metrics)
     let zmq = try ZMQTransport(
         endpoint: configuration.zmqEndpoint, maxMessageSize: configuration.maxMessageSize,
         operations: operations, logger: logger)
@@ -26,6 +25,7 @@ package func buildLeaderboard(
     return Application(
         router: HTTPTransport.router(operations, metrics: metrics),
         configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "tally-leaderboard"),
-        services: [zmq, scheduler],
+        // Started in this order, stopped in the reverse: Redis outlives everything that uses it.
+        services: [redis, zmq, scheduler],
         logger: logger)
 }

@@ -23,12 +23,15 @@ package struct ZMQTransport: Service {
         let router = try Socket(.router, options: [.maxMessageSize(maxMessageSize), .sendHighWaterMark(100_000)])
         try router.bind(endpoint)
         let inline = InlineReads(operations: operations)
-        socket = AsyncSocket(router, answerInline: { batch in inline.answer(batch) })
+        socket = AsyncSocket(
+            router, answerInline: { batch in inline.answer(batch) },
+            errors: { what, error in logger.warning("zmq \(what) failed", metadata: ["endpoint": "\(endpoint)", "error": "\(error)"]) })
         self.operations = operations
         self.logger = logger
     }
 
     package func run() async throws {
+        async let io: Void = socket.run()
         await withDiscardingTaskGroup { group in
             for await frames in socket.messages.cancelOnGracefulShutdown() {
                 guard frames.count >= 2 else { continue }
@@ -39,6 +42,7 @@ package struct ZMQTransport: Service {
             }
         }
         await socket.close()
+        await io
     }
 
     private func answer(_ body: Data) async -> Data {

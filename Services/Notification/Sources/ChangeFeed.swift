@@ -19,7 +19,9 @@ struct ChangeFeed: Service {
     init(endpoint: String, maxMessageSize: Int64, hub: Hub, metrics: NotificationMetrics, logger: Logger) throws {
         let sub = try Socket(.sub, options: [.subscribe(Data()), .maxMessageSize(maxMessageSize), .receiveHighWaterMark(100_000)])
         try sub.bind(endpoint)
-        socket = AsyncSocket(sub)
+        socket = AsyncSocket(sub, errors: { what, error in
+            logger.warning("change feed: \(what) failed", metadata: ["endpoint": "\(endpoint)", "error": "\(error)"])
+        })
         self.hub = hub
         self.metrics = metrics
         self.logger = logger
@@ -28,6 +30,7 @@ struct ChangeFeed: Service {
     var endpoint: String { socket.lastEndpoint }
 
     func run() async throws {
+        async let io: Void = socket.run()
         for await frames in socket.messages.cancelOnGracefulShutdown() {
             guard frames.count == 2 else {
                 logger.warning("change feed: ignored a message of \(frames.count) frames (expected org, JSON)")
@@ -37,6 +40,7 @@ struct ChangeFeed: Service {
             await handle(org: String(decoding: frames[0], as: UTF8.self), json: frames[1])
         }
         await socket.close()
+        await io
     }
 
     func handle(org: String, json: Data) async {

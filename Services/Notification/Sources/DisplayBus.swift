@@ -14,17 +14,21 @@ struct DisplayBus: Service {
     let logger: Logger
 
     /// The bound socket, which the hub publishes on and this service reads subscriptions from.
-    static func bind(_ endpoint: String, maxMessageSize: Int64) throws -> AsyncSocket {
+    static func bind(_ endpoint: String, maxMessageSize: Int64, logger: Logger) throws -> AsyncSocket {
         let xpub = try Socket(.xpub, options: [
             .xpubVerbose(true), .maxMessageSize(maxMessageSize), .sendHighWaterMark(10_000), .linger(milliseconds: 0),
         ])
         try xpub.bind(endpoint)
-        return AsyncSocket(xpub)
+        return AsyncSocket(xpub, errors: { what, error in
+            logger.warning("displays: \(what) failed", metadata: ["endpoint": "\(endpoint)", "error": "\(error)"])
+        })
     }
 
     var endpoint: String { socket.lastEndpoint }
 
+    /// Runs the socket (the hub publishes on it meanwhile) and reads its subscriptions.
     func run() async throws {
+        async let io: Void = socket.run()
         for await frames in socket.messages.cancelOnGracefulShutdown() {
             // A subscription message: 1 (subscribe) or 0 (unsubscribe), then the topic.
             guard frames.count == 1, let flag = frames[0].first, flag <= 1 else { continue }
@@ -36,5 +40,6 @@ struct DisplayBus: Service {
             }
         }
         await socket.close()
+        await io
     }
 }

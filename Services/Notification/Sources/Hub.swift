@@ -2,6 +2,7 @@ import Foundation
 import TallyStore
 import Logging
 import Prometheus
+import ServiceLifecycle
 import TallyDomain
 import ZeroMQ
 
@@ -9,7 +10,10 @@ import ZeroMQ
 /// the top as displays last saw it and a sequence number; a change notice marks the board
 /// dirty, and at most one read per `interval` (never later than `interval` after the change)
 /// turns it into an `update` for every watcher. A board nobody watches is forgotten.
-package actor Hub {
+///
+/// The reads are structured work of the hub's own `run()`: a board that needs reading is
+/// queued to it, and it runs each read (after the wait its interval asks for) as a child task.
+package actor Hub: Service {
     struct BoardKey: Hashable, Sendable {
         let org: String
         let board: String
@@ -52,6 +56,15 @@ package actor Hub {
     private let metrics: NotificationMetrics
     private let logger: Logger
     private let encoder = JSONEncoder()
+    /// Boards to read, for `run()`.
+    private nonisolated let refreshes: AsyncStream<RefreshRequest>
+    private nonisolated let refreshQueue: AsyncStream<RefreshRequest>.Continuation
+
+    private struct RefreshRequest: Sendable {
+        let key: BoardKey
+        let generation: Int
+        let delay: Duration
+    }
 
     init(source: BoardSource, publisher: AsyncSocket, interval: Duration, metrics: NotificationMetrics, logger: Logger) {
         self.source = source
@@ -59,6 +72,23 @@ package actor Hub {
         self.interval = interval
         self.metrics = metrics
         self.logger = logger
+        (refreshes, refreshQueue) = AsyncStream.makeStream(of: RefreshRequest.self)
+    }
+
+    /// Runs the board reads the hub asks for until a graceful shutdown or cancellation; reads
+    /// still waiting then are cancelled.
+    package nonisolated func run() async {
+        await withDiscardingTaskGroup { group in
+            for await request in refreshes.cancelOnGracefulShutdown() {
+                group.addTask {
+                    if request.delay > .zero {
+                        do { try await Task.sleep(for: request.delay) } catch { return }
+                    }
+                    await self.refresh(request.key, generation: request.generation)
+                }
+            }
+            group.cancelAll()
+        }
     }
 
     // MARK: Watchers
@@ -175,11 +205,7 @@ package actor Hub {
             watched.refresh = .scheduled
             let now = ContinuousClock.now
             let delay = watched.lastRead.map { max(.zero, $0 + interval - now) } ?? .zero
-            let generation = watched.generation
-            Task { [weak self] in
-                if delay > .zero { try? await Task.sleep(for: delay) }
-                await self?.refresh(key, generation: generation)
-            }
+            refreshQueue.yield(RefreshRequest(key: key, generation: watched.generation, delay: delay))
         }
         boards[key] = watched
     }

@@ -38,7 +38,7 @@ package func buildNotification(configuration: NotificationConfiguration, logger:
     let redis = RedisClient(configuration.redis, label: "notification", connections: 2)
     let source = BoardSource(reader: BoardReader(redis: redis, rules: rules), size: configuration.top)
     let metrics = NotificationMetrics()
-    let publisher = try DisplayBus.bind(configuration.displaysEndpoint, maxMessageSize: configuration.maxMessageSize)
+    let publisher = try DisplayBus.bind(configuration.displaysEndpoint, maxMessageSize: configuration.maxMessageSize, logger: logger)
     let hub = Hub(source: source, publisher: publisher, interval: configuration.interval, metrics: metrics, logger: logger)
     let feed = try ChangeFeed(
         endpoint: configuration.changesEndpoint, maxMessageSize: configuration.maxMessageSize, hub: hub, metrics: metrics,
@@ -55,7 +55,8 @@ package func buildNotification(configuration: NotificationConfiguration, logger:
         server: .http1WebSocketUpgrade(webSocketRouter: router),
         configuration: .init(
             address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "tally-notification"),
-        services: [feed, bus, Sweeper(hub: hub, interval: configuration.sweepInterval)],
+        // Started in this order, stopped in the reverse: Redis and the hub outlive what feeds them.
+        services: [redis, hub, feed, bus, Sweeper(hub: hub, interval: configuration.sweepInterval)],
         logger: logger)
 }
 
