@@ -11,6 +11,8 @@ import ZeroMQ
 final class Broker {
     private let configuration: IngestionConfiguration
     private let logger: Logger
+    /// A reply could not be sent, and none has been since (so it is logged once).
+    private var replyFailing = false
     private let frontend: Socket
     private let backend: Socket
 
@@ -166,9 +168,21 @@ final class Broker {
     }
 
     private func reply(_ envelope: [Data], _ reply: IngestReply) {
-        guard let body = try? encoder.encode(reply) else { return }
-        // A client that went away cannot be answered; that is not an error here.
-        _ = try? frontend.send(envelope + [body], dontWait: true)
+        // A client that went away is dropped by the ROUTER without a word; what fails here is a
+        // reply the socket would not take (a client at its high-water mark), told once until
+        // replies go out again.
+        do {
+            let sent = try frontend.send(envelope + [try encoder.encode(reply)], dontWait: true)
+            if sent { replyFailing = false } else { replyFailed("the client's queue is full") }
+        } catch {
+            replyFailed("\(error)")
+        }
+    }
+
+    private func replyFailed(_ reason: String) {
+        guard !replyFailing else { return }
+        replyFailing = true
+        logger.warning("a reply to a field app was dropped", metadata: ["reason": "\(reason)"])
     }
 
     // MARK: - Workers

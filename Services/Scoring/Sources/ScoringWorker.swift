@@ -16,6 +16,7 @@ final class ScoringWorker {
     private let redis: RedisConnection
     private let publisher: Socket
     private let encoder = JSONEncoder()
+    private var noticesFailing = false
 
     init(configuration: ScoringConfiguration, rules: RulesBook, logger: Logger) throws {
         self.configuration = configuration
@@ -75,6 +76,22 @@ final class ScoringWorker {
         return socket
     }
 
+    /// Sends a change notice to notification, never waiting: a notice it misses is repaired by
+    /// its periodic re-read. A drop is logged once until notices go out again.
+    private func publish(_ notice: ChangeNotice) {
+        do {
+            let sent = try publisher.send(try ChangeMessage.changes(notice).frames(encoder: encoder), dontWait: true)
+            if sent {
+                noticesFailing = false
+                return
+            }
+            if !noticesFailing { logger.warning("change notices dropped: notification is not taking them", metadata: ["org": "\(notice.org)"]) }
+        } catch {
+            if !noticesFailing { logger.warning("change notice not sent", metadata: ["org": "\(notice.org)", "error": "\(error)"]) }
+        }
+        noticesFailing = true
+    }
+
     private func process(_ payload: Data) -> JobResult {
         let job: Job
         do {
@@ -85,9 +102,7 @@ final class ScoringWorker {
         }
         do {
             let outcome = try scorer.score(job.events, now: Timestamp.now(), redis: redis)
-            for notice in outcome.notices {
-                _ = try? publisher.send([Data(notice.org.utf8), try encoder.encode(notice)], dontWait: true)
-            }
+            for notice in outcome.notices { publish(notice) }
             logger.debug("batch applied", metadata: ["events": "\(job.events.count)"])
             return JobResult(statuses: outcome.statuses)
         } catch {
