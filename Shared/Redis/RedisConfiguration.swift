@@ -38,6 +38,13 @@ package struct RedisConfiguration: Sendable, Equatable {
         }
     }
 
+    /// The URL that reads back as this configuration: `redis://127.0.0.1:6379` by default.
+    package var url: String {
+        let user = username?.addingPercentEncoding(withAllowedCharacters: .urlUserAllowed) ?? ""
+        let auth = password.map { "\(user):\($0.addingPercentEncoding(withAllowedCharacters: .urlPasswordAllowed) ?? $0)@" } ?? ""
+        return "redis://\(auth)\(host):\(port)" + (database == 0 ? "" : "/\(database)")
+    }
+
     /// The URL again, with any password hidden, for logs.
     package var redactedURL: String {
         let auth = password == nil ? "" : "\(username ?? ""):***@"

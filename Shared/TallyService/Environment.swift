@@ -1,11 +1,19 @@
 import Foundation
+import Synchronization
+import TallyDomain
 
 /// Option defaults from `TALLY_<OPTION>` variables, so every flag can also be set in the
-/// environment: `--redis-url` reads `TALLY_REDIS_URL`.
+/// environment: `--redis-url` reads `TALLY_REDIS_URL`. A variable that cannot be read as its
+/// option's type is remembered, and `validate()` refuses it naming the flag, rather than the
+/// default quietly taking its place.
 package enum Environment {
     package static func value(_ option: String) -> String? {
-        let name = "TALLY_" + option.uppercased().replacingOccurrences(of: "-", with: "_")
-        return ProcessInfo.processInfo.environment[name]
+        ProcessInfo.processInfo.environment[variable(option)]
+    }
+
+    /// `TALLY_REDIS_URL` for `redis-url`.
+    package static func variable(_ option: String) -> String {
+        "TALLY_" + option.uppercased().replacingOccurrences(of: "-", with: "_")
     }
 
     package static func string(_ option: String, default fallback: String) -> String {
@@ -13,8 +21,22 @@ package enum Environment {
     }
 
     package static func int(_ option: String, default fallback: Int) -> Int {
-        value(option).flatMap { Int($0) } ?? fallback
+        guard let text = value(option) else { return fallback }
+        guard let number = Int(text.trimmingCharacters(in: .whitespaces)) else {
+            problems.withLock {
+                $0.append(ConfigurationError(option: option, problem: "\(variable(option))=\(text.quoted) is not a whole number"))
+            }
+            return fallback
+        }
+        return number
     }
+
+    /// Refuses the first `TALLY_*` variable that could not be read.
+    package static func validate() throws(ConfigurationError) {
+        if let problem = problems.withLock({ $0.first }) { throw problem }
+    }
+
+    private static let problems = Mutex<[ConfigurationError]>([])
 
     /// The items of a comma-separated option value, e.g. `--notify tcp://a:5557,tcp://b:5557`.
     package static func list(_ text: String) -> [String] {

@@ -7,11 +7,12 @@ import Testing
 
 /// Each script against a real redis-server: what a batch leaves on the boards, duplicates,
 /// races, first-reached order among equal scores, rolling sums, contest windows.
-@Suite final class StoreTests {
+/// A redis-server of a test's own, a blocking connection (as scoring's worker has) and a
+/// running client (as the leaderboard has), ended with the test.
+final class StoreFixture {
     let server: RedisServer
     let connection: RedisConnection
     let client: RedisClient
-    let reader: BoardReader
     private let running: Task<Void, Never>
 
     init() throws {
@@ -19,10 +20,21 @@ import Testing
         connection = server.connection()
         client = RedisClient(server.configuration)
         running = Task { [client] in await client.run() }
-        reader = BoardReader(redis: client, rules: RulesBook(["acme": ScriptCallTests.doorRules]))
     }
 
     deinit { running.cancel() }
+}
+
+@Suite struct StoreTests {
+    let fixture: StoreFixture
+    let reader: BoardReader
+    var connection: RedisConnection { fixture.connection }
+    var client: RedisClient { fixture.client }
+
+    init() throws {
+        fixture = try StoreFixture()
+        reader = BoardReader(redis: fixture.client, rules: RulesBook(["acme": ScriptCallTests.doorRules]))
+    }
 
     static let day = ScriptCallTests.at  // 2026-11-29 10:00 UTC
     static let minute: Int64 = 60_000
@@ -186,21 +198,15 @@ import Testing
 }
 
 /// Findings of the hardening issue in the scripts, each a test that failed before its fix.
-@Suite final class ScriptHardeningTests {
-    let server: RedisServer
-    let connection: RedisConnection
+@Suite struct ScriptHardeningTests {
+    let fixture: StoreFixture
     let reader: BoardReader
-    private let running: Task<Void, Never>
+    var connection: RedisConnection { fixture.connection }
 
     init() throws {
-        server = try RedisServer()
-        connection = server.connection()
-        let client = RedisClient(server.configuration)
-        running = Task { await client.run() }
-        reader = BoardReader(redis: client, rules: RulesBook())
+        fixture = try StoreFixture()
+        reader = BoardReader(redis: fixture.client, rules: RulesBook())
     }
-
-    deinit { running.cancel() }
 
     func apply(_ events: [ActivityEvent]) throws -> [Bool] {
         try BoardWriter.apply(ScoringPlan(org: "acme", events: events, rules: .default), rules: .default, now: StoreTests.day, on: connection)

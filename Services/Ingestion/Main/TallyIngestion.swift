@@ -9,38 +9,52 @@ struct TallyIngestion: AsyncParsableCommand {
         commandName: "tally-ingestion",
         abstract: "The front door for field apps: takes activity events over ZeroMQ and hands them to scoring workers.",
         discussion: "Every option can also be set as TALLY_<OPTION>, e.g. TALLY_FRONTEND=tcp://*:5555.")
+    /// Where every default comes from.
+    private static let defaults = IngestionConfiguration()
 
     @Option(help: "ZeroMQ endpoint field apps connect to.")
-    var frontend = Environment.string("frontend", default: "tcp://*:5555")
+    var frontend = Environment.string("frontend", default: defaults.frontend)
 
     @Option(help: "ZeroMQ endpoint scoring workers connect to.")
-    var backend = Environment.string("backend", default: "tcp://*:5556")
+    var backend = Environment.string("backend", default: defaults.backend)
 
     @Option(help: "Milliseconds a request may wait for a worker before it is answered 'unavailable'.")
-    var unavailableAfterMs = Environment.int("unavailable-after-ms", default: 2_000)
+    var unavailableAfterMs = Environment.int("unavailable-after-ms", default: Int(defaults.unavailableAfter.milliseconds))
 
     @Option(help: "The most events in one job for a worker.")
-    var maxBatchEvents = Environment.int("max-batch-events", default: 1_000)
+    var maxBatchEvents = Environment.int("max-batch-events", default: defaults.maxBatchEvents)
 
     @Option(help: "Milliseconds between heartbeats with workers.")
-    var heartbeatMs = Environment.int("heartbeat-ms", default: 1_000)
+    var heartbeatMs = Environment.int("heartbeat-ms", default: Int(defaults.heartbeatInterval.milliseconds))
 
     @Option(help: "Heartbeats a worker may miss before its work goes to another.")
-    var heartbeatLiveness = Environment.int("heartbeat-liveness", default: 3)
+    var heartbeatLiveness = Environment.int("heartbeat-liveness", default: defaults.heartbeatLiveness)
 
     @Option(help: "Largest message accepted, in bytes.")
-    var maxMessageSize = Environment.int("max-message-size", default: 1 << 20)
+    var maxMessageSize = Environment.int("max-message-size", default: Int(defaults.maxMessageSize))
 
     @Option(help: "Seconds shutdown waits for work in flight.")
-    var shutdownGraceSeconds = Environment.int("shutdown-grace-seconds", default: 10)
+    var shutdownGraceSeconds = Environment.int("shutdown-grace-seconds", default: Int(defaults.shutdownGrace.components.seconds))
 
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = Environment.string("log-level", default: "info")
 
+    func validate() throws {
+        try Environment.validate()
+        _ = try Check.logLevel(logLevel)
+        try settings().validate()
+    }
+
     func run() async throws {
         try bootstrapLogging(level: logLevel)
         let logger = Logger(label: "tally.ingestion")
-        var configuration = IngestionConfiguration()
+        let service = try IngestionService(configuration: settings(), logger: logger)
+        try await runServices([service], logger: logger)
+    }
+
+    /// The configuration the options describe.
+    private func settings() -> IngestionConfiguration {
+        var configuration = Self.defaults
         configuration.frontend = frontend
         configuration.backend = backend
         configuration.unavailableAfter = .milliseconds(unavailableAfterMs)
@@ -49,7 +63,6 @@ struct TallyIngestion: AsyncParsableCommand {
         configuration.heartbeatLiveness = heartbeatLiveness
         configuration.maxMessageSize = Int64(maxMessageSize)
         configuration.shutdownGrace = .seconds(shutdownGraceSeconds)
-        let service = try IngestionService(configuration: configuration, logger: logger)
-        try await runServices([service], logger: logger)
+        return configuration
     }
 }

@@ -1,3 +1,4 @@
+import TallyDomain
 import TallyService
 
 /// tally-ingestion's settings; every one has a default.
@@ -21,10 +22,15 @@ package struct IngestionConfiguration: Sendable {
 
     package init() {}
 
+    /// Every field checked, an error naming its flag.
     package func validate() throws(ConfigurationError) {
-        if maxBatchEvents < 1 { throw .init(option: "max-batch-events", problem: "must be at least 1") }
-        if heartbeatLiveness < 1 { throw .init(option: "heartbeat-liveness", problem: "must be at least 1") }
-        if unavailableAfter <= .zero { throw .init(option: "unavailable-after", problem: "must be positive") }
-        if maxMessageSize < 1024 { throw .init(option: "max-message-size", problem: "must be at least 1024 bytes") }
+        try Check.endpoint(frontend, "frontend")
+        try Check.endpoint(backend, "backend")
+        try Check.positive(unavailableAfter, "unavailable-after-ms")
+        try Check.within(1...EventRequest.maxEvents, maxBatchEvents, "max-batch-events")
+        try Check.positive(heartbeatInterval, "heartbeat-ms")
+        try Check.atLeast(1, heartbeatLiveness, "heartbeat-liveness")
+        try Check.atLeast(1024, Int(maxMessageSize), "max-message-size")
+        guard shutdownGrace >= .zero else { throw ConfigurationError(option: "shutdown-grace-seconds", problem: "must be 0 or more") }
     }
 }

@@ -11,21 +11,23 @@ struct TallyLeaderboard: AsyncParsableCommand {
         commandName: "tally-leaderboard",
         abstract: "Board queries over HTTP and ZeroMQ.",
         discussion: "Every option can also be set as TALLY_<OPTION>, e.g. TALLY_ADMIN_TOKEN=....")
+    /// Where every default comes from.
+    private static let defaults = LeaderboardConfiguration()
 
     @Option(help: "ZeroMQ request/reply endpoint.")
-    var zmq = Environment.string("zmq", default: "tcp://*:5558")
+    var zmq = Environment.string("zmq", default: defaults.zmqEndpoint)
 
     @Option(help: "HTTP address to listen on.")
-    var httpHost = Environment.string("http-host", default: "0.0.0.0")
+    var httpHost = Environment.string("http-host", default: defaults.httpHost)
 
     @Option(help: "HTTP port.")
-    var httpPort = Environment.int("http-port", default: 8080)
+    var httpPort = Environment.int("http-port", default: defaults.httpPort)
 
     @Option(help: "redis://[:password@]host:port[/db]")
-    var redisUrl = Environment.string("redis-url", default: "redis://127.0.0.1:6379")
+    var redisUrl = Environment.string("redis-url", default: defaults.redis.url)
 
     @Option(help: "Redis connections that queries share.")
-    var redisConnections = Environment.int("redis-connections", default: 4)
+    var redisConnections = Environment.int("redis-connections", default: defaults.redisConnections)
 
     @Option(name: .customLong("rules"), help: "Directory of per-org rules files (<org>.json or <org>.yaml); default rules otherwise.") var rulesOption: String?
     var rules: String? { rulesOption ?? Environment.value("rules") }
@@ -35,23 +37,34 @@ struct TallyLeaderboard: AsyncParsableCommand {
     var adminToken: String? { adminTokenOption ?? Environment.value("admin-token") }
 
     @Option(help: "Comma-separated endpoints for contest announcements (tally-notification).")
-    var notify = Environment.string("notify", default: "tcp://127.0.0.1:5557")
+    var notify = Environment.string("notify", default: defaults.notify.joined(separator: ","))
 
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = Environment.string("log-level", default: "info")
 
+    func validate() throws {
+        try Environment.validate()
+        _ = try Check.logLevel(logLevel)
+        try settings().validate()
+    }
+
     func run() async throws {
         try bootstrapLogging(level: logLevel)
         let logger = Logger(label: "tally.leaderboard")
-        var configuration = LeaderboardConfiguration()
+        try await buildLeaderboard(configuration: settings(), logger: logger).runService()
+    }
+
+    /// The configuration the options describe.
+    private func settings() throws(ConfigurationError) -> LeaderboardConfiguration {
+        var configuration = Self.defaults
         configuration.zmqEndpoint = zmq
         configuration.httpHost = httpHost
         configuration.httpPort = httpPort
-        configuration.redis = try RedisConfiguration(url: redisUrl)
-        configuration.redisConnections = max(1, redisConnections)
+        configuration.redis = try Check.redisURL(redisUrl)
+        configuration.redisConnections = redisConnections
         configuration.rulesDirectory = rules
         configuration.adminToken = adminToken
         configuration.notify = Environment.list(notify)
-        try await buildLeaderboard(configuration: configuration, logger: logger).runService()
+        return configuration
     }
 }

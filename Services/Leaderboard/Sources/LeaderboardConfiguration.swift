@@ -1,4 +1,5 @@
 import Redis
+import TallyService
 
 /// tally-leaderboard's settings; every one has a default.
 package struct LeaderboardConfiguration: Sendable {
@@ -19,4 +20,15 @@ package struct LeaderboardConfiguration: Sendable {
     package var maxMessageSize: Int64 = 1 << 20
 
     package init() {}
+
+    /// Every field checked, an error naming its flag.
+    package func validate() throws(ConfigurationError) {
+        try Check.endpoint(zmqEndpoint, "zmq")
+        try Check.port(httpPort, "http-port")
+        try Check.within(1...64, redisConnections, "redis-connections")
+        try Check.directory(rulesDirectory, "rules")
+        if adminToken?.isEmpty == true { throw ConfigurationError(option: "admin-token", problem: "must not be empty (leave it unset to refuse admin operations)") }
+        try Check.endpoints(notify, "notify")
+        try Check.atLeast(1024, Int(maxMessageSize), "max-message-size")
+    }
 }

@@ -1,4 +1,5 @@
 import Redis
+import TallyService
 
 /// tally-scoring's settings; every one has a default.
 package struct ScoringConfiguration: Sendable {
@@ -14,4 +15,13 @@ package struct ScoringConfiguration: Sendable {
     package var maxMessageSize: Int64 = 16 << 20
 
     package init() {}
+
+    /// Every field checked, an error naming its flag.
+    package func validate() throws(ConfigurationError) {
+        try Check.endpoint(ingestion, "ingestion")
+        try Check.endpoints(notify, "notify")
+        try Check.directory(rulesDirectory, "rules")
+        try Check.positive(heartbeatInterval, "heartbeat-ms")
+        try Check.atLeast(1, heartbeatLiveness, "heartbeat-liveness")
+    }
 }
