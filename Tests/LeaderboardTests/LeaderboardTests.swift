@@ -284,6 +284,34 @@ func zmqClient(_ endpoint: String) throws -> (String) throws -> [String: Any] {
         }
     }
 
+    /// One client's flood over ZeroMQ becomes at most --zmq-concurrency tasks (and Redis calls)
+    /// at once; the rest wait unread, and every request is still answered.
+    @Test func aFloodOfRequestsIsServedABoundedNumberAtATime() async throws {
+        var configuration = floor.configuration()
+        configuration.zmqConcurrency = 8
+        let app = try buildLeaderboard(configuration: configuration, logger: Logger(label: "test"))
+        let endpoint = floor.zmqEndpoint
+        let stack = floor.stack
+        try await app.test(.live) { client in
+            let dealer = try Socket(.dealer, options: [.receiveTimeout(milliseconds: 10_000)])
+            try dealer.connect(endpoint)
+            // Redis holds every command for 1.5 s: requests served as tasks wait on it.
+            try stack.redis.connection().send("CLIENT", "PAUSE", "1500", "ALL")
+            for _ in 0..<100 { try dealer.send([Data(), Data(#"{"op": "contest.list"}"#.utf8)]) }
+            try await Task.sleep(for: .milliseconds(700))
+            let metrics = String(buffer: try await client.execute(uri: "/metrics", method: .get).body)
+            let line = metrics.split(separator: "\n").first { $0.hasPrefix("tally_zmq_requests_in_flight ") }
+            #expect(line.flatMap { Double($0.split(separator: " ")[1]) } == 8, "\(line ?? "no gauge")")
+            var answered = 0
+            while answered < 100, let frames = try dealer.receive() {
+                let answer = try JSONSerialization.jsonObject(with: frames[1]) as? [String: Any]
+                #expect(answer?["ok"] as? Bool == true)
+                answered += 1
+            }
+            #expect(answered == 100)
+        }
+    }
+
     @Test func whileRedisIsAwayEveryRequestIsAnsweredAndReadsComeBackAfter() async throws {
         let app = try buildLeaderboard(configuration: floor.configuration(), logger: Logger(label: "test"))
         let endpoint = floor.zmqEndpoint

@@ -26,6 +26,9 @@ struct TallyLeaderboard: AsyncParsableCommand {
     @Option(help: "redis://[:password@]host:port[/db]")
     var redisUrl = Environment.string("redis-url", default: defaults.redis.url)
 
+    @Option(help: "ZeroMQ requests served at once (contests, admin operations); more wait unread.")
+    var zmqConcurrency = Environment.int("zmq-concurrency", default: defaults.zmqConcurrency)
+
     @Option(help: "Redis connections that queries share.")
     var redisConnections = Environment.int("redis-connections", default: defaults.redisConnections)
 
@@ -62,6 +65,7 @@ struct TallyLeaderboard: AsyncParsableCommand {
         configuration.httpPort = httpPort
         configuration.redis = try Check.redisURL(redisUrl)
         configuration.redisConnections = redisConnections
+        configuration.zmqConcurrency = zmqConcurrency
         configuration.rulesDirectory = rules
         configuration.adminToken = adminToken
         configuration.notify = Environment.list(notify)

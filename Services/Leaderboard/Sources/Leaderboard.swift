@@ -16,7 +16,7 @@ package func buildLeaderboard(
     let operations = Operations(redis: redis, rules: rules, adminToken: configuration.adminToken, metrics: metrics)
     let zmq = try ZMQTransport(
         endpoint: configuration.zmqEndpoint, maxMessageSize: configuration.maxMessageSize,
-        operations: operations, logger: logger)
+        concurrency: configuration.zmqConcurrency, operations: operations, logger: logger)
     let scheduler = try ContestScheduler(book: operations.contests, notify: configuration.notify, logger: logger)
     logger.info("listening", metadata: [
         "zmq": "\(zmq.endpoint)", "http": "\(configuration.httpHost):\(configuration.httpPort)",

@@ -16,6 +16,9 @@ package struct LeaderboardConfiguration: Sendable {
     package var adminToken: String?
     /// Where contest announcements go (tally-notification's SUB endpoints).
     package var notify = ["tcp://127.0.0.1:5557"]
+    /// ZeroMQ requests served as tasks at once (the hot reads are answered on the socket's
+    /// thread, a batch at a time, and do not count).
+    package var zmqConcurrency = 64
     /// The largest request accepted on the ZeroMQ socket.
     package var maxMessageSize: Int64 = 1 << 20
 
@@ -29,6 +32,7 @@ package struct LeaderboardConfiguration: Sendable {
         try Check.directory(rulesDirectory, "rules")
         if adminToken?.isEmpty == true { throw ConfigurationError(option: "admin-token", problem: "must not be empty (leave it unset to refuse admin operations)") }
         try Check.endpoints(notify, "notify")
+        try Check.within(1...10_000, zmqConcurrency, "zmq-concurrency")
         try Check.atLeast(1024, Int(maxMessageSize), "max-message-size")
     }
 }

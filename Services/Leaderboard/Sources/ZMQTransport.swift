@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Prometheus
 import Redis
 import ServiceLifecycle
 import TallyDomain
@@ -12,14 +13,19 @@ import ZeroMQ
 /// The hot reads (`top`, `rank`, `around` of a metric board) and bad requests are answered on
 /// the socket's own thread: what arrived together is read from Redis in one pipelined round
 /// trip on a connection of that thread's, and answered at once. Other operations are served
-/// concurrently as tasks; each reply goes back through its own envelope.
+/// concurrently as tasks, at most `concurrency` at once: past that the socket's messages wait
+/// unread (and then libzmq's high-water mark pushes back on the clients), so one client's flood
+/// never becomes an unbounded pile of tasks and Redis calls. Each reply goes back through its
+/// own envelope.
 package struct ZMQTransport: Service {
     private let socket: AsyncSocket
     private let operations: Operations
+    private let concurrency: Int
+    private let inFlight: Gauge
     private let logger: Logger
     package var endpoint: String { socket.lastEndpoint }
 
-    init(endpoint: String, maxMessageSize: Int64, operations: Operations, logger: Logger) throws {
+    init(endpoint: String, maxMessageSize: Int64, concurrency: Int, operations: Operations, logger: Logger) throws {
         let router = try Socket(.router, options: [.maxMessageSize(maxMessageSize), .sendHighWaterMark(100_000)])
         try router.bind(endpoint)
         let inline = InlineReads(operations: operations)
@@ -27,17 +33,30 @@ package struct ZMQTransport: Service {
             router, answerInline: { batch in inline.answer(batch) },
             errors: { what, error in logger.warning("zmq \(what) failed", metadata: ["endpoint": "\(endpoint)", "error": "\(error)"]) })
         self.operations = operations
+        self.concurrency = concurrency
+        self.inFlight = operations.metrics.makeGauge(descriptor: .init(
+            namespace: "tally", metricName: "zmq_requests_in_flight", unitName: "",
+            helpText: "ZeroMQ requests being served as tasks (contests, admin operations), at most --zmq-concurrency."))
         self.logger = logger
     }
 
     package func run() async throws {
         async let io: Void = socket.run()
-        await withDiscardingTaskGroup { group in
+        await withTaskGroup(of: Void.self) { group in
+            var started = 0
             for await frames in socket.messages.cancelOnGracefulShutdown() {
                 guard frames.count >= 2 else { continue }
+                // At the bound, the next request waits until one in flight is answered.
+                if started == concurrency {
+                    await group.next()
+                    started -= 1
+                }
+                started += 1
+                inFlight.increment()
                 group.addTask {
                     let reply = await answer(frames.last!)
                     socket.send(Array(frames.dropLast()) + [reply])
+                    inFlight.decrement()
                 }
             }
         }
