@@ -52,6 +52,11 @@ let package = Package(
             ],
             path: "Shared/TallyService"),
 
+        // Running a stack on one machine (tally up, the benchmark, the test fixtures):
+        // redis-server's command line, free ports, executables, child processes, each service
+        // started in order, waited for and stopped in reverse.
+        .target(name: "TallyLauncher", dependencies: ["ZeroMQ", "Redis"], path: "Shared/TallyLauncher"),
+
         // tally-ingestion: the front door for field apps and the broker for scoring workers.
         .target(name: "Ingestion", dependencies: ["TallyService"], path: "Services/Ingestion/Sources"),
         .executableTarget(
@@ -98,7 +103,7 @@ let package = Package(
         .executableTarget(
             name: "tally",
             dependencies: [
-                "TallyService", "TallyDomain", "ZeroMQ", "Redis",
+                "TallyService", "TallyLauncher", "TallyDomain", "ZeroMQ", "Redis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 // `tally bench`'s WebSocket displays.
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
@@ -109,7 +114,7 @@ let package = Package(
         .target(
             name: "TallyTesting",
             dependencies: [
-                "Redis", "ZeroMQ", "TallyService",
+                "Redis", "ZeroMQ", "TallyService", "TallyLauncher",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             ],
             path: "Tests/TallyTesting"),
@@ -117,6 +122,7 @@ let package = Package(
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ", "TallyTesting"]),
         .testTarget(name: "RedisTests", dependencies: ["Redis", "TallyTesting"]),
         .testTarget(name: "TallyDomainTests", dependencies: ["TallyDomain", "TallyService"]),
+        .testTarget(name: "TallyLauncherTests", dependencies: ["TallyLauncher", "Redis"]),
         .testTarget(
             name: "PipelineTests",
             dependencies: [
