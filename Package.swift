@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "tally-leaderboard", targets: ["tally-leaderboard"]),
         .executable(name: "tally-notification", targets: ["tally-notification"]),
         .executable(name: "tally", targets: ["tally"]),
+        .executable(name: "tally-bench", targets: ["tally-bench"]),
         // The ZeroMQ wrapper, for Swift field apps and tools that talk to Tally.
         .library(name: "TallyZeroMQ", targets: ["ZeroMQ"]),
     ],
@@ -103,12 +104,21 @@ let package = Package(
         .executableTarget(
             name: "tally",
             dependencies: [
-                "TallyService", "TallyLauncher", "TallyDomain", "ZeroMQ", "Redis",
+                "TallyService", "TallyLauncher", "TallyDomain", "ZeroMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                // `tally bench`'s WebSocket displays.
-                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             ],
             path: "Services/CLI/Main"),
+
+        // tally-bench: the benchmark (`tally bench` runs it), with its WebSocket displays.
+        .executableTarget(
+            name: "tally-bench",
+            dependencies: [
+                "TallyLauncher", "TallyDomain", "ZeroMQ", "Redis",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+            ],
+            path: "Services/Bench/Main"),
 
         // Test support: a real redis-server on a free port, service processes, clients.
         .target(
