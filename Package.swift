@@ -118,7 +118,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             ],
-            path: "Services/Bench/Main"),
+            path: "Services/Bench/Main",
+            resources: [.embedInCode("ceiling.lua")]),
 
         // Test support: a real redis-server on a free port, service processes, clients.
         .target(
