@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "tally-leaderboard", targets: ["tally-leaderboard"]),
         .executable(name: "tally-notification", targets: ["tally-notification"]),
         .executable(name: "tally", targets: ["tally"]),
+        .executable(name: "tally-bench", targets: ["tally-bench"]),
         // The ZeroMQ wrapper, for Swift field apps and tools that talk to Tally.
         .library(name: "TallyZeroMQ", targets: ["ZeroMQ"]),
     ],
@@ -66,6 +67,11 @@ let package = Package(
             ],
             path: "Shared/TallyService"),
 
+        // Running a stack on one machine (tally up, the benchmark, the test fixtures):
+        // redis-server's command line, free ports, executables, child processes, each service
+        // started in order, waited for and stopped in reverse.
+        .target(name: "TallyLauncher", dependencies: ["ZeroMQ", "Redis"], path: "Shared/TallyLauncher"),
+
         // tally-ingestion: the front door for field apps and the broker for scoring workers.
         .target(name: "Ingestion", dependencies: ["TallyService"], path: "Services/Ingestion/Sources"),
         .executableTarget(
@@ -113,18 +119,28 @@ let package = Package(
         .executableTarget(
             name: "tally",
             dependencies: [
-                "TallyService", "TallyDomain", "TallyStore", "ZeroMQ", "Redis",
+                "TallyService", "TallyLauncher", "TallyDomain", "ZeroMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                // `tally bench`'s WebSocket displays.
-                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             ],
             path: "Services/CLI/Main"),
+
+        // tally-bench: the benchmark (`tally bench` runs it), with its WebSocket displays.
+        .executableTarget(
+            name: "tally-bench",
+            dependencies: [
+                "TallyLauncher", "TallyDomain", "TallyStore", "ZeroMQ", "Redis",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+            ],
+            path: "Services/Bench/Main",
+            resources: [.embedInCode("ceiling.lua")]),
 
         // Test support: a real redis-server on a free port, service processes, clients.
         .target(
             name: "TallyTesting",
             dependencies: [
-                "Redis", "ZeroMQ", "TallyService",
+                "Redis", "ZeroMQ", "TallyService", "TallyLauncher",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             ],
             path: "Tests/TallyTesting"),
@@ -133,6 +149,7 @@ let package = Package(
         .testTarget(name: "RedisTests", dependencies: ["Redis", "TallyTesting"]),
         .testTarget(name: "TallyDomainTests", dependencies: ["TallyDomain", "TallyService"]),
         .testTarget(name: "TallyStoreTests", dependencies: ["TallyStore", "TallyChanges", "TallyDomain", "Redis", "TallyTesting"]),
+        .testTarget(name: "TallyLauncherTests", dependencies: ["TallyLauncher", "Redis"]),
         .testTarget(
             name: "PipelineTests",
             dependencies: [

@@ -5,12 +5,13 @@ import Yams
 
 /// No Docker engine runs here, so this checks what can be checked of compose/: the file
 /// parses, every service runs an executable this package builds, with options it knows, on
-/// the SPEC's ports.
+/// the SPEC's ports; and the image's build steps (compose/build-binaries) produce every
+/// executable the image runs.
 @Suite struct ComposeTests {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     let compose: [String: Any]
 
     init() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let text = try String(contentsOf: root.appendingPathComponent("compose/docker-compose.yml"), encoding: .utf8)
         compose = try #require(try Yams.load(yaml: text) as? [String: Any])
     }
@@ -44,4 +45,34 @@ import Yams
         #expect((services["scoring"]?["deploy"] as? [String: Any])?["replicas"] as? Int == 2)
         #expect((services["redis"]?["command"] as? [String])?.contains("--appendonly") == true)
     }
+
+    /// The Dockerfile's build step, run here in debug (so it reuses this suite's own build and
+    /// takes seconds): every executable the image's services run, and `tally`, comes out and
+    /// starts.
+    @Test func theImageBuildStepBuildsEveryExecutableTheImageRuns() throws {
+        let dockerfile = try String(contentsOf: root.appendingPathComponent("compose/Dockerfile"), encoding: .utf8)
+        #expect(dockerfile.contains("RUN compose/build-binaries /out\n"), "the Dockerfile builds with the script tested here")
+        #expect(dockerfile.contains("COPY --from=build /out/ /usr/local/bin/"), "the image gets what the script put in /out")
+
+        let stack = try TallyStack()  // for its scratch directory
+        let out = stack.directory.appendingPathComponent("out")
+        // The test binary runs from <scratch>/<triple>/debug. `swift test` holds that scratch
+        // directory's lock while tests run; the build here only finds everything up to date.
+        let scratch = Executables.ownDirectory.deletingLastPathComponent().deletingLastPathComponent()
+        let build = try ChildProcess(
+            root.appendingPathComponent("compose/build-binaries"), [out.path, "--scratch-path", scratch.path, "--ignore-lock"],
+            environment: ["TALLY_BUILD_CONFIGURATION": "debug"], logFile: stack.directory.appendingPathComponent("build-binaries.log"))
+        try wait("compose/build-binaries", seconds: 600) { !build.isRunning }
+        #expect(build.exitCode == 0, "\(build.output)")
+
+        let built = Set(try FileManager.default.contentsOfDirectory(atPath: out.path))
+        let run = ["ingestion", "scoring", "leaderboard", "notification"].compactMap { (services[$0]?["command"] as? [String])?.first }
+        #expect(run.count == 4, "every Tally service in compose runs a command")
+        #expect(built == Set(run + ["tally"]), "built \(built.sorted())")
+        for name in built.sorted() {
+            let help = try ChildProcess(out.appendingPathComponent(name), ["--help"], logFile: stack.directory.appendingPathComponent("\(name)-help.txt"))
+            #expect(help.wait() == 0 && help.output.contains("USAGE: \(name)"), "\(name) --help:\n\(help.output)")
+        }
+    }
 }
+

@@ -13,7 +13,7 @@ import Testing
         let server = try RedisServer()
         let connection = server.connection()
         let log = server.directory.appendingPathComponent("monitor.log")
-        let monitor = try ChildProcess(try executable("redis-cli"), ["-p", String(server.port), "monitor"], logFile: log)
+        let monitor = try ChildProcess(try Executables.installed("redis-cli"), ["-p", String(server.port), "monitor"], logFile: log)
         defer { monitor.stop(within: 2) }
         try wait("redis-cli monitor to start") { (try connection.send("CLIENT", "LIST").string ?? "").contains("cmd=monitor") }
 

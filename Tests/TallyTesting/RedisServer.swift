@@ -1,22 +1,24 @@
 import Foundation
+@_exported import TallyLauncher
 @_exported import TallyService
 import Redis
 
 /// A real `redis-server` from PATH on a free loopback port, with its own temporary directory.
 /// It stops when `stop()` is called or the value is released.
 package final class RedisServer: @unchecked Sendable {
-    // `@unchecked`: the process handle is only replaced inside `start`/`stop`, which tests call
+    // `@unchecked`: the launcher's process changes only inside `start`/`stop`, which tests call
     // from one task at a time.
     package let port: Int
     package let password: String?
     package let directory: URL
-    private var process: ChildProcess?
+    private let launcher: Launcher
 
     package init(password: String? = nil) throws {
         self.port = freePort()
         self.password = password
         self.directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("tally-redis-\(UUID().uuidString)")
+        self.launcher = Launcher(logs: .files(in: directory))
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try start()
     }
@@ -26,10 +28,12 @@ package final class RedisServer: @unchecked Sendable {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    package var url: String {
-        if let password { return "redis://:\(password)@127.0.0.1:\(port)" }
-        return "redis://127.0.0.1:\(port)"
+    /// Without AOF: tests need no durability across a crash, and fsyncs would slow them.
+    private var options: RedisServerOptions {
+        RedisServerOptions(port: port, directory: directory, appendOnly: false, password: password)
     }
+
+    package var url: String { options.url }
 
     package var configuration: RedisConfiguration {
         RedisConfiguration(host: "127.0.0.1", port: port, password: password)
@@ -37,24 +41,13 @@ package final class RedisServer: @unchecked Sendable {
 
     /// Starts the server and waits until it answers PING.
     package func start() throws {
-        guard process == nil else { return }
-        var arguments = [
-            "--port", String(port), "--bind", "127.0.0.1", "--dir", directory.path,
-            "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning",
-        ]
-        if let password { arguments += ["--requirepass", password] }
-        process = try ChildProcess(
-            try executable("redis-server"), arguments,
-            logFile: directory.appendingPathComponent("redis.log"))
-        try waitUntilReady()
+        guard launcher.processes.isEmpty else { return }
+        try launcher.startRedis(options)
     }
 
     /// Stops the server (SIGTERM) and waits for it to exit.
     package func stop() {
-        guard let process else { return }
-        process.signal(SIGTERM)
-        process.wait()
-        self.process = nil
+        launcher.stopAll()
     }
 
     package func restart() throws {
@@ -66,26 +59,10 @@ package final class RedisServer: @unchecked Sendable {
     package func connection() -> RedisConnection {
         RedisConnection(configuration)
     }
-
-    private func waitUntilReady() throws {
-        let deadline = Date().addingTimeInterval(10)
-        let probe = connection()
-        while Date() < deadline {
-            if (try? probe.send("PING")) == .status("PONG") { return }
-            Thread.sleep(forTimeInterval: 0.02)
-        }
-        throw TestSetupError("redis-server on port \(port) did not answer PING within 10 s")
-    }
 }
 
 /// A test could not set up what it needs.
 package struct TestSetupError: Error, CustomStringConvertible {
     package let description: String
     package init(_ description: String) { self.description = description }
-}
-
-/// The full path of a program on PATH.
-package func executable(_ name: String) throws -> URL {
-    guard let url = Executables.onPath(name) else { throw TestSetupError("\(name) is not on PATH; run scripts/setup") }
-    return url
 }

@@ -1,7 +1,6 @@
 import Foundation
+@_exported import TallyLauncher
 @_exported import TallyService
-import Redis
-import ZeroMQ
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,12 +11,9 @@ package final class TallyStack: @unchecked Sendable {
     // `@unchecked`: one test owns a stack and drives it from one task at a time.
     package let redis: RedisServer
     package let directory: URL
-    package let ingestionPort = freePort()
-    package let workerPort = freePort()
-    package let notifyPort = freePort()
-    /// tally-notification's XPUB (ZeroMQ displays) and HTTP (TV page, WebSocket) ports.
-    package let displaysPort = freePort()
-    package let notificationHTTPPort = freePort()
+    /// Where each service listens; connection settings in its `environment`.
+    package let services: LocalStack
+    private let launcher: Launcher
     package private(set) var ingestion: ChildProcess?
     package private(set) var notification: ChildProcess?
     private var notificationRuns = 0
@@ -25,10 +21,19 @@ package final class TallyStack: @unchecked Sendable {
     private let heartbeatMs: Int
     private let unavailableAfterMs: Int
 
+    package var ingestionPort: Int { services.ingestionPort }
+    package var workerPort: Int { services.workerPort }
+    package var notifyPort: Int { services.notifyPort }
+    /// tally-notification's XPUB (ZeroMQ displays) and HTTP (TV page, WebSocket) ports.
+    package var displaysPort: Int { services.displaysPort }
+    package var notificationHTTPPort: Int { services.tvPort }
+
     /// `rules`: org id → YAML rules text.
     package init(rules: [String: String] = [:], heartbeatMs: Int = 250, unavailableAfterMs: Int = 2_000) throws {
         redis = try RedisServer()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tally-stack-\(UUID().uuidString)")
+        launcher = Launcher(logs: .files(in: directory))
+        services = LocalStack.onFreePorts(redisURL: redis.url, rules: directory.appendingPathComponent("rules").path, logLevel: "debug")
         self.heartbeatMs = heartbeatMs
         self.unavailableAfterMs = unavailableAfterMs
         try FileManager.default.createDirectory(at: rulesDirectory, withIntermediateDirectories: true)
@@ -38,46 +43,34 @@ package final class TallyStack: @unchecked Sendable {
     }
 
     deinit {
-        ingestion?.signal(SIGKILL)
-        notification?.signal(SIGKILL)
-        for worker in workers { worker.signal(SIGKILL) }
+        launcher.stopAll(within: 0)
         try? FileManager.default.removeItem(at: directory)
     }
 
     private var rulesDirectory: URL { directory.appendingPathComponent("rules") }
 
     /// Where field apps connect.
-    package var endpoint: String { "tcp://127.0.0.1:\(ingestionPort)" }
+    package var endpoint: String { services.ingestionEndpoint }
 
-    /// Starts tally-ingestion and waits until it listens.
+    /// Starts tally-ingestion and waits until it answers.
     package func startIngestion() throws {
-        ingestion = try ChildProcess(
-            try binary("tally-ingestion"),
-            [
-                "--frontend", "tcp://127.0.0.1:\(ingestionPort)", "--backend", "tcp://127.0.0.1:\(workerPort)",
-                "--heartbeat-ms", String(heartbeatMs), "--heartbeat-liveness", "4",
-                "--unavailable-after-ms", String(unavailableAfterMs), "--log-level", "debug",
-            ],
-            logFile: directory.appendingPathComponent("ingestion.log"))
-        try wait("tally-ingestion to listen") { isListening(port: self.ingestionPort) }
+        ingestion = try launcher.start(
+            .ingestion, of: services,
+            options: [
+                "--heartbeat-ms", String(heartbeatMs), "--heartbeat-liveness", "4", "--unavailable-after-ms", String(unavailableAfterMs),
+            ])
     }
 
     /// Starts a tally-scoring worker and waits until ingestion has seen it join.
     @discardableResult
     package func startWorker() throws -> ChildProcess {
         let joinedBefore = joinedWorkers
-        let worker = try ChildProcess(
-            try binary("tally-scoring"),
-            [
-                "--ingestion", "tcp://127.0.0.1:\(workerPort)", "--notify", "tcp://127.0.0.1:\(notifyPort)",
-                "--redis-url", redis.url, "--rules", rulesDirectory.path,
-                "--heartbeat-ms", String(heartbeatMs), "--heartbeat-liveness", "4", "--log-level", "debug",
-            ],
-            logFile: directory.appendingPathComponent("scoring-\(workers.count + 1).log"))
+        let worker = try launcher.start(
+            .scoring, of: services, name: "scoring-\(workers.count + 1)",
+            options: ["--heartbeat-ms", String(heartbeatMs), "--heartbeat-liveness", "4"])
         workers.append(worker)
         if ingestion != nil {
-            try wait("the worker to join") { self.joinedWorkers > joinedBefore || !worker.isRunning }
-            guard worker.isRunning else { throw TestSetupError("tally-scoring exited:\n\(worker.output)") }
+            try launcher.waitUntil("the worker to join", seconds: 15, answeredBy: worker) { self.joinedWorkers > joinedBefore }
         }
         return worker
     }
@@ -85,19 +78,8 @@ package final class TallyStack: @unchecked Sendable {
     /// Starts tally-notification (bound where scoring publishes) and waits until it serves HTTP.
     package func startNotification(_ options: [String] = []) throws {
         notificationRuns += 1
-        let process = try ChildProcess(
-            try binary("tally-notification"),
-            [
-                "--changes", "tcp://127.0.0.1:\(notifyPort)", "--displays", "tcp://127.0.0.1:\(displaysPort)",
-                "--http-host", "127.0.0.1", "--http-port", String(notificationHTTPPort),
-                "--redis-url", redis.url, "--rules", rulesDirectory.path, "--log-level", "debug",
-            ] + options,
-            logFile: directory.appendingPathComponent("notification-\(notificationRuns).log"))
-        notification = process
-        try wait("tally-notification to listen") { isListening(port: self.notificationHTTPPort) || !process.isRunning }
-        guard process.isRunning else { throw TestSetupError("tally-notification exited:\n\(process.output)") }
+        notification = try launcher.start(.notification, of: services, name: "notification-\(notificationRuns)", options: options)
     }
-
     /// tally-notification, tally-ingestion and one worker: what displays watch. Notification
     /// first, so scoring's publisher connects as it starts and no notice is lost to a
     /// subscriber that is not there yet.
@@ -127,20 +109,12 @@ package final class TallyStack: @unchecked Sendable {
 
     /// Every service's log, for a failing test to show.
     package var logs: String {
-        ([ingestion, notification].compactMap { $0 } + workers).map { "--- \($0.logFile?.lastPathComponent ?? "")\n\($0.output)" }
-            .joined(separator: "\n")
+        launcher.processes.map { "--- \($0.name).log\n\($0.process.output)" }.joined(separator: "\n")
     }
 
-    /// The directory the test binaries and the service executables are built into.
+    /// One of the executables built beside the tests (`swift build --build-tests` builds them all).
     package func binary(_ name: String) throws -> URL {
-        var directory = Executables.ownDirectory
-        // swift test runs `<build>/debug/tallyPackageTests.xctest`; the executables sit beside it.
-        if directory.lastPathComponent.hasSuffix(".xctest") { directory = directory.deletingLastPathComponent() }
-        let url = directory.appendingPathComponent(name)
-        guard FileManager.default.isExecutableFile(atPath: url.path) else {
-            throw TestSetupError("\(url.path) is not built; run `swift build --build-tests` first (scripts/test does)")
-        }
-        return url
+        try Executables.tally(name)
     }
 }
 

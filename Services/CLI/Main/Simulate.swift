@@ -44,10 +44,13 @@ func report(_ simulator: Simulator, since last: inout (at: Date, accepted: Int))
     let now = Date()
     let (progress, latencies) = simulator.progress.withLock { progress in
         defer { progress.latencies = [] }
-        return (progress, Latencies(values: progress.latencies))
+        return (progress, progress.latencies.sorted())
     }
+    /// The nearest-rank percentile `p` (0...1) of the interval's latencies.
     func percentile(_ p: Double) -> String {
-        latencies.values.isEmpty ? "-" : String(format: "%.1f", latencies.percentile(p * 100))
+        guard !latencies.isEmpty else { return "-" }
+        let rank = Int((Double(latencies.count) * p).rounded(.up))
+        return String(format: "%.1f", latencies[max(0, min(latencies.count - 1, rank - 1))])
     }
     let seconds = now.timeIntervalSince(last.at)
     let rate = seconds < 1e6 ? String(format: " (%.1f/s)", Double(progress.accepted - last.accepted) / max(0.001, seconds)) : ""

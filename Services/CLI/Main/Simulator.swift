@@ -34,11 +34,6 @@ final class Simulator: Sendable {
                             "Kowalski", "López", "Moreau", "Nakamura", "O'Brien", "Patel", "Rossi", "Schmidt", "Tanaka", "Weber"]
     static let teamNames = ["north", "south", "east", "west", "central", "harbor", "summit", "valley", "metro", "coast"]
 
-    /// Kinds with how often they happen, door knocks most, deals rarely.
-    static let mix: [(kind: String, share: Double)] = [
-        ("door_knock", 45), ("call", 30), ("email", 8), ("appointment", 8), ("demo", 5), ("proposal", 2.5), ("deal_won", 1.5),
-    ]
-
     init(reps count: Int, teams: Int, org: String) {
         var generator = SystemRandomNumberGenerator()
         reps = (0..<count).map { index in
@@ -60,8 +55,7 @@ final class Simulator: Sendable {
         let totalWeight = reps.reduce(0) { $0 + $1.weight }
         var pick = Double.random(in: 0..<totalWeight)
         let rep = reps.first { pick -= $0.weight; return pick < 0 } ?? reps[0]
-        var roll = Double.random(in: 0..<100)
-        let kind = Self.mix.first { roll -= $0.share; return roll < 0 }?.kind ?? "call"
+        let kind = ActivityMix.kind(at: Double.random(in: 0..<100))
         var event: [String: Any] = [
             "id": "\(runID)-\(sequence)", "org": org, "rep": rep.id, "rep_name": rep.name, "team": rep.team, "kind": kind,
         ]

@@ -1,8 +1,8 @@
 import ArgumentParser
 import Dispatch
 import Foundation
-import Redis
 import Synchronization
+import TallyLauncher
 import TallyService
 #if canImport(Glibc)
 import Glibc
@@ -51,69 +51,33 @@ struct Up: ParsableCommand {
             sources.append(source)
         }
 
-        var running: [(name: String, process: ChildProcess)] = []
+        let launcher = Launcher(logs: .prefixed)
         func stopAll() {
-            for (name, process) in running.reversed() where process.isRunning {
-                log("stopping \(name)")
-                process.stop()
-            }
+            launcher.stopAll { log("stopping \($0)") }
         }
 
         do {
-            let bin = Executables.ownDirectory
-            var redisURL = redisUrl ?? "redis://127.0.0.1:\(redisPort)"
-            if redisUrl == nil {
+            let redisURL: String
+            if let redisUrl {
+                redisURL = redisUrl
+                try launcher.waitUntilRedisAnswers(at: redisURL)
+            } else {
                 let directory = URL(fileURLWithPath: dataDir).appendingPathComponent("redis")
                 try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-                guard let redisServer = Executables.onPath("redis-server") else {
-                    throw ValidationError("redis-server is not installed; run scripts/setup")
-                }
-                let redis = try ChildProcess(
-                    redisServer,
-                    ["--port", String(redisPort), "--bind", "127.0.0.1", "--dir", directory.path, "--appendonly", "yes",
-                     "--save", "", "--daemonize", "no", "--loglevel", "warning"],
-                    output: .prefixed("[redis] "), ownProcessGroup: true)
-                running.append(("redis", redis))
-                redisURL = "redis://127.0.0.1:\(redisPort)"
+                let redis = RedisServerOptions(port: redisPort, directory: directory)  // AOF on, as in production
+                try launcher.startRedis(redis)
+                redisURL = redis.url
             }
-            try waitFor("Redis at \(redisURL)") { (try? RedisConnection(url: redisURL).send("PING")) == .status("PONG") }
 
-            var environment = ["TALLY_REDIS_URL": redisURL, "TALLY_NOTIFY": "tcp://127.0.0.1:\(notifyPort)"]
-            environment["TALLY_RULES"] = rules
             // The demo creates its contest, so it needs a token even when none was given.
             let token = adminToken ?? (demo ? UUID().uuidString : nil)
-            environment["TALLY_ADMIN_TOKEN"] = token
-            func start(_ name: String, _ executable: String, _ arguments: [String]) throws {
-                let process = try ChildProcess(
-                    bin.appendingPathComponent(executable), arguments, environment: environment,
-                    output: .prefixed("[\(name)] "), ownProcessGroup: true)
-                running.append((name, process))
-            }
-
-            // Notification first, so that scoring's and leaderboard's publishers find it bound.
-            // Its changes endpoint takes no authentication: local publishers only.
-            try start("notification", "tally-notification", [
-                "--changes", "tcp://127.0.0.1:\(notifyPort)", "--displays", "tcp://*:\(displaysPort)", "--http-port", String(tvPort),
-            ])
-            try waitFor("tally-notification at http://127.0.0.1:\(tvPort)") { isListening(port: tvPort) }
-
-            try start("ingestion", "tally-ingestion", [
-                "--frontend", "tcp://*:\(ingestionPort)", "--backend", "tcp://127.0.0.1:\(workerPort)",
-            ])
-            let ingestion = "tcp://127.0.0.1:\(ingestionPort)"
-            try waitFor("tally-ingestion at \(ingestion)") {
-                (try? Client(endpoint: ingestion, timeout: 500).ask(["op": "ping"]))?["op"] as? String == "pong"
-            }
-            for index in 1...scoringWorkers {
-                try start("scoring-\(index)", "tally-scoring", ["--ingestion", "tcp://127.0.0.1:\(workerPort)"])
-            }
-            try start("leaderboard", "tally-leaderboard", [
-                "--zmq", "tcp://*:\(leaderboardPort)", "--http-port", String(httpPort),
-            ])
-            let leaderboard = "tcp://127.0.0.1:\(leaderboardPort)"
-            try waitFor("tally-leaderboard at \(leaderboard)") {
-                (try? Client(endpoint: leaderboard, timeout: 500).ask(["op": "boards"]))?["ok"] as? Bool == true
-            }
+            let stack = LocalStack(
+                redisURL: redisURL, interfaces: .all, ingestionPort: ingestionPort, workerPort: workerPort, notifyPort: notifyPort,
+                leaderboardPort: leaderboardPort, httpPort: httpPort, displaysPort: displaysPort, tvPort: tvPort,
+                rules: rules, adminToken: token)
+            try launcher.startServices(of: stack, scoringWorkers: scoringWorkers)
+            let ingestion = stack.ingestionEndpoint
+            let leaderboard = stack.leaderboardEndpoint
 
             let demoContest = demo ? try startDemo(ingestion: ingestion, leaderboard: leaderboard, token: token!) : nil
             let tvBoards = demo ? "&board=points:today:reps&board=points:today:teams&board=contest:\(demoContest!)" : "&board=points:today:reps"
@@ -141,7 +105,7 @@ struct Up: ParsableCommand {
                 log("stopped")
                 return
             }
-            if let (name, process) = running.first(where: { !$0.process.isRunning }) {
+            if let (name, process) = launcher.exited {
                 log("\(name) exited (status \(process.wait())); stopping the rest")
                 simulator?.stop()
                 stopAll()
@@ -176,14 +140,6 @@ struct Up: ParsableCommand {
         thread.start()
         log("demo: 40 simulated reps in 5 teams send about 8 activities a second; contest 'Demo Door Blitz' runs 30 minutes; admin token \(token)")
         return id
-    }
-
-    private func waitFor(_ what: String, seconds: Double = 20, _ ready: () -> Bool) throws {
-        let deadline = Date().addingTimeInterval(seconds)
-        while !ready() {
-            guard Date() < deadline else { throw ValidationError("\(what) did not answer within \(Int(seconds)) s") }
-            Thread.sleep(forTimeInterval: 0.1)
-        }
     }
 
     private func log(_ message: String) {

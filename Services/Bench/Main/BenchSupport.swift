@@ -1,7 +1,7 @@
 import Foundation
 import Redis
 import Synchronization
-import TallyService
+import TallyLauncher
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -39,7 +39,7 @@ package final class ChildProcess: @unchecked Sendable {
             FileManager.default.createFile(atPath: url.path, contents: nil)
         case .prefixed:
             logFile = nil
-            guard pipe(&pipeFDs) == 0 else { throw SpawnError("pipe: \(String(cString: strerror(errno)))") }
+            guard pipe(&pipeFDs) == 0 else { throw LaunchError.spawn(executable.path, String(cString: strerror(errno))) }
         }
 
         var attributes = posix_spawnattr_t()
@@ -80,7 +80,7 @@ package final class ChildProcess: @unchecked Sendable {
                 posix_spawn(&pid, executable.path, &actions, &attributes, argvPointers, envPointers)
             }
         }
-        guard rc == 0 else { throw SpawnError("spawn \(executable.path): \(String(cString: strerror(rc)))") }
+        guard rc == 0 else { throw LaunchError.spawn(executable.path, String(cString: strerror(rc))) }
         self.pid = pid
         if case .prefixed(let prefix) = output {
             close(pipeFDs[1])
@@ -169,10 +169,4 @@ private func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeM
     pointers.append(nil)
     defer { for pointer in pointers { free(pointer) } }
     return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
-}
-
-/// A child process could not be started.
-package struct SpawnError: Error, CustomStringConvertible {
-    package let description: String
-    package init(_ description: String) { self.description = description }
 }

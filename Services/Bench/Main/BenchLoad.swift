@@ -14,8 +14,7 @@ struct BenchFloor {
         return (0..<count).map { sequence in
             // Skewed: u³ puts most activity on the first reps (the top 10% of reps do ~45% of it).
             let rep = Int(Double(reps) * pow(Double.random(in: 0..<1, using: &generator), 3))
-            var roll = Double.random(in: 0..<100, using: &generator)
-            let kind = Simulator.mix.first { roll -= $0.share; return roll < 0 }?.kind ?? "call"
+            let kind = ActivityMix.kind(at: Double.random(in: 0..<100, using: &generator))
             let value = kind == "deal_won" ? (Double.random(in: 500...50_000, using: &generator) / 50).rounded() * 50 : 0
             return ActivityEvent(
                 id: "\(prefix)-\(sequence)", org: org, rep: "rep-\(rep)", repName: nil, team: "team-\(rep % teams)",

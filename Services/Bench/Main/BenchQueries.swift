@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 import Redis
 import TallyDomain
-import TallyService
+import TallyLauncher
 import ZeroMQ
 
 /// Queries on one big board: top 10 and a member's rank, through tally-leaderboard over HTTP

@@ -1,0 +1,173 @@
+import ArgumentParser
+import Foundation
+import Redis
+import TallyDomain
+
+@main
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tally-bench",
+        abstract: "Measure Tally against the Redis ceiling and the Python `leaderboard` library, in one run.",
+        discussion: """
+            Starts its own redis-server and services on loopback (build with -c release first:
+            scripts/bench does both) and prints a Markdown table: ingestion throughput with 1 and
+            2 scoring workers; the same board updates as one Lua script per event straight to Redis;
+            ack and event-to-display latency at half the best rate; queries on a 1,000,000-member
+            board through HTTP and ZeroMQ and raw; memory; and the Python peer (--peer).
+            """)
+
+    @Option(help: "Reps on the floor.") var reps = 10_000
+    @Option(help: "Teams.") var teams = 50
+    @Option(help: "Events per throughput run.") var events = 100_000
+    @Option(help: "Field-app clients (DEALER sockets).") var clients = 4
+    @Option(help: "Requests each client keeps in flight.") var inFlight = 64
+    @Option(help: "Members on the query board.") var members = 1_000_000
+    @Option(help: "WebSocket displays for the latency run.") var displays = 100
+    @Option(help: "Seconds of each timed run (half-rate latency, each query kind).") var seconds = 10.0
+    @Option(help: "Events the Python peer applies (0: skip it). It runs from scripts/bench-peer.") var peerEvents = 20_000
+    @Flag(help: "A quick smoke run with small counts (CI).") var quick = false
+    @Option(help: "Only these scenarios, e.g. 1,2 or 5 (3 and 4 run together; ratios need 1).") var only: String?
+
+    private func selected(_ scenario: Int) -> Bool {
+        guard let only else { return true }
+        return only.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }.contains(scenario)
+    }
+
+    mutating func run() throws {
+        if quick {
+            (events, members, displays, seconds, peerEvents) = (2_000, 20_000, 10, 1, 0)
+            reps = min(reps, 1_000)
+        }
+        let report = Report()
+        report.line("Tally benchmark · \(reps) reps in \(teams) teams · \(ProcessInfo.processInfo.activeProcessorCount) cores · \(Date().formatted(.iso8601))")
+        let run = Run(bench: self, stack: try BenchStack(), report: report)
+        if selected(1) || selected(7) { try run.throughput(workerCounts: selected(1) ? [1, 2] : [1]) }
+        let memoryUnderLoad = run.stack.memory
+        if selected(2) { try run.ceiling() }
+        if selected(3) || selected(4) { try run.halfRate() }
+        if selected(5) || selected(6) { try run.queries(memoryUnderLoad: memoryUnderLoad) }
+        if selected(7) && peerEvents > 0 { try run.peer() }
+        report.print()
+    }
+
+    /// One benchmark run: its stack, and the figures later scenarios compare with.
+    private final class Run {
+        let bench: Bench
+        let stack: BenchStack
+        let report: Report
+        let floor: BenchFloor
+        let now = Timestamp.now()
+        /// Events a second end to end, by number of workers.
+        var perSecond: [Int: Double] = [:]
+        var firstRun: [ActivityEvent] = []
+
+        init(bench: Bench, stack: BenchStack, report: Report) {
+            self.bench = bench
+            self.stack = stack
+            self.report = report
+            self.floor = BenchFloor(reps: bench.reps, teams: bench.teams)
+        }
+
+        /// 1. Events a second accepted and committed, field app to Redis and back.
+        func throughput(workerCounts: [Int]) throws {
+            for workers in workerCounts {
+                try stack.scoringWorkers(workers)
+                let batch = floor.events(bench.events, org: "bench", prefix: "w\(workers)", at: now)
+                if workers == 1 { firstRun = batch }
+                // A warm-up, then the run.
+                let warmUp = floor.events(min(2_000, bench.events), org: "bench", prefix: "warm\(workers)", at: now)
+                _ = try saturate(stack.ingestion, requests: warmUp.map(\.request), clients: bench.clients, inFlight: bench.inFlight)
+                let redis = try RedisConnection(url: stack.redisURL)
+                try redis.send("CONFIG", "RESETSTAT")
+                let result = try saturate(stack.ingestion, requests: batch.map(\.request), clients: bench.clients, inFlight: bench.inFlight)
+                let redisPerEvent = try scriptMicroseconds(redis) / Double(bench.events)
+                try stack.checkAlive()
+                guard result.accepted == bench.events else {
+                    throw BenchError("\(result.accepted) of \(bench.events) accepted, \(result.other) not")
+                }
+                perSecond[workers] = Double(bench.events) / result.seconds
+                report.row(
+                    "1. ingestion → scoring → Redis, \(workers) worker\(workers == 1 ? "" : "s")", String(format: "%.0f events/s", perSecond[workers]!),
+                    "\(bench.clients) DEALER clients × \(bench.inFlight) one-event requests in flight; ack \(result.latencies.summary); "
+                        + String(format: "Redis %.0f µs per event (%.0f%% busy)", redisPerEvent, redisPerEvent * perSecond[workers]! / 10_000))
+            }
+        }
+
+        /// 2. The same board updates, one script call per event, straight to Redis.
+        func ceiling() throws {
+            let redis = try RedisConnection(url: stack.redisURL)
+            let events = floor.events(bench.events, org: "ceiling", prefix: "c", at: now)
+            try redis.send("CONFIG", "RESETSTAT")
+            let ceiling = try Ceiling.run(redisURL: stack.redisURL, events: events)
+            let redisPerEvent = try scriptMicroseconds(redis) / Double(events.count)
+            report.row(
+                "2. Redis ceiling: one Lua call per event, pipelined", String(format: "%.0f events/s", ceiling),
+                String(format: "Tally/ceiling: 1 worker %.2f×, 2 workers %.2f×; Redis %.0f µs per event", (perSecond[1] ?? .nan) / ceiling, (perSecond[2] ?? .nan) / ceiling, redisPerEvent))
+        }
+
+        /// 3 and 4. At half the best rate: ack latency, and event-to-display latency for
+        /// `displays` WebSocket displays.
+        func halfRate() throws {
+            if perSecond.isEmpty { try stack.scoringWorkers(2) }
+            let half = (perSecond.values.max() ?? 4_000) / 2
+            let probe = DisplayProbe(base: 1_000_000)
+            let today = LocalDate(milliseconds: now, in: TimeZone(identifier: "UTC")!).label
+            _ = try RedisConnection(url: stack.redisURL).send("ZADD", "{benchlive}:board:points:today:reps:\(today)", "1000000", "probe")
+            try probe.connect(url: "ws://127.0.0.1:\(stack.tvPort)/v1/stream?org=benchlive&board=points:today:reps", count: bench.displays)
+            let requests = floor.events(Int(half * bench.seconds), org: "bench", prefix: "half", at: now).map(\.request)
+            let (endpoint, seconds, probeRate) = (stack.ingestion, bench.seconds, 20.0)
+            let phase = onThreads(2) { index -> Result<LoadResult, any Error> in
+                Result {
+                    if index == 0 { return try drive(endpoint, requests, inFlight: .max, rate: half) }
+                    try probe.probe(ingestion: endpoint, org: "benchlive", rate: probeRate, seconds: seconds)
+                    return LoadResult()
+                }
+            }
+            let acks = try phase[0].get()
+            _ = try phase[1].get()
+            let display = probe.finish()
+            report.row("3. ack latency at half rate (\(Int(half)) events/s)", acks.latencies.summary, "open loop, one DEALER client, one event per request")
+            report.row(
+                "4. event → WebSocket update, \(bench.displays) displays, half rate",
+                String(format: "p50 %.0f ms · p99 %.0f ms", display.percentile(50), display.percentile(99)),
+                "\(display.values.count) deliveries of \(Int(probeRate * seconds)) probe events; updates coalesced to ≤ 4/s per board")
+        }
+
+        /// 5 and 6. Queries on a board of `members` members; memory.
+        func queries(memoryUnderLoad: [(name: String, megabytes: Double)]) throws {
+            let queries = try Queries.run(stack: stack, members: bench.members, seconds: bench.seconds)
+            for line in queries.rows { report.row(line.0, line.1, line.2) }
+            report.row(
+                "6. Redis memory per member per board", String(format: "%.0f bytes", queries.bytesPerMember),
+                "used_memory before and after adding \(bench.members) members to one sorted set")
+            for (name, megabytes) in memoryUnderLoad where !name.hasPrefix("redis") {
+                report.row("6. RSS of \(name) after the throughput runs", String(format: "%.0f MiB", megabytes), "")
+            }
+        }
+
+        /// 7. The Python `leaderboard` library on the same events.
+        func peer() throws {
+            let peer = try Peer.run(redisURL: stack.redisURL, events: Array(firstRun.prefix(bench.peerEvents)), directory: stack.directory)
+            report.row(
+                "7. Python `leaderboard` (\(peer.library)), same boards", String(format: "%.0f events/s", peer.rate),
+                String(format: "Tally 1 worker / peer %.1f×, 2 workers %.1f×; %d events, idempotency %@",
+                       (perSecond[1] ?? .nan) / peer.rate, (perSecond[2] ?? .nan) / peer.rate, bench.peerEvents, peer.idempotency ? "yes" : "no"))
+        }
+    }
+}
+
+/// The benchmark's table, printed at the end.
+final class Report {
+    private var lines: [String] = []
+    private var rows: [(String, String, String)] = []
+    func line(_ text: String) { lines.append(text) }
+    func row(_ what: String, _ figure: String, _ how: String) {
+        rows.append((what, figure, how))
+        FileHandle.standardError.write(Data("[bench] \(what): \(figure)\(how.isEmpty ? "" : " (\(how))")\n".utf8))
+    }
+    func print() {
+        var out = lines.joined(separator: "\n") + "\n\n| scenario | figure | how |\n|---|---|---|\n"
+        for (what, figure, how) in rows { out += "| \(what) | \(figure) | \(how) |\n" }
+        FileHandle.standardOutput.write(Data(out.utf8))
+    }
+}

@@ -1,0 +1,51 @@
+import Foundation
+import TallyLauncher
+
+/// The whole stack for a benchmark, on free loopback ports, logs in a scratch directory.
+final class BenchStack {
+    let directory: URL
+    let services: LocalStack
+    private let launcher: Launcher
+
+    var redisURL: String { services.redisURL }
+    var ingestion: String { services.ingestionEndpoint }
+    var leaderboard: String { services.leaderboardEndpoint }
+    var httpPort: Int { services.httpPort }
+    var tvPort: Int { services.tvPort }
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("tally-bench-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        launcher = Launcher(logs: .files(in: directory))
+        // As in production: AOF on, fsync every second.
+        let redis = RedisServerOptions(port: freePort(), directory: directory)
+        try launcher.startRedis(redis)
+        services = LocalStack.onFreePorts(redisURL: redis.url, logLevel: "warning")
+        // The scoring workers come with each run: `scoringWorkers(_:)`.
+        try launcher.startServices(of: services, scoringWorkers: 0)
+    }
+
+    deinit {
+        launcher.stopAll(within: 5)
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// Runs exactly `count` scoring workers.
+    func scoringWorkers(_ count: Int) throws {
+        launcher.stop(within: 10, where: { $0.hasPrefix("scoring") })
+        for index in 1...count {
+            try launcher.start(.scoring, of: services, name: "scoring-\(index)")
+        }
+        Thread.sleep(forTimeInterval: 1)  // the workers join ingestion
+    }
+
+    /// Each service's resident memory now, in MiB.
+    var memory: [(name: String, megabytes: Double)] {
+        launcher.processes.compactMap { name, process in residentMegabytes(pid: process.pid).map { (name, $0) } }
+    }
+
+    /// Stops the benchmark if a service died, with its log.
+    func checkAlive() throws {
+        try launcher.checkAlive()
+    }
+}

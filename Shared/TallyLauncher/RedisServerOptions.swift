@@ -1,0 +1,36 @@
+import Foundation
+
+/// How a local `redis-server` runs: the one place its command line is spelled.
+package struct RedisServerOptions: Sendable {
+    package var port: Int
+    /// Where it keeps its data (the AOF, when on).
+    package var directory: URL
+    /// AOF on, fsync every second, as in production (`tally up`, the benchmark); tests turn it
+    /// off, for speed.
+    package var appendOnly: Bool
+    /// Clients must AUTH with it (`--requirepass`).
+    package var password: String?
+
+    package init(port: Int, directory: URL, appendOnly: Bool = true, password: String? = nil) {
+        self.port = port
+        self.directory = directory
+        self.appendOnly = appendOnly
+        self.password = password
+    }
+
+    /// Where clients reach it, password included.
+    package var url: String {
+        if let password { return "redis://:\(password)@127.0.0.1:\(port)" }
+        return "redis://127.0.0.1:\(port)"
+    }
+
+    /// Loopback only, in the foreground, no RDB snapshots.
+    package var arguments: [String] {
+        var arguments = [
+            "--port", String(port), "--bind", "127.0.0.1", "--dir", directory.path, "--appendonly", appendOnly ? "yes" : "no",
+            "--save", "", "--daemonize", "no", "--loglevel", "warning",
+        ]
+        if let password { arguments += ["--requirepass", password] }
+        return arguments
+    }
+}
