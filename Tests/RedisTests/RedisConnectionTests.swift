@@ -135,6 +135,9 @@ import Testing
         #expect(threads(named: "redis-life-") == 3)
         running.cancel()
         await running.value
+        // run() returns as the threads' last act: they are gone a moment later.
+        let deadline = ContinuousClock.now + .seconds(5)
+        while threads(named: "redis-life-") > 0 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
         #expect(threads(named: "redis-life-") == 0)
         let error = await #expect(throws: RedisError.self) { try await client.send(["PING"]) }
         #expect(error?.message == "the Redis client has shut down")
