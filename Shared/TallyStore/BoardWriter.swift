@@ -23,17 +23,17 @@ package enum BoardWriter {
     /// `apply-sums.lua`'s call: what the batch adds per board and member, summed here.
     package static func summedCall(_ plan: ScoringPlan, rules: Rules) -> ScriptCall {
         let keys = Keys(org: plan.org)
-        // Per board, each member's sum and the position of the last event that touched it.
+        // Per board, each member's sum and the position of the last event that added to it.
         var members: [[String: Int]] = Array(repeating: [:], count: plan.boards.count)
         var lines: [[(member: String, sum: Double, last: Int)]] = Array(repeating: [], count: plan.boards.count)
         var names: [String: String] = [:]
         var teams: [String: String] = [:]
         for (position, entry) in plan.entries.enumerated() {
-            for increment in entry.increments {
+            // An increment of 0 writes nothing: its member must not "reach" its score again.
+            for increment in entry.increments where increment.amount != 0 {
                 if let line = members[increment.board][increment.member] {
                     lines[increment.board][line].sum += increment.amount
-                    // Adding 0 does not make a member reach its score again.
-                    if increment.amount != 0 { lines[increment.board][line].last = position + 1 }
+                    lines[increment.board][line].last = position + 1
                 } else {
                     members[increment.board][increment.member] = lines[increment.board].count
                     lines[increment.board].append((increment.member, increment.amount, position + 1))
@@ -77,7 +77,10 @@ package enum BoardWriter {
         for board in plan.boards {
             call.keys += [keys.board(board.name, period: board.period), keys.reached(board.name, period: board.period)]
             call.arguments += [String(board.expiresAt ?? 0), board.goal?.description ?? ""]
-            if board.goal != nil { finishes.append(keys.contestFinish(board.contestID ?? board.name)) }
+            if board.goal != nil {
+                guard let contest = board.contestID else { preconditionFailure("a race's board is a contest's: \(board.name)") }
+                finishes.append(keys.contestFinish(contest))
+            }
         }
         call.keys += finishes
         for entry in plan.entries {

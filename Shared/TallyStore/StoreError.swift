@@ -4,7 +4,7 @@
 package struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     package struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Base: String, Sendable, Hashable {
-            case invalid, notFound, conflict, unexpectedReply
+            case invalid, notFound, unexpectedReply
         }
 
         private let base: Base
@@ -14,8 +14,6 @@ package struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         package static let invalid = Code(.invalid)
         /// What the request names does not exist: a board, a contest, a member on a board.
         package static let notFound = Code(.notFound)
-        /// It exists already: a contest id taken.
-        package static let conflict = Code(.conflict)
         /// Redis answered a script with something the script never returns.
         package static let unexpectedReply = Code(.unexpectedReply)
 
@@ -32,7 +30,6 @@ package struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
 
     package static func invalid(_ message: String) -> StoreError { StoreError(.invalid, message) }
     package static func notFound(_ message: String) -> StoreError { StoreError(.notFound, message) }
-    package static func conflict(_ message: String) -> StoreError { StoreError(.conflict, message) }
     package static func unexpectedReply(_ message: String) -> StoreError { StoreError(.unexpectedReply, message) }
 
     package var description: String { message }

@@ -1,7 +1,9 @@
 -- Applies a batch event by event: each event whose idempotency record is new adds its
 -- increments; one seen before adds nothing. Races (boards with a goal) take each event as it
 -- comes, so the first member to reach the goal wins and the board stops counting; every other
--- board gets one ZINCRBY per member with what the new events add up to.
+-- board gets one ZINCRBY per member with what the new events add up to. An increment of 0
+-- writes nothing: it must not make its member "reach" its score again, on this board or on
+-- the rolling boards read from it.
 --
 -- KEYS: the board index, names, teams, the org's sequence, one idempotency record per event,
 --   then each board's sorted set and its reached hash, then the finish hash of each race, in
@@ -53,20 +55,16 @@ for e = 1, n_events do
               redis.call('HSET', finish[b], 'winner', member, 'at', now_ms)
               frozen[b] = true
             end
-          elseif redis.call('ZADD', board[b], 'NX', 0, member) == 1 then
-            redis.call('HSET', reached[b], member, seq)
           end
         end
-      else
+      elseif tonumber(ARGV[i + 2]) ~= 0 then
         local board_sums = sums[b]
         if not board_sums then
           board_sums = {}
           sums[b], last[b] = board_sums, {}
         end
-        local amount = tonumber(ARGV[i + 2])
-        -- Adding 0 does not make a member reach its score again.
-        if amount ~= 0 or not board_sums[member] then last[b][member] = seq end
-        board_sums[member] = (board_sums[member] or 0) + amount
+        board_sums[member] = (board_sums[member] or 0) + tonumber(ARGV[i + 2])
+        last[b][member] = seq
       end
       i = i + 3
     end
@@ -89,12 +87,9 @@ end
 for b, board_sums in pairs(sums) do
   local fields = {}
   for member, amount in pairs(board_sums) do
-    -- Adding 0 leaves a member where it was among its equals; only a new member is placed.
-    if amount ~= 0 or redis.call('ZADD', board[b], 'NX', 0, member) == 1 then
-      if amount ~= 0 then redis.call('ZINCRBY', board[b], string.format('%.17g', amount), member) end
-      fields[#fields + 1] = member
-      fields[#fields + 1] = last[b][member]
-    end
+    redis.call('ZINCRBY', board[b], string.format('%.17g', amount), member)
+    fields[#fields + 1] = member
+    fields[#fields + 1] = last[b][member]
   end
   in_chunks('HSET', reached[b], fields)
   if expire_at[b] ~= '0' then

@@ -8,8 +8,8 @@
 --   then each board's sorted set and its reached hash.
 -- ARGV: idempotency TTL (s), event count, index ids (count, ids), names (count, then rep and
 --   name), teams (count, then rep and team), boards (count, then per board: expire-at or 0,
---   member count, then per member: member, amount, the position in the batch (1-based) of the
---   last event that added to it, or of its first event when none did).
+--   member count, then per member: member, amount (never 0: the worker leaves out what adds
+--   nothing), the position in the batch (1-based) of the last event that added to it).
 -- Returns 1 (applied) or 0 (a duplicate: nothing done).
 local index, names, teams, sequence = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local seen_ttl, n_events = ARGV[1], tonumber(ARGV[2])
@@ -50,14 +50,9 @@ for _ = 1, n_boards do
   local expire_at, n_members = ARGV[i], tonumber(ARGV[i + 1])
   i = i + 2
   local fields = {}
-  for _ = 1, n_members do
-    local member, amount = ARGV[i], ARGV[i + 1]
-    -- Adding 0 leaves a member where it was among its equals; only a new member is placed.
-    if tonumber(amount) ~= 0 or redis.call('ZADD', board, 'NX', 0, member) == 1 then
-      if tonumber(amount) ~= 0 then redis.call('ZINCRBY', board, amount, member) end
-      fields[#fields + 1] = member
-      fields[#fields + 1] = seq + tonumber(ARGV[i + 2])
-    end
+  for m = 1, n_members do
+    redis.call('ZINCRBY', board, ARGV[i + 1], ARGV[i])
+    fields[2 * m - 1], fields[2 * m] = ARGV[i], seq + tonumber(ARGV[i + 2])
     i = i + 3
   end
   in_chunks('HSET', reached, fields)
