@@ -15,6 +15,7 @@ package final class RedisClient: Service, Sendable {
     package let configuration: RedisConfiguration
     private let lanes: [Lane]
     private let next = Atomic<Int>(0)
+    private let started = Atomic<Bool>(false)
 
     package init(_ configuration: RedisConfiguration, label: String = "redis", connections: Int = 1) {
         self.configuration = configuration
@@ -25,7 +26,9 @@ package final class RedisClient: Service, Sendable {
 
     /// Runs the connections' threads until the calling task is cancelled or a graceful
     /// shutdown begins; then lets each finish what was queued, ends them, and returns.
+    /// A client runs once: a second call returns at once.
     package func run() async {
+        guard started.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
         for lane in lanes { lane.start() }
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled { try? await Task.sleep(for: .seconds(86_400)) }

@@ -32,8 +32,8 @@ public final class AsyncSocket: Sendable {
     /// Answers a batch of received messages on the socket's thread: the reply to send for
     /// each message it handles, nil for each it leaves to `messages`.
     public typealias Inline = @Sendable (_ batch: [[Data]]) -> [[Data]?]
-    /// Told about a failure the I/O thread meets (`send`, `poll`), once until the same operation
-    /// works again; nil: such failures go unreported.
+    /// Told about a failure the I/O thread meets (`send`, `receive`, `poll`), once until the
+    /// same operation works again; nil: such failures go unreported. A failed poll ends the thread.
     public typealias ErrorLog = (@Sendable (_ what: String, _ error: any Error) -> Void)?
     /// The most messages handed to `answerInline` at once.
     private static let inlineBatch = 64
@@ -129,6 +129,7 @@ public final class AsyncSocket: Sendable {
     private func finish() {
         continuation.finish()
         let waiting = state.withLock { state in
+            state.closing = true  // however the thread ended (a failed poll too): later sends are dropped
             state.finished = true
             defer { state.whenFinished = [] }
             return state.whenFinished
@@ -158,8 +159,12 @@ public final class AsyncSocket: Sendable {
         var unsent: [[Data]] = []
         // Each kind of failure is reported once, until the same operation works again.
         var failing: Set<String> = []
-        func report(_ what: String, _ error: any Error) {
-            if failing.insert(what).inserted { errors?(what, error) }
+        func note(_ what: String, _ error: (any Error)?) {
+            if let error {
+                if failing.insert(what).inserted { errors?(what, error) }
+            } else if !failing.isEmpty {
+                failing.remove(what)
+            }
         }
 
         while true {
@@ -173,10 +178,10 @@ public final class AsyncSocket: Sendable {
             while sent < unsent.count {
                 do {
                     guard try socket.send(unsent[sent], dontWait: true) else { break }
-                    if !failing.isEmpty { failing.remove("send") }
+                    note("send", nil)
                 } catch {
                     // A peer that is gone (ROUTER_MANDATORY) or a message refused: drop it.
-                    report("send", error)
+                    note("send", error)
                 }
                 sent += 1
             }
@@ -191,27 +196,31 @@ public final class AsyncSocket: Sendable {
             do {
                 ready = try poller.poll(timeout: -1)
             } catch {
-                report("poll", error)
+                note("poll", error)
                 break
             }
             if ready[1].contains(.readable) { waker.drain() }
             if ready[socketItem].contains(.readable) {
-                unsent += receive(from: socket, into: continuation, report: report)
+                unsent += receive(from: socket, into: continuation, note: note)
             }
         }
         // Whatever is still unsent goes into the socket for libzmq to flush within the linger.
         for frames in unsent {
-            do { _ = try socket.send(frames, dontWait: true) } catch { report("send", error) }
+            do { _ = try socket.send(frames, dontWait: true) } catch { note("send", error) }
         }
     }
 
     /// Reads what is waiting, up to the unread limit; returns the replies `answerInline` made.
     private func receive(
-        from socket: Socket, into continuation: AsyncStream<[Data]>.Continuation, report: (String, any Error) -> Void
+        from socket: Socket, into continuation: AsyncStream<[Data]>.Continuation, note: (String, (any Error)?) -> Void
     ) -> [[Data]] {
         func next() -> [Data]? {
-            do { return try socket.receive(dontWait: true) } catch {
-                report("receive", error)
+            do {
+                let frames = try socket.receive(dontWait: true)
+                if frames != nil { note("receive", nil) }
+                return frames
+            } catch {
+                note("receive", error)
                 return nil
             }
         }
@@ -277,8 +286,9 @@ extension AsyncSocket {
 }
 
 /// Moves a socket to the thread that will own it. `@unchecked Sendable` is safe: the caller
-/// gives the socket up in `init`, and `take()` runs once, on the new thread (or in `close()`
-/// when the socket never ran, behind the state's mutex); thread start is a full memory barrier,
+/// gives the socket up in `init`, and `take()` runs once: on the new thread, or in `close()` when
+/// the socket never ran (the state's `started` flag, set under its mutex, decides which); thread
+/// start is a full memory barrier,
 /// which is what libzmq asks for when a socket changes threads.
 private final class Handoff: @unchecked Sendable {
     private var socket: Socket?

@@ -132,13 +132,11 @@ import Testing
         async let early = client.send(["PING"])
         let running = Task { await client.run() }
         #expect(try await early == .status("PONG"))
-        #expect(threads(named: "redis-life-") == 3)
+        try await waitUntil("the client's three threads") { threads(named: "redis-life-") == 3 }
         running.cancel()
         await running.value
         // run() returns as the threads' last act: they are gone a moment later.
-        let deadline = ContinuousClock.now + .seconds(5)
-        while threads(named: "redis-life-") > 0 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
-        #expect(threads(named: "redis-life-") == 0)
+        try await waitUntil("the client's threads to end") { threads(named: "redis-life-") == 0 }
         let error = await #expect(throws: RedisError.self) { try await client.send(["PING"]) }
         #expect(error?.message == "the Redis client has shut down")
     }
@@ -209,13 +207,4 @@ import Testing
         }
         #expect(throws: RedisError.self) { try RedisConfiguration(url: "redis://h:1/notanumber") }
     }
-}
-
-/// How many of this process's threads have a name that starts with `prefix` (Linux).
-func threads(named prefix: String) -> Int {
-    let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
-    return tasks.filter { task in
-        let name = (try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8)) ?? ""
-        return name.hasPrefix(prefix)
-    }.count
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import TallyTesting
 import Testing
 @testable import ZeroMQ
 
@@ -84,16 +85,17 @@ import Testing
     /// The I/O thread lives as long as `run()`: none before, and cancelling the task that runs
     /// it closes the socket and ends the thread.
     @Test func theThreadStartsAndEndsWithRun() async throws {
-        let pull = try Socket(.pull)
-        try pull.bind("tcp://127.0.0.1:*")
-        let socket = AsyncSocket(pull)
-        let before = zmqThreads()
+        // A PAIR socket, which nothing else in the tests uses: its thread is `zmq-pair`.
+        let pair = try Socket(.pair)
+        try pair.bind("tcp://127.0.0.1:*")
+        let socket = AsyncSocket(pair)
+        #expect(threads(named: "zmq-pair") == 0)
         let io = Task { await socket.run() }
-        try await waitUntil { zmqThreads() == before + 1 }
+        try await waitUntil("the I/O thread") { threads(named: "zmq-pair") == 1 }
         io.cancel()
         await io.value
         // run() returns as the thread's last act: it is gone a moment later.
-        try await waitUntil { zmqThreads() == before }
+        try await waitUntil("the I/O thread to end") { threads(named: "zmq-pair") == 0 }
         var iterator = socket.messages.makeAsyncIterator()
         #expect(await iterator.next() == nil)
     }
@@ -115,28 +117,12 @@ import Testing
         let socket = AsyncSocket(router, errors: { what, error in reports.withLock { $0.append("\(what): \(error)") } })
         let io = Task { await socket.run() }
         for _ in 0..<3 { socket.send([Data("nobody".utf8), Data("hello".utf8)]) }
-        try await waitUntil { !reports.withLock { $0.isEmpty } }
+        try await waitUntil("a report") { !reports.withLock { $0.isEmpty } }
         try await Task.sleep(for: .milliseconds(100))
         #expect(reports.withLock { $0.count } == 1, "\(reports.withLock { $0 })")
         #expect(reports.withLock { $0.first?.hasPrefix("send: ") } == true)
         await socket.close()
         await io.value
-    }
-}
-
-/// Threads of this process named `zmq-…` (the I/O threads of AsyncSockets).
-private func zmqThreads() -> Int {
-    let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
-    return tasks.filter { task in
-        ((try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8)) ?? "").hasPrefix("zmq-")
-    }.count
-}
-
-private func waitUntil(seconds: Double = 10, _ condition: () -> Bool) async throws {
-    let deadline = ContinuousClock.now + .seconds(seconds)
-    while !condition() {
-        guard ContinuousClock.now < deadline else { throw CancellationError() }
-        try await Task.sleep(for: .milliseconds(10))
     }
 }
 

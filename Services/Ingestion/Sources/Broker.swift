@@ -168,21 +168,16 @@ final class Broker {
     }
 
     private func reply(_ envelope: [Data], _ reply: IngestReply) {
-        // A client that went away is dropped by the ROUTER without a word; what fails here is a
-        // reply the socket would not take (a client at its high-water mark), told once until
-        // replies go out again.
+        // The ROUTER drops a reply to a client that went away or whose queue is full without a
+        // word (it is not ROUTER_MANDATORY); what fails here is logged once until a reply goes
+        // out again.
         do {
-            let sent = try frontend.send(envelope + [try encoder.encode(reply)], dontWait: true)
-            if sent { replyFailing = false } else { replyFailed("the client's queue is full") }
+            _ = try frontend.send(envelope + [try encoder.encode(reply)], dontWait: true)
+            replyFailing = false
         } catch {
-            replyFailed("\(error)")
+            if !replyFailing { logger.warning("a reply to a field app was not sent", metadata: ["error": "\(error)"]) }
+            replyFailing = true
         }
-    }
-
-    private func replyFailed(_ reason: String) {
-        guard !replyFailing else { return }
-        replyFailing = true
-        logger.warning("a reply to a field app was dropped", metadata: ["reason": "\(reason)"])
     }
 
     // MARK: - Workers

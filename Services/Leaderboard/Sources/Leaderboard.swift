@@ -25,7 +25,7 @@ package func buildLeaderboard(
     return Application(
         router: HTTPTransport.router(operations, metrics: metrics),
         configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "tally-leaderboard"),
-        // Started in this order, stopped in the reverse: Redis outlives everything that uses it.
+        // Stopped in the reverse order of this list: Redis outlives everything that uses it.
         services: [redis, zmq, scheduler],
         logger: logger)
 }

@@ -34,7 +34,6 @@ extension OperationError {
         let kind: Kind = switch error.code {
         case .invalid: .badRequest
         case .notFound: .notFound
-        case .conflict: .conflict
         default: .unavailable
         }
         self.init(kind, error.message)

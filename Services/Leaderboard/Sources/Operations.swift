@@ -120,8 +120,13 @@ package struct Operations: Sendable {
         case .member(let org, let member):
             var targets: [BoardTarget] = []
             for board in try await reader.boards(org: org) {
-                // Boards the rules no longer define are skipped, not errors.
-                if let target = try? await reader.target(org: org, board: board, period: nil) { targets.append(target) }
+                // Boards the rules no longer define (and contests gone) are skipped, not errors;
+                // Redis being away is one.
+                do {
+                    targets.append(try await reader.target(org: org, board: board, period: nil))
+                } catch is StoreError {
+                    continue
+                }
             }
             return MemberStanding(org: org, member: member, boards: try await reader.ranks(targets, member: member))
 

@@ -30,8 +30,9 @@ package func buildNotification(configuration: NotificationConfiguration, logger:
         server: .http1WebSocketUpgrade(webSocketRouter: router),
         configuration: .init(
             address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "tally-notification"),
-        // Started in this order, stopped in the reverse: Redis and the hub outlive what feeds them.
-        services: [redis, hub, feed, bus, Sweeper(hub: hub, interval: configuration.sweepInterval)],
+        // Stopped in the reverse order of this list: what feeds the hub stops first, then the hub
+        // (its last updates still go out), then the displays' socket, then Redis.
+        services: [redis, bus, hub, feed, Sweeper(hub: hub, interval: configuration.sweepInterval)],
         logger: logger)
 }
 

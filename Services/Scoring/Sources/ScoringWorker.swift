@@ -76,20 +76,17 @@ final class ScoringWorker {
         return socket
     }
 
-    /// Sends a change notice to notification, never waiting: a notice it misses is repaired by
-    /// its periodic re-read. A drop is logged once until notices go out again.
+    /// Sends a change notice to notification, never waiting. A PUB socket drops what a slow or
+    /// absent subscriber cannot take without a word (notification's periodic re-read repairs
+    /// its boards); what fails here is logged once until a notice goes out again.
     private func publish(_ notice: ChangeNotice) {
         do {
-            let sent = try publisher.send(try ChangeMessage.changes(notice).frames(encoder: encoder), dontWait: true)
-            if sent {
-                noticesFailing = false
-                return
-            }
-            if !noticesFailing { logger.warning("change notices dropped: notification is not taking them", metadata: ["org": "\(notice.org)"]) }
+            _ = try publisher.send(try ChangeMessage.changes(notice).frames(encoder: encoder), dontWait: true)
+            noticesFailing = false
         } catch {
             if !noticesFailing { logger.warning("change notice not sent", metadata: ["org": "\(notice.org)", "error": "\(error)"]) }
+            noticesFailing = true
         }
-        noticesFailing = true
     }
 
     private func process(_ payload: Data) -> JobResult {
