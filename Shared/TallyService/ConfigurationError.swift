@@ -34,19 +34,20 @@ package enum Check {
         guard value > .zero else { throw ConfigurationError(option: option, problem: "must be at least 1, got \(value.milliseconds)") }
     }
 
+    /// A TCP port; 0 lets the system choose one.
     package static func port(_ value: Int, _ option: String) throws(ConfigurationError) {
-        try within(1...65_535, value, option)
+        try within(0...65_535, value, option)
     }
 
-    /// A ZeroMQ endpoint such as `tcp://*:5555` or `tcp://127.0.0.1:5556`.
+    /// A ZeroMQ endpoint such as `tcp://*:5555` or `ipc:///run/tally.sock`: a transport and an
+    /// address, and for TCP a port (or `*`). What else libzmq minds, binding or connecting says.
     package static func endpoint(_ value: String, _ option: String) throws(ConfigurationError) {
-        let transports = ["tcp://", "ipc://", "inproc://"]
-        guard let transport = transports.first(where: value.hasPrefix), value.count > transport.count else {
+        guard let scheme = value.range(of: "://"), scheme.lowerBound > value.startIndex, scheme.upperBound < value.endIndex else {
             throw ConfigurationError(option: option, problem: "\(value.quoted) is not a ZeroMQ endpoint such as tcp://127.0.0.1:5556")
         }
-        if transport == "tcp://" {
+        if value.hasPrefix("tcp://") {
             let port = value.split(separator: ":").last.map(String.init) ?? ""
-            guard port == "*" || Int(port).map({ (1...65_535).contains($0) }) == true else {
+            guard port == "*" || Int(port).map({ (0...65_535).contains($0) }) == true else {
                 throw ConfigurationError(option: option, problem: "\(value.quoted) has no port (tcp://host:port, or tcp://host:* for any)")
             }
         }

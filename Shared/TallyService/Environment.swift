@@ -31,9 +31,11 @@ package enum Environment {
         return number
     }
 
-    /// Refuses the first `TALLY_*` variable that could not be read.
-    package static func validate() throws(ConfigurationError) {
-        if let problem = problems.withLock({ $0.first }) { throw problem }
+    /// Refuses the first `TALLY_*` variable that could not be read, unless its flag was given
+    /// on the command line, which then decides.
+    package static func validate(arguments: [String] = CommandLine.arguments) throws(ConfigurationError) {
+        let given = { (option: String) in arguments.contains { $0 == "--\(option)" || $0.hasPrefix("--\(option)=") } }
+        if let problem = problems.withLock({ $0.first { !given($0.option) } }) { throw problem }
     }
 
     private static let problems = Mutex<[ConfigurationError]>([])

@@ -37,6 +37,7 @@ struct Up: ParsableCommand {
     @Flag(help: "Feed a simulated sales floor (40 reps in 5 teams) and run a demo contest.") var demo = false
 
     func validate() throws {
+        try Environment.validate()
         guard scoringWorkers >= 1 else { throw ValidationError("--scoring-workers must be at least 1") }
     }
 

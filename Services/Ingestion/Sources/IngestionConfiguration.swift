@@ -1,4 +1,3 @@
-import TallyDomain
 import TallyService
 
 /// tally-ingestion's settings; every one has a default.
@@ -27,7 +26,7 @@ package struct IngestionConfiguration: Sendable {
         try Check.endpoint(frontend, "frontend")
         try Check.endpoint(backend, "backend")
         try Check.positive(unavailableAfter, "unavailable-after-ms")
-        try Check.within(1...EventRequest.maxEvents, maxBatchEvents, "max-batch-events")
+        try Check.atLeast(1, maxBatchEvents, "max-batch-events")
         try Check.positive(heartbeatInterval, "heartbeat-ms")
         try Check.atLeast(1, heartbeatLiveness, "heartbeat-liveness")
         try Check.atLeast(1024, Int(maxMessageSize), "max-message-size")

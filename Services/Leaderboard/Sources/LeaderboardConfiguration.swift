@@ -28,11 +28,10 @@ package struct LeaderboardConfiguration: Sendable {
     package func validate() throws(ConfigurationError) {
         try Check.endpoint(zmqEndpoint, "zmq")
         try Check.port(httpPort, "http-port")
-        try Check.within(1...64, redisConnections, "redis-connections")
+        try Check.within(1...1024, redisConnections, "redis-connections")
         try Check.directory(rulesDirectory, "rules")
         if adminToken?.isEmpty == true { throw ConfigurationError(option: "admin-token", problem: "must not be empty (leave it unset to refuse admin operations)") }
         try Check.endpoints(notify, "notify")
         try Check.within(1...10_000, zmqConcurrency, "zmq-concurrency")
-        try Check.atLeast(1024, Int(maxMessageSize), "max-message-size")
     }
 }

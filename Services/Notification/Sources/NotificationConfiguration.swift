@@ -34,7 +34,6 @@ package struct NotificationConfiguration: Sendable {
         try Check.within(1...1000, top, "top")
         try Check.within(10...10_000, Int(interval.milliseconds), "interval-ms")
         try Check.atLeast(1, displayQueue, "display-queue")
-        try Check.atLeast(1024, Int(maxMessageSize), "max-message-size")
     }
 }
 
