@@ -19,7 +19,7 @@ import Testing
     }
 
     /// Sets a key, restarts the server on the same data directory, and reads the key back.
-    private func survivesARestart(appendOnly: Bool) throws -> (appendOnly: String?, value: String?) {
+    private func survivesARestart(appendOnly: Bool) throws -> (appendOnly: String?, fsync: String?, value: String?) {
         let data = directory.appendingPathComponent("redis-\(appendOnly)")
         try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
         let launcher = Launcher(logs: .files(in: directory))
@@ -27,16 +27,18 @@ import Testing
         try launcher.startRedis(options)
         let before = try RedisConnection(url: options.url)
         let setting = try before.send("CONFIG", "GET", "appendonly").array?.last?.string
+        let fsync = try before.send("CONFIG", "GET", "appendfsync").array?.last?.string
         try before.send("SET", "deal", "12500")
         launcher.stopAll()
         try launcher.startRedis(options)
         defer { launcher.stopAll() }
-        return (setting, try RedisConnection(url: options.url).send("GET", "deal").string)
+        return (setting, fsync, try RedisConnection(url: options.url).send("GET", "deal").string)
     }
 
     @Test func redisKeepsItsDataAcrossARestartWithAOFAndTestsTurnItOff() throws {
         let kept = try survivesARestart(appendOnly: true)
         #expect(kept.appendOnly == "yes")
+        #expect(kept.fsync == "always", "an acknowledged event must be on disk, not in the page cache")
         #expect(kept.value == "12500")
         let dropped = try survivesARestart(appendOnly: false)
         #expect(dropped.appendOnly == "no")

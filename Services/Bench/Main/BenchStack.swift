@@ -17,7 +17,7 @@ final class BenchStack {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tally-bench-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         launcher = Launcher(logs: .files(in: directory))
-        // As in production: AOF on, fsync every second.
+        // As in production: AOF on, fsynced before every reply.
         let redis = RedisServerOptions(port: freePort(), directory: directory)
         try launcher.startRedis(redis)
         services = LocalStack.onFreePorts(redisURL: redis.url, logLevel: "warning")
