@@ -11,6 +11,8 @@ package struct RedisServerOptions: Sendable {
     package var appendOnly: Bool
     /// Clients must AUTH with it (`--requirepass`).
     package var password: String?
+    /// A replica of the server on this loopback port (`--replicaof`).
+    package var replicaOf: Int?
 
     package init(port: Int, directory: URL, appendOnly: Bool = true, password: String? = nil) {
         self.port = port
@@ -32,7 +34,8 @@ package struct RedisServerOptions: Sendable {
             "--save", "", "--daemonize", "no", "--loglevel", "warning",
         ]
         if appendOnly { arguments += ["--appendfsync", "always"] }
-        if let password { arguments += ["--requirepass", password] }
+        if let password { arguments += ["--requirepass", password, "--masterauth", password] }
+        if let replicaOf { arguments += ["--replicaof", "127.0.0.1", String(replicaOf)] }
         return arguments
     }
 }

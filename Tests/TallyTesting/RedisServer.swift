@@ -11,11 +11,14 @@ package final class RedisServer: @unchecked Sendable {
     package let port: Int
     package let password: String?
     package let directory: URL
+    /// The port of the master this server replicates, for a replica.
+    package let replicaOf: Int?
     private let launcher: Launcher
 
-    package init(password: String? = nil) throws {
+    package init(password: String? = nil, replicaOf master: RedisServer? = nil) throws {
         self.port = freePort()
         self.password = password
+        self.replicaOf = master?.port
         self.directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("tally-redis-\(UUID().uuidString)")
         self.launcher = Launcher(logs: .files(in: directory))
@@ -30,7 +33,9 @@ package final class RedisServer: @unchecked Sendable {
 
     /// Without AOF: tests need no durability across a crash, and fsyncs would slow them.
     private var options: RedisServerOptions {
-        RedisServerOptions(port: port, directory: directory, appendOnly: false, password: password)
+        var options = RedisServerOptions(port: port, directory: directory, appendOnly: false, password: password)
+        options.replicaOf = replicaOf
+        return options
     }
 
     package var url: String { options.url }
@@ -48,6 +53,11 @@ package final class RedisServer: @unchecked Sendable {
     /// Stops the server (SIGTERM) and waits for it to exit.
     package func stop() {
         launcher.stopAll()
+    }
+
+    /// Sends the server a signal: SIGSTOP to freeze it, SIGCONT to let it go on.
+    package func signal(_ signal: Int32) {
+        for process in launcher.processes { process.process.signal(signal) }
     }
 
     package func restart() throws {

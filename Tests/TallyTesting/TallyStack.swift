@@ -63,11 +63,11 @@ package final class TallyStack: @unchecked Sendable {
 
     /// Starts a tally-scoring worker and waits until ingestion has seen it join.
     @discardableResult
-    package func startWorker() throws -> ChildProcess {
+    package func startWorker(_ extra: [String] = []) throws -> ChildProcess {
         let joinedBefore = joinedWorkers
         let worker = try launcher.start(
             .scoring, of: services, name: "scoring-\(workers.count + 1)",
-            options: ["--heartbeat-ms", String(heartbeatMs), "--heartbeat-liveness", "4"])
+            options: ["--heartbeat-ms", String(heartbeatMs), "--heartbeat-liveness", "4"] + extra)
         workers.append(worker)
         if ingestion != nil {
             try launcher.waitUntil("the worker to join", seconds: 15, answeredBy: worker) { self.joinedWorkers > joinedBefore }

@@ -31,6 +31,9 @@ struct TallyScoring: AsyncParsableCommand {
     @Option(help: "Heartbeats ingestion may miss before the worker reconnects.")
     var heartbeatLiveness = Environment.int("heartbeat-liveness", default: defaults.heartbeatLiveness)
 
+    @Option(help: "Milliseconds a batch waits for a Redis replica to have it (where the master has replicas) before its events are answered 'unavailable'.")
+    var replicaWaitMs = Environment.int("replica-wait-ms", default: Int(defaults.replicaWait.milliseconds))
+
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = Environment.string("log-level", default: "info")
 
@@ -56,6 +59,7 @@ struct TallyScoring: AsyncParsableCommand {
         configuration.rulesDirectory = rules
         configuration.heartbeatInterval = .milliseconds(heartbeatMs)
         configuration.heartbeatLiveness = heartbeatLiveness
+        configuration.replicaWait = .milliseconds(replicaWaitMs)
         return configuration
     }
 }

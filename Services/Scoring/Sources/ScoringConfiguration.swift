@@ -12,6 +12,9 @@ package struct ScoringConfiguration: Sendable {
     package var rulesDirectory: String?
     package var heartbeatInterval: Duration = .seconds(1)
     package var heartbeatLiveness = 3
+    /// Where the Redis master has replicas, how long a batch waits for one to have it before
+    /// its events are answered `unavailable` (they are stored; the retry is answered `duplicate`).
+    package var replicaWait: Duration = .seconds(1)
     package var maxMessageSize: Int64 = 16 << 20
 
     package init() {}
@@ -23,5 +26,6 @@ package struct ScoringConfiguration: Sendable {
         try Check.directory(rulesDirectory, "rules")
         try Check.positive(heartbeatInterval, "heartbeat-ms")
         try Check.atLeast(1, heartbeatLiveness, "heartbeat-liveness")
+        try Check.positive(replicaWait, "replica-wait-ms")
     }
 }

@@ -4,6 +4,7 @@ import Redis
 import TallyDomain
 import TallyChanges
 import TallyService
+import TallyStore
 import ZeroMQ
 
 /// A scoring worker's poll loop: announces itself to ingestion, applies each job it is given
@@ -17,12 +18,14 @@ final class ScoringWorker {
     private let publisher: Socket
     private let encoder = JSONEncoder()
     private var noticesFailing = false
+    private let replicas: ReplicaAcknowledgement
 
     init(configuration: ScoringConfiguration, rules: RulesBook, logger: Logger) throws {
         self.configuration = configuration
         self.scorer = BatchScorer(rules: rules, contests: ContestCache())
         self.logger = logger
         self.redis = RedisConnection(configuration.redis)
+        self.replicas = ReplicaAcknowledgement(timeout: configuration.replicaWait)
         publisher = try Socket(.pub, options: [.sendHighWaterMark(10_000), .linger(milliseconds: 500)])
         for endpoint in configuration.notify { try publisher.connect(endpoint) }
     }
@@ -99,6 +102,12 @@ final class ScoringWorker {
         }
         do {
             let outcome = try scorer.score(job.events, now: Timestamp.now(), redis: redis)
+            guard try replicas.confirm(on: redis, now: Timestamp.now()) else {
+                logger.warning("batch applied, but no replica has it yet: answered unavailable", metadata: [
+                    "events": "\(job.events.count)", "waited": "\(configuration.replicaWait)",
+                ])
+                return JobResult(statuses: [], error: "unavailable")
+            }
             for notice in outcome.notices { publish(notice) }
             logger.debug("batch applied", metadata: ["events": "\(job.events.count)"])
             return JobResult(statuses: outcome.statuses)
