@@ -4,12 +4,13 @@ import Redis
 /// one of them has it too (`WAIT 1`), so a failover loses nothing acknowledged. Whether there
 /// are replicas to wait for is asked (`ROLE`) at most once a second.
 package final class ReplicaAcknowledgement {
-    private let timeout: Duration
+    /// How long `WAIT` may take, in milliseconds.
+    private let timeout: Int64
     private var checkedAt: Int64?
     private var replicas = 0
 
-    package init(timeout: Duration) {
-        self.timeout = timeout
+    package init(timeoutMilliseconds: Int64) {
+        self.timeout = max(1, timeoutMilliseconds)
     }
 
     /// Whether what `redis` has written so far is on a replica, or there is none to wait for.
@@ -21,8 +22,6 @@ package final class ReplicaAcknowledgement {
             checkedAt = now
         }
         guard replicas > 0 else { return true }
-        let (seconds, attoseconds) = timeout.components
-        let milliseconds = seconds * 1000 + attoseconds / 1_000_000_000_000_000
-        return (try redis.send("WAIT", "1", String(max(1, milliseconds))).int ?? 0) >= 1
+        return (try redis.send("WAIT", "1", String(timeout)).int ?? 0) >= 1
     }
 }

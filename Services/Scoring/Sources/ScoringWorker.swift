@@ -25,7 +25,7 @@ final class ScoringWorker {
         self.scorer = BatchScorer(rules: rules, contests: ContestCache())
         self.logger = logger
         self.redis = RedisConnection(configuration.redis)
-        self.replicas = ReplicaAcknowledgement(timeout: configuration.replicaWait)
+        self.replicas = ReplicaAcknowledgement(timeoutMilliseconds: configuration.replicaWait.milliseconds)
         publisher = try Socket(.pub, options: [.sendHighWaterMark(10_000), .linger(milliseconds: 500)])
         for endpoint in configuration.notify { try publisher.connect(endpoint) }
     }
