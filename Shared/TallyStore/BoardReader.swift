@@ -3,7 +3,8 @@ import Redis
 import TallyDomain
 
 /// Board reads: resolves a board id and period to a `BoardTarget` and runs `read-board.lua`,
-/// one round trip per read however long the page.
+/// one round trip per read, costing Redis the page it answers whatever the ties on the board
+/// (see the script), and writing nothing.
 package struct BoardReader: Sendable {
     package let redis: RedisClient
     package let rules: RulesBook
@@ -34,7 +35,7 @@ package struct BoardReader: Sendable {
         package let answer: @Sendable (RedisReply) throws(StoreError) -> Answer
     }
 
-    /// The page `offset..<offset+limit`, widened by the script to whole groups of equal scores.
+    /// The page `offset..<offset+limit`: one range of the board's order index.
     package static func top(_ target: BoardTarget, offset: Int, limit: Int) -> Read<EntryList> {
         entries(target, target.call(mode: "page", offset, limit, member: "")) { total, entries in
             EntryList(board: target.board, period: target.period, total: total, entries: entries)

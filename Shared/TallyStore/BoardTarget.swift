@@ -60,18 +60,18 @@ package struct BoardTarget: Sendable, Equatable {
     /// `read-board.lua`'s call for one read.
     package func call(mode: String, _ a: Int, _ b: Int, member: String) -> ScriptCall {
         let keys = Keys(org: org)
-        var boardKey = keys.board(board, period: id == nil ? "" : period)
+        let stored = id == nil ? "" : period
         var dayKeys: [String] = []
-        var reachedKeys = [keys.reached(board, period: id == nil ? "" : period)]
+        var reachedKeys = [keys.reached(board, period: stored)]
         if let id, id.window.isRolling {
             let day = BoardID(metric: id.metric, window: .today, scope: id.scope).description
-            boardKey = keys.rolling(board, period: period)
             dayKeys = days.map { keys.board(day, period: $0) }
             reachedKeys = days.map { keys.reached(day, period: $0) }
         }
         let withNames = scope == .reps
         return ScriptCall(
-            keys: [boardKey] + dayKeys + reachedKeys + (withNames ? [keys.names] : []),
+            keys: [keys.board(board, period: stored), keys.order(board, period: stored)] + dayKeys + reachedKeys
+                + (withNames ? [keys.names] : []),
             arguments: [mode, String(a), String(b), member, String(dayKeys.count), String(reachedKeys.count), withNames ? "1" : "0"])
     }
 }

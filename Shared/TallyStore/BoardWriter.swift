@@ -56,7 +56,7 @@ package enum BoardWriter {
         call.arguments.append(String(touched.count))
         for boardIndex in touched {
             let board = plan.boards[boardIndex]
-            call.keys += [keys.board(board.name, period: board.period), keys.reached(board.name, period: board.period)]
+            call.keys += keys.written(board)
             call.arguments += [String(board.expiresAt ?? 0), String(lines[boardIndex].count)]
             for line in lines[boardIndex] { call.arguments += [line.member, line.sum.description, String(line.last)] }
         }
@@ -75,7 +75,7 @@ package enum BoardWriter {
         call.arguments.append(String(plan.boards.count))
         var finishes: [String] = []
         for board in plan.boards {
-            call.keys += [keys.board(board.name, period: board.period), keys.reached(board.name, period: board.period)]
+            call.keys += keys.written(board)
             call.arguments += [String(board.expiresAt ?? 0), board.goal?.description ?? ""]
             if board.goal != nil {
                 guard let contest = board.contestID else { preconditionFailure("a race's board is a contest's: \(board.name)") }
@@ -103,6 +103,14 @@ package enum BoardWriter {
             }
         }
         return ids.sorted()
+    }
+}
+
+extension Keys {
+    /// The keys a scoring script writes for one board: the sorted set, its reached hash and its
+    /// order index.
+    fileprivate func written(_ board: ScoringPlan.Board) -> [String] {
+        [self.board(board.name, period: board.period), reached(board.name, period: board.period), order(board.name, period: board.period)]
     }
 }
 

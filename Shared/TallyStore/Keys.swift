@@ -23,8 +23,19 @@ package struct Keys: Sendable {
         period.isEmpty ? "\(prefix)reached:\(boardID)" : "\(prefix)reached:\(boardID):\(period)"
     }
 
-    /// Where a read of a rolling board (`7d`, `30d`) sums its days, for a second.
-    package func rolling(_ boardID: String, period: String) -> String { "\(prefix)rolling:\(boardID):\(period)" }
+    /// A board's order index: its members in rank order, equal scores first-reached first, so a
+    /// page is one range read however large a tie (members as `orderMember` spells them).
+    package func order(_ boardID: String, period: String) -> String {
+        period.isEmpty ? "\(prefix)order:\(boardID)" : "\(prefix)order:\(boardID):\(period)"
+    }
+
+    /// A member of an order index: its reached sequence inverted and zero-padded to 15 digits,
+    /// then the member, so that a reverse range lists equal scores by smallest sequence first.
+    /// The scoring scripts spell it the same way (`order_member`).
+    package static func orderMember(_ member: String, reached sequence: Int64) -> String {
+        let inverted = String(999_999_999_999_999 - sequence)
+        return String(repeating: "0", count: 15 - inverted.count) + inverted + member
+    }
 
     /// The set of board ids that exist.
     package var boards: String { "\(prefix)boards" }

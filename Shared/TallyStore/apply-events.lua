@@ -6,8 +6,8 @@
 -- the rolling boards read from it.
 --
 -- KEYS: the board index, names, teams, the org's sequence, one idempotency record per event,
---   then each board's sorted set and its reached hash, then the finish hash of each race, in
---   the order of the races among the boards.
+--   then each board's sorted set, its reached hash and its order index (read-board.lua), then
+--   the finish hash of each race, in the order of the races among the boards.
 -- ARGV: idempotency TTL (s), now (ms), event count, index ids (count, ids), boards (count,
 --   then per board: expire-at or 0, the race's goal or ''), then per event: rep, name or '',
 --   team or '', increment count, then per increment: board (1-based), member, amount.
@@ -20,10 +20,11 @@ for _ = 1, n_index do redis.call('SADD', index, ARGV[i]); i = i + 1 end
 
 local n_boards = tonumber(ARGV[i]); i = i + 1
 local first_board = 4 + n_events
-local races = first_board + 2 * n_boards
-local board, reached, expire_at, goal, finish, frozen = {}, {}, {}, {}, {}, {}
+local races = first_board + 3 * n_boards
+local board, reached, order, expire_at, goal, finish, frozen = {}, {}, {}, {}, {}, {}, {}
 for b = 1, n_boards do
-  board[b], reached[b] = KEYS[first_board + 2 * b - 1], KEYS[first_board + 2 * b]
+  local at = first_board + 3 * (b - 1)
+  board[b], reached[b], order[b] = KEYS[at + 1], KEYS[at + 2], KEYS[at + 3]
   expire_at[b] = ARGV[i]
   if ARGV[i + 1] ~= '' then
     races = races + 1
@@ -34,6 +35,17 @@ for b = 1, n_boards do
 end
 
 local seq = redis.call('INCRBY', sequence, n_events) - n_events
+
+-- A member of a board's order index (read-board.lua): its reached sequence inverted and
+-- zero-padded, then the member, so equal scores sort first-reached first in a reverse range.
+local function order_member(reached_seq, member)
+  return string.format('%015d', 999999999999999 - tonumber(reached_seq)) .. member
+end
+-- Moves a member in a board's order index to its new score and sequence.
+local function reorder(b, member, score, new_seq, old_seq)
+  if old_seq then redis.call('ZREM', order[b], order_member(old_seq, member)) end
+  redis.call('ZADD', order[b], score, order_member(new_seq, member))
+end
 -- Sum what the new events add per board and member, so each member of each board costs one
 -- ZINCRBY however many events of the batch touch it.
 local sums, last, counted = {}, {}, {}
@@ -49,8 +61,10 @@ for e = 1, n_events do
         -- A race: applied event by event, so the first to reach the goal wins.
         if not frozen[b] then
           if tonumber(ARGV[i + 2]) ~= 0 then
-            local score = tonumber(redis.call('ZINCRBY', board[b], ARGV[i + 2], member))
+            local raw = redis.call('ZINCRBY', board[b], ARGV[i + 2], member)
+            reorder(b, member, raw, seq, redis.call('HGET', reached[b], member))
             redis.call('HSET', reached[b], member, seq)
+            local score = tonumber(raw)
             if score >= goal[b] then
               redis.call('HSET', finish[b], 'winner', member, 'at', now_ms)
               frozen[b] = true
@@ -87,14 +101,14 @@ end
 for b, board_sums in pairs(sums) do
   local fields = {}
   for member, amount in pairs(board_sums) do
-    redis.call('ZINCRBY', board[b], string.format('%.17g', amount), member)
+    local raw = redis.call('ZINCRBY', board[b], string.format('%.17g', amount), member)
+    reorder(b, member, raw, last[b][member], redis.call('HGET', reached[b], member))
     fields[#fields + 1] = member
     fields[#fields + 1] = last[b][member]
   end
   in_chunks('HSET', reached[b], fields)
   if expire_at[b] ~= '0' then
-    redis.call('EXPIREAT', board[b], expire_at[b])
-    redis.call('EXPIREAT', reached[b], expire_at[b])
+    for _, written in ipairs({board[b], reached[b], order[b]}) do redis.call('EXPIREAT', written, expire_at[b]) end
   end
 end
 return counted

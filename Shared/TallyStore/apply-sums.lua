@@ -5,7 +5,7 @@
 -- through apply-events.lua instead.
 --
 -- KEYS: the board index, names, teams, the org's sequence, one idempotency record per event,
---   then each board's sorted set and its reached hash.
+--   then each board's sorted set, its reached hash and its order index (read-board.lua).
 -- ARGV: idempotency TTL (s), event count, index ids (count, ids), names (count, then rep and
 --   name), teams (count, then rep and team), boards (count, then per board: expire-at or 0,
 --   member count, then per member: member, amount (never 0: the worker leaves out what adds
@@ -28,6 +28,19 @@ local function in_chunks(command, key, values)
     redis.call(command, key, unpack(values, first, math.min(first + 999, #values)))
   end
 end
+local function hmget(hash, fields)
+  local out = {}
+  for first = 1, #fields, 1000 do
+    local values = redis.call('HMGET', hash, unpack(fields, first, math.min(first + 999, #fields)))
+    for v = 1, #values do out[#out + 1] = values[v] end
+  end
+  return out
+end
+-- A member of a board's order index (read-board.lua): its reached sequence inverted and
+-- zero-padded, then the member, so equal scores sort first-reached first in a reverse range.
+local function order_member(reached_seq, member)
+  return string.format('%015d', 999999999999999 - tonumber(reached_seq)) .. member
+end
 local function take(n)
   local values = {}
   for v = 1, n do values[v] = ARGV[i + v - 1] end
@@ -45,20 +58,28 @@ in_chunks('HSET', teams, take(2 * n))
 local n_boards = tonumber(ARGV[i]); i = i + 1
 local k = 4 + n_events
 for _ = 1, n_boards do
-  local board, reached = KEYS[k + 1], KEYS[k + 2]
-  k = k + 2
+  local board, reached, order = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3]
+  k = k + 3
   local expire_at, n_members = ARGV[i], tonumber(ARGV[i + 1])
   i = i + 2
-  local fields = {}
+  local members, amounts, fields = {}, {}, {}
   for m = 1, n_members do
-    redis.call('ZINCRBY', board, ARGV[i + 1], ARGV[i])
+    members[m], amounts[m] = ARGV[i], ARGV[i + 1]
     fields[2 * m - 1], fields[2 * m] = ARGV[i], seq + tonumber(ARGV[i + 2])
     i = i + 3
   end
+  local before = hmget(reached, members)
+  local stale, entries = {}, {}
+  for m = 1, n_members do
+    local score = redis.call('ZINCRBY', board, amounts[m], members[m])
+    if before[m] then stale[#stale + 1] = order_member(before[m], members[m]) end
+    entries[2 * m - 1], entries[2 * m] = score, order_member(fields[2 * m], members[m])
+  end
+  in_chunks('ZREM', order, stale)
+  in_chunks('ZADD', order, entries)
   in_chunks('HSET', reached, fields)
   if expire_at ~= '0' then
-    redis.call('EXPIREAT', board, expire_at)
-    redis.call('EXPIREAT', reached, expire_at)
+    for _, written in ipairs({board, reached, order}) do redis.call('EXPIREAT', written, expire_at) end
   end
 end
 return 1

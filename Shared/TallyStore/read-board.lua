@@ -1,106 +1,174 @@
+#!lua flags=no-writes
 -- Reads a board: a page of entries in rank order, one member's rank, or the entries around a
 -- member. Ranks are competition ranks (1, 2, 2, 4); among equal scores the member that reached
--- its score first comes first (lowest sequence number in the board's reached hashes). A
--- rolling board is first summed from its days' boards into its own short-lived key.
+-- its score first comes first. Nothing is written (the script may run on a replica).
 --
--- KEYS: the board (for a rolling board, where its days are summed), then the day boards to
---   sum (none for other boards), then the reached hashes, then the names hash when the
---   board's members are reps.
+-- A stored board has an order index beside it, kept by the scoring scripts: a sorted set with
+-- the same scores whose members are the reached sequence, inverted and zero-padded, then the
+-- member, so Redis itself sorts equal scores by who got there first (a reverse range lists the
+-- largest member first, that is the smallest sequence). A page then costs its own length
+-- whatever the ties. A rolling board (7d, 30d) has no index: it is summed from its days' boards
+-- here, in memory, and ordered in Lua; so is a board written before the index existed.
+--
+-- KEYS: the board and its order index (for a rolling board, neither is stored), then the day
+--   boards to sum (none for other boards), then the reached hashes (one per day for a rolling
+--   board), then the names hash when the board's members are reps.
 -- ARGV: mode (page, rank, around), offset or n, limit, member, day count, reached count,
 --   1 when the names hash is given, else 0.
 -- Replies: page and around {total, {rank, member, score, name}...}; rank {total, rank, score},
 --   or {total} when the member is not on the board.
-local key = KEYS[1]
+local key, order = KEYS[1], KEYS[2]
 local mode, a, b, member = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local n_days, n_reached = tonumber(ARGV[5]), tonumber(ARGV[6])
-local names = ARGV[7] == '1' and KEYS[2 + n_days + n_reached] or nil
-if n_days > 0 then
-  redis.call('ZUNIONSTORE', key, n_days, unpack(KEYS, 2, 1 + n_days))
-  redis.call('PEXPIRE', key, 1000)
-end
+local names = ARGV[7] == '1' and KEYS[3 + n_days + n_reached] or nil
+local days = {}
+for d = 1, n_days do days[d] = KEYS[2 + d] end
 local reached = {}
-for r = 1, n_reached do reached[r] = KEYS[1 + n_days + r] end
+for r = 1, n_reached do reached[r] = KEYS[2 + n_days + r] end
+local PAD = 15  -- the width of an order index member's sequence prefix
 
 local function hmget(hash, fields)
   local out = {}
   for start = 1, #fields, 1000 do
-    local chunk = {}
-    for f = start, math.min(start + 999, #fields) do chunk[#chunk + 1] = fields[f] end
-    local values = redis.call('HMGET', hash, unpack(chunk))
+    local values = redis.call('HMGET', hash, unpack(fields, start, math.min(start + 999, #fields)))
     for v = 1, #values do out[#out + 1] = values[v] end
   end
   return out
 end
 
--- The members whose scores lie in [low, high], in rank order, with their positions.
-local function ordered(high, low)
-  local group = redis.call('ZREVRANGEBYSCORE', key, high, low, 'WITHSCORES')
-  local rows, members = {}, {}
-  for g = 1, #group, 2 do
-    rows[#rows + 1] = {member = group[g], raw = group[g + 1], score = tonumber(group[g + 1]), seq = math.huge}
-    members[#members + 1] = group[g]
+-- Fills in each row's name (the member when the rep has none) and returns the reply.
+local function reply(total, rows)
+  local out = {total}
+  if names and #rows > 0 then
+    local members = {}
+    for r = 1, #rows do members[r] = rows[r].member end
+    local found = hmget(names, members)
+    for r = 1, #rows do rows[r].name = found[r] end
   end
-  if #members > 0 then
-    for _, hash in ipairs(reached) do
-      local seqs = hmget(hash, members)
-      for r = 1, #rows do
-        local s = tonumber(seqs[r])
-        -- A rolling board's member reached its sum at its latest change in any day.
-        if s and (rows[r].seq == math.huge or s > rows[r].seq) then rows[r].seq = s end
-      end
+  for _, row in ipairs(rows) do
+    out[#out + 1] = row.rank
+    out[#out + 1] = row.member
+    out[#out + 1] = row.raw
+    out[#out + 1] = row.name or row.member
+  end
+  return out
+end
+
+-- The rows at positions offset .. offset+limit-1 of an index range read, with competition
+-- ranks: the first row's comes from the count of higher scores, each later row's from its
+-- position unless it ties the row before.
+local function ranked(range, offset)
+  local rows, above = {}, 0
+  if #range > 0 and offset > 0 then above = redis.call('ZCOUNT', order, '(' .. range[2], '+inf') end
+  local rank, previous = 0, nil
+  for r = 1, #range, 2 do
+    local position = offset + (r - 1) / 2
+    local raw = range[r + 1]
+    if raw ~= previous then
+      rank = previous == nil and above + 1 or position + 1
+      previous = raw
     end
+    rows[#rows + 1] = {rank = rank, member = string.sub(range[r], PAD + 1), raw = raw}
   end
-  table.sort(rows, function(x, y)
-    if x.score ~= y.score then return x.score > y.score end
-    if x.seq ~= y.seq then return x.seq < y.seq end
-    return x.member < y.member
-  end)
   return rows
 end
 
-local total = redis.call('ZCARD', key)
-
-if mode == 'rank' then
-  local score = redis.call('ZSCORE', key, member)
-  if not score then return {total} end
-  return {total, redis.call('ZCOUNT', key, '(' .. score, '+inf') + 1, score}
-end
-
-local offset, limit = a, b
-if mode == 'around' then
-  local score = redis.call('ZSCORE', key, member)
-  if not score then return {total} end
-  local above = redis.call('ZCOUNT', key, '(' .. score, '+inf')
-  local position = above
-  for index, row in ipairs(ordered(score, score)) do
-    if row.member == member then position = above + index - 1 end
+local function indexed(total)
+  if mode == 'rank' then
+    local score = redis.call('ZSCORE', key, member)
+    if not score then return {total} end
+    return {total, redis.call('ZCOUNT', key, '(' .. score, '+inf') + 1, score}
   end
-  limit = 2 * a + 1
-  offset = math.max(0, math.min(position - a, total - limit))
-end
-if limit == 0 or offset >= total then return {total} end
-
-local page = redis.call('ZREVRANGE', key, offset, offset + limit - 1, 'WITHSCORES')
-local high, low = page[2], page[#page]
-local above = redis.call('ZCOUNT', key, '(' .. high, '+inf')
-local rows = ordered(high, low)
-local out, picked = {total}, {}
-local rank, previous = 0, nil
-for r, row in ipairs(rows) do
-  if row.score ~= previous then rank, previous = above + r, row.score end
-  local position = above + r - 1
-  if position >= offset and position < offset + limit then
-    out[#out + 1] = rank
-    out[#out + 1] = row.member
-    out[#out + 1] = row.raw
-    out[#out + 1] = row.member
-    picked[#picked + 1] = #out
+  local offset, limit = a, b
+  if mode == 'around' then
+    local seq = redis.call('HGET', reached[1], member)
+    local position = seq and redis.call('ZREVRANK', order, string.format('%0' .. PAD .. 'd', 999999999999999 - seq) .. member)
+    if not position then return {total} end
+    limit = 2 * a + 1
+    offset = math.max(0, math.min(position - a, total - limit))
   end
+  if limit == 0 or offset >= total then return {total} end
+  return reply(total, ranked(redis.call('ZREVRANGE', order, offset, offset + limit - 1, 'WITHSCORES'), offset))
 end
-if names and #picked > 0 then
-  local wanted = {}
-  for p = 1, #picked do wanted[p] = out[picked[p]] end
-  local found = hmget(names, wanted)
-  for p = 1, #picked do if found[p] then out[picked[p]] = found[p] end end
+
+-- Without an index: every member with its score, highest first, from the board or summed
+-- from its days; equal scores ordered by the latest of their reached sequences, fetched only
+-- for the groups the answer needs.
+local function summed()
+  local flat
+  if n_days > 0 then
+    local union = {'ZUNION', n_days}
+    for d = 1, n_days do union[#union + 1] = days[d] end
+    union[#union + 1] = 'WITHSCORES'
+    flat = redis.call(unpack(union))
+  else
+    flat = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
+  end
+  local rows = {}
+  for r = #flat - 1, 1, -2 do
+    rows[#rows + 1] = {member = flat[r], raw = flat[r + 1], score = tonumber(flat[r + 1])}
+  end
+  local total = #rows
+  local function find(wanted)
+    for r = 1, total do if rows[r].member == wanted then return r end end
+  end
+  if mode == 'rank' then
+    local at = find(member)
+    if not at then return {total} end
+    local above = 0
+    while rows[above + 1].score > rows[at].score do above = above + 1 end
+    return {total, above + 1, rows[at].raw}
+  end
+  -- Orders rows first..last (whole groups of equal scores) by reached sequence.
+  local function order_groups(first, last)
+    while first > 1 and rows[first - 1].score == rows[first].score do first = first - 1 end
+    while last < total and rows[last + 1].score == rows[last].score do last = last + 1 end
+    local group, members = {}, {}
+    for r = first, last do
+      group[#group + 1] = rows[r]
+      members[#members + 1] = rows[r].member
+      rows[r].seq = math.huge
+    end
+    for _, hash in ipairs(reached) do
+      local seqs = hmget(hash, members)
+      for g = 1, #group do
+        local s = tonumber(seqs[g])
+        -- A rolling board's member reached its sum at its latest change in any day.
+        if s and (group[g].seq == math.huge or s > group[g].seq) then group[g].seq = s end
+      end
+    end
+    table.sort(group, function(x, y)
+      if x.score ~= y.score then return x.score > y.score end
+      if x.seq ~= y.seq then return x.seq < y.seq end
+      return x.member < y.member
+    end)
+    for g = 1, #group do rows[first + g - 1] = group[g] end
+  end
+  local offset, limit = a, b
+  if mode == 'around' then
+    local at = find(member)
+    if not at then return {total} end
+    order_groups(at, at)
+    at = find(member)
+    limit = 2 * a + 1
+    offset = math.max(0, math.min(at - 1 - a, total - limit))
+  end
+  if limit == 0 or offset >= total then return {total} end
+  local last = math.min(offset + limit, total)
+  order_groups(offset + 1, last)
+  local page, rank = {}, 0
+  for r = 1, last do
+    if r == 1 or rows[r].score ~= rows[r - 1].score then rank = r end
+    if r > offset then
+      rows[r].rank = rank
+      page[#page + 1] = rows[r]
+    end
+  end
+  return reply(total, page)
 end
-return out
+
+if n_days == 0 then
+  local total = redis.call('ZCARD', key)
+  if redis.call('ZCARD', order) == total then return indexed(total) end
+end
+return summed()

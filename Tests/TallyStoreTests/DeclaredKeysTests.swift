@@ -68,7 +68,7 @@ import Testing
 }
 
 /// One line of `redis-cli monitor`: `1701463000.123456 [0 lua] "ZINCRBY" "key" "1" "ana"`.
-private struct MonitorLine {
+struct MonitorLine {
     let fromLua: Bool
     let arguments: [String]
 
@@ -105,5 +105,29 @@ private struct MonitorLine {
         }
         guard !arguments.isEmpty else { return nil }
         self.arguments = arguments
+    }
+}
+
+/// `redis-cli monitor` on a test's server: every command it runs from then on, scripts' own included.
+final class RedisMonitor {
+    private let connection: RedisConnection
+    private let log: URL
+    private let process: ChildProcess
+
+    init(_ server: RedisServer) throws {
+        connection = server.connection()
+        log = server.directory.appendingPathComponent("monitor-\(UUID().uuidString).log")
+        process = try ChildProcess(try Executables.installed("redis-cli"), ["-p", String(server.port), "monitor"], logFile: log)
+        try wait("redis-cli monitor to start") { [connection] in (try connection.send("CLIENT", "LIST").string ?? "").contains("cmd=monitor") }
+    }
+
+    deinit { process.stop(within: 2) }
+
+    /// The commands logged so far.
+    func commands() throws -> [MonitorLine] {
+        let marker = "end-\(UUID().uuidString)"
+        _ = try connection.send("ECHO", marker)
+        try wait("the monitor to log everything") { [log] in (try? String(contentsOf: log, encoding: .utf8))?.contains(marker) == true }
+        return try String(contentsOf: log, encoding: .utf8).split(separator: "\n").compactMap(MonitorLine.init)
     }
 }

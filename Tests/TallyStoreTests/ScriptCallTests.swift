@@ -32,6 +32,7 @@ import Testing
         "{acme}:boards", "{acme}:names", "{acme}:teams", "{acme}:seq",
         "{acme}:seen:e1", "{acme}:seen:e2", "{acme}:seen:e3",
         "{acme}:board:doors:today:reps:2026-11-29", "{acme}:reached:doors:today:reps:2026-11-29",
+        "{acme}:order:doors:today:reps:2026-11-29",
     ]
 
     @Test func summedBatch() {
@@ -60,7 +61,7 @@ import Testing
             contests: [.init(contest: contest, finishedAt: nil)], now: Self.at)
         let call = BoardWriter.eventByEventCall(plan, rules: Self.doorRules, now: 42)
         #expect(call.keys == Self.commonKeys + [
-            "{acme}:board:contest:race", "{acme}:reached:contest:race", "{acme}:contest-finish:race",
+            "{acme}:board:contest:race", "{acme}:reached:contest:race", "{acme}:order:contest:race", "{acme}:contest-finish:race",
         ])
         #expect(call.arguments == [
             Self.seenTTL, "42", "3",
@@ -75,7 +76,10 @@ import Testing
     @Test func readOfACalendarBoard() throws {
         let target = try #require(try BoardTarget.metric(org: "acme", board: "points:week:reps", period: "2026-W48", rules: .default))
         let call = target.call(mode: "page", 0, 10, member: "")
-        #expect(call.keys == ["{acme}:board:points:week:reps:2026-W48", "{acme}:reached:points:week:reps:2026-W48", "{acme}:names"])
+        #expect(call.keys == [
+            "{acme}:board:points:week:reps:2026-W48", "{acme}:order:points:week:reps:2026-W48",
+            "{acme}:reached:points:week:reps:2026-W48", "{acme}:names",
+        ])
         #expect(call.arguments == ["page", "0", "10", "", "0", "1", "1"])
     }
 
@@ -83,8 +87,9 @@ import Testing
         let target = try #require(try BoardTarget.metric(org: "acme", board: "points:7d:teams", period: "2026-11-29", rules: .default))
         let call = target.call(mode: "rank", 0, 0, member: "north")
         let days = ["2026-11-23", "2026-11-24", "2026-11-25", "2026-11-26", "2026-11-27", "2026-11-28", "2026-11-29"]
-        // No names hash: a team board's members are shown by their ids.
-        #expect(call.keys == ["{acme}:rolling:points:7d:teams:2026-11-29"]
+        // The rolling board itself is not stored (its days are summed as it is read); no names
+        // hash: a team board's members are shown by their ids.
+        #expect(call.keys == ["{acme}:board:points:7d:teams:2026-11-29", "{acme}:order:points:7d:teams:2026-11-29"]
             + days.map { "{acme}:board:points:today:teams:\($0)" } + days.map { "{acme}:reached:points:today:teams:\($0)" })
         #expect(call.arguments == ["rank", "0", "0", "north", "7", "7", "0"])
     }
@@ -96,7 +101,7 @@ import Testing
             """.utf8)
         let contest = try ContestDefinition.decode(definition).validated(rules: .default)
         let call = BoardTarget(org: "acme", contest: contest).call(mode: "around", 5, 0, member: "north")
-        #expect(call.keys == ["{acme}:board:contest:blitz", "{acme}:reached:contest:blitz"])
+        #expect(call.keys == ["{acme}:board:contest:blitz", "{acme}:order:contest:blitz", "{acme}:reached:contest:blitz"])
         #expect(call.arguments == ["around", "5", "0", "north", "0", "1", "0"])
     }
 

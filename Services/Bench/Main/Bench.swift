@@ -139,7 +139,8 @@ struct Bench: ParsableCommand {
             for line in queries.rows { report.row(line.0, line.1, line.2) }
             report.row(
                 "6. Redis memory per member per board", String(format: "%.0f bytes", queries.bytesPerMember),
-                "used_memory before and after adding \(bench.members) members to one sorted set")
+                "used_memory before and after adding \(bench.members) members to one sorted set; "
+                    + String(format: "%.0f bytes with its reached sequence and order index entry", queries.bytesPerMemberAll))
             for (name, megabytes) in memoryUnderLoad where !name.hasPrefix("redis") {
                 report.row("6. RSS of \(name) after the throughput runs", String(format: "%.0f MiB", megabytes), "")
             }

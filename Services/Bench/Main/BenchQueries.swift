@@ -3,6 +3,7 @@ import Synchronization
 import Redis
 import TallyDomain
 import TallyLauncher
+import TallyStore
 import ZeroMQ
 
 /// Queries on one big board: top 10 and a member's rank, through tally-leaderboard over HTTP
@@ -10,26 +11,39 @@ import ZeroMQ
 enum Queries {
     struct Result {
         var rows: [(String, String, String)] = []
+        /// A member of the sorted set alone.
         var bytesPerMember = 0.0
+        /// With its reached sequence and its order index entry.
+        var bytesPerMemberAll = 0.0
     }
 
     static func run(stack: BenchStack, members: Int, seconds: Double) throws -> Result {
         let org = "bench1m"
-        let key = "{\(org)}:board:points:all:reps:all"
+        let keys = Keys(org: org)
+        let key = keys.board("points:all:reps", period: "all")
         let redis = try RedisConnection(url: stack.redisURL)
         let before = try usedMemory(redis)
-        for first in stride(from: 0, to: members, by: 50_000) {
-            let commands: [[any RedisArgument]] = stride(from: first, to: min(first + 50_000, members), by: 1_000).map { chunk in
-                var command: [any RedisArgument] = ["ZADD", key]
-                for member in chunk..<min(chunk + 1_000, members) {
-                    command += [String(member * 7 % 100_003), "rep-\(member)"]
-                }
-                return command
+        // The board as the scoring scripts leave it: scores (about ten members share each), when
+        // each member reached its score, and the order index a page is read from; the sorted set
+        // first, to measure its memory alone.
+        func seed(_ lines: (Range<Int>) -> [[any RedisArgument]]) throws {
+            for first in stride(from: 0, to: members, by: 50_000) {
+                _ = try redis.pipeline(stride(from: first, to: min(first + 50_000, members), by: 1_000).flatMap { chunk in
+                    lines(chunk..<min(chunk + 1_000, members))
+                })
             }
-            _ = try redis.pipeline(commands)
+        }
+        let score = { (member: Int) in String(member * 7 % 100_003) }
+        try seed { chunk in [["ZADD", key] + chunk.flatMap { [score($0), "rep-\($0)"] as [any RedisArgument] }] }
+        let boardBytes = try usedMemory(redis) - before
+        try seed { chunk in
+            [["ZADD", keys.order("points:all:reps", period: "all")]
+                + chunk.flatMap { [score($0), Keys.orderMember("rep-\($0)", reached: Int64($0))] as [any RedisArgument] },
+             ["HSET", keys.reached("points:all:reps", period: "all")] + chunk.flatMap { ["rep-\($0)", String($0)] as [any RedisArgument] }]
         }
         var result = Result()
-        result.bytesPerMember = Double(try usedMemory(redis) - before) / Double(members)
+        result.bytesPerMember = Double(boardBytes) / Double(members)
+        result.bytesPerMemberAll = Double(try usedMemory(redis) - before) / Double(members)
 
         let threads = 8
         let httpPort = stack.httpPort

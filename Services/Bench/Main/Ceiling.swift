@@ -4,7 +4,8 @@ import TallyDomain
 import TallyStore
 
 /// What a hand-written pipeline would do per event: one script call that records the event
-/// id and applies the same board increments (with the first-reached sequence) as Tally.
+/// id and applies the same board increments (with the first-reached sequence and the order
+/// index) as Tally.
 enum Ceiling {
     /// ceiling.lua, beside this file.
     static let script = RedisScript(String(decoding: PackageResources.ceiling_lua, as: UTF8.self))
@@ -17,9 +18,10 @@ enum Ceiling {
             let boards = entry.increments.map { plan.boards[$0.board] }
             let boardKeys = boards.map { keys.board($0.name, period: $0.period) }
             let reachedKeys = boards.map { keys.reached($0.name, period: $0.period) }
+            let orderKeys = boards.map { keys.order($0.name, period: $0.period) }
             var arguments = ["864000"]
             for increment in entry.increments { arguments += [String(increment.amount), increment.member] }
-            return ([keys.seen(entry.event.id), keys.sequence] + boardKeys + reachedKeys, arguments)
+            return ([keys.seen(entry.event.id), keys.sequence] + boardKeys + reachedKeys + orderKeys, arguments)
         }
         let redis = try RedisConnection(url: redisURL)
         _ = try redis.pipeline(script, calls: Array(calls.prefix(1)))  // loads the script

@@ -1,0 +1,98 @@
+import Foundation
+import Redis
+import TallyDomain
+import TallyStore
+import TallyTesting
+import Testing
+
+/// What a read costs Redis depends on what it answers, not on the board: a page of a board
+/// whose every member ties reads that page's rows, and reads write nothing, so they run on a
+/// replica.
+@Suite struct ReadCostTests {
+    static let rules = ScriptCallTests.doorRules
+    static let day = ScriptCallTests.at  // 2026-11-29 10:00 UTC
+
+    /// `count` reps who each knock once, in order, a thousand to a batch: all tie on 1.
+    static func tie(_ count: Int, on connection: RedisConnection) throws {
+        for first in stride(from: 0, to: count, by: 1_000) {
+            let events = (first..<min(first + 1_000, count)).map { rep in
+                ActivityEvent(id: "e\(rep)", org: "acme", rep: String(format: "rep-%05d", rep), kind: "door_knock", at: day)
+            }
+            let plan = ScoringPlan(org: "acme", events: events, rules: rules)
+            _ = try BoardWriter.apply(plan, rules: rules, now: day, on: connection)
+        }
+    }
+
+    @Test func aPageOfATwentyThousandWayTieReadsOnlyItsOwnRows() throws {
+        let server = try RedisServer()
+        let connection = server.connection()
+        try Self.tie(20_000, on: connection)
+        let target = try #require(try BoardTarget.metric(org: "acme", board: "doors:today:reps", period: "2026-11-29", rules: Self.rules))
+
+        let monitor = try RedisMonitor(server)
+        let reads = [
+            BoardReader.top(target, offset: 0, limit: 10), BoardReader.top(target, offset: 12_345, limit: 3),
+            BoardReader.around(target, member: "rep-19999", n: 2),
+        ]
+        let replies = try BoardReader.replies(reads.map(\.call), on: connection)
+        let pages = try zip(reads, replies).map { read, reply in try read.answer(reply.throwingError()) }
+        let rank = try BoardReader.rank(target, member: "rep-07000").answer(try BoardReader.replies([BoardReader.rank(target, member: "rep-07000").call], on: connection)[0])
+
+        // Everyone ties on 1, so everyone ranks 1, listed in the order they got there.
+        #expect(pages[0].total == 20_000)
+        #expect(pages[0].entries.map(\.member) == (0..<10).map { String(format: "rep-%05d", $0) })
+        #expect(pages[1].entries.map(\.member) == ["rep-12345", "rep-12346", "rep-12347"])
+        #expect(pages[2].entries.map(\.member) == ["rep-19995", "rep-19996", "rep-19997", "rep-19998", "rep-19999"])
+        #expect(pages.allSatisfy { $0.entries.allSatisfy { $0.rank == 1 && $0.score == 1 } })
+        #expect(rank.rank == 1 && rank.total == 20_000)
+
+        // What the four reads asked of Redis from inside the script: a few commands each, naming
+        // a few members each (the names of the rows), not the 20,000 of the tie.
+        let inside = try monitor.commands().filter(\.fromLua)
+        let named = inside.reduce(0) { $0 + $1.arguments.count }
+        #expect(inside.count <= 4 * 6, "\(inside.count) commands: \(inside.map { $0.arguments.prefix(3) })")
+        #expect(named <= 100, "the scripts' commands had \(named) arguments")
+    }
+
+    @Test func boardsReadTheSameOnAReplica() throws {
+        let master = try RedisServer()
+        let replica = try RedisServer(replicaOf: master)
+        let connection = master.connection()
+        var events: [ActivityEvent] = []
+        for (index, rep) in ["ana", "bo", "ana", "cy", "bo", "dee"].enumerated() {
+            // Over three days, so that the rolling board sums more than one.
+            events.append(ActivityEvent(
+                id: "e\(index)", org: "acme", rep: rep, team: rep == "ana" ? "north" : "south", kind: "door_knock",
+                at: Self.day - Int64(index % 3) * 86_400_000))
+        }
+        var rules = Self.rules
+        rules.scopes = [.reps, .teams]
+        _ = try BoardWriter.apply(ScoringPlan(org: "acme", events: events, rules: rules), rules: rules, now: Self.day, on: connection)
+        try wait("the replica to be in sync") {
+            (try connection.send("INFO", "replication").string ?? "").contains("state=online")
+                && (try? replica.connection().send("EXISTS", "{acme}:seen:e5").int) == 1
+        }
+
+        var calls: [ScriptCall] = []
+        for board in ["doors:today:reps", "doors:7d:reps", "doors:7d:teams"] {
+            let target = try #require(try BoardTarget.metric(org: "acme", board: board, period: "2026-11-29", rules: rules))
+            calls += [target.call(mode: "page", 0, 10, member: ""), target.call(mode: "rank", 0, 0, member: "bo"),
+                      target.call(mode: "around", 1, 0, member: "cy")]
+        }
+        let onMaster = try BoardReader.replies(calls, on: connection)
+        let onReplica = try BoardReader.replies(calls, on: replica.connection())
+        for (call, (mine, theirs)) in zip(calls, zip(onMaster, onReplica)) {
+            if case .error(let message) = theirs { Issue.record("\(call.arguments[0]) of \(call.keys[0]) on the replica: \(message)") }
+            #expect("\(mine)" == "\(theirs)", "\(call.arguments[0]) of \(call.keys[0])")
+        }
+        // The rolling board: ana 2 (days -0 and -2), bo 2, cy 1, dee 1; the team board: south 4, north 2.
+        let rolling = try BoardReader.top(
+            try #require(try BoardTarget.metric(org: "acme", board: "doors:7d:reps", period: "2026-11-29", rules: rules)), offset: 0, limit: 10
+        ).answer(onReplica[3])
+        #expect(rolling.entries.map { "\($0.rank) \($0.member) \(Int($0.score))" } == ["1 ana 2", "1 bo 2", "3 cy 1", "3 dee 1"])
+        let teams = try BoardReader.top(
+            try #require(try BoardTarget.metric(org: "acme", board: "doors:7d:teams", period: "2026-11-29", rules: rules)), offset: 0, limit: 10
+        ).answer(onReplica[6])
+        #expect(teams.entries.map { "\($0.member) \(Int($0.score))" } == ["south 4", "north 2"])
+    }
+}
