@@ -13,12 +13,15 @@ package final class RedisServer: @unchecked Sendable {
     package let directory: URL
     /// The port of the master this server replicates, for a replica.
     package let replicaOf: Int?
+    /// AOF on with `appendfsync always`, as `tally up` runs it: what survives a SIGKILL.
+    package let durable: Bool
     private let launcher: Launcher
 
-    package init(password: String? = nil, replicaOf master: RedisServer? = nil) throws {
+    package init(password: String? = nil, replicaOf master: RedisServer? = nil, durable: Bool = false) throws {
         self.port = freePort()
         self.password = password
         self.replicaOf = master?.port
+        self.durable = durable
         self.directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("tally-redis-\(UUID().uuidString)")
         self.launcher = Launcher(logs: .files(in: directory))
@@ -31,9 +34,10 @@ package final class RedisServer: @unchecked Sendable {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    /// Without AOF: tests need no durability across a crash, and fsyncs would slow them.
+    /// Without AOF unless `durable`: most tests need no durability across a crash, and fsyncs
+    /// would slow them.
     private var options: RedisServerOptions {
-        var options = RedisServerOptions(port: port, directory: directory, appendOnly: false, password: password)
+        var options = RedisServerOptions(port: port, directory: directory, appendOnly: durable, password: password)
         options.replicaOf = replicaOf
         return options
     }

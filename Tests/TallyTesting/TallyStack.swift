@@ -29,8 +29,9 @@ package final class TallyStack: @unchecked Sendable {
     package var notificationHTTPPort: Int { services.tvPort }
 
     /// `rules`: org id → YAML rules text.
-    package init(rules: [String: String] = [:], heartbeatMs: Int = 250, unavailableAfterMs: Int = 2_000) throws {
-        redis = try RedisServer()
+    /// `durableRedis`: Redis with AOF and `appendfsync always`, as `tally up` runs it.
+    package init(rules: [String: String] = [:], heartbeatMs: Int = 250, unavailableAfterMs: Int = 2_000, durableRedis: Bool = false) throws {
+        redis = try RedisServer(durable: durableRedis)
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tally-stack-\(UUID().uuidString)")
         launcher = Launcher(logs: .files(in: directory))
         services = LocalStack.onFreePorts(redisURL: redis.url, rules: directory.appendingPathComponent("rules").path, logLevel: "debug")
