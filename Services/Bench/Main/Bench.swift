@@ -27,6 +27,9 @@ struct Bench: ParsableCommand {
     @Option(help: "Events the Python peer applies (0: skip it). It runs from scripts/bench-peer.") var peerEvents = 20_000
     @Flag(help: "A quick smoke run with small counts (CI).") var quick = false
     @Option(help: "Only these scenarios, e.g. 1,2 or 5 (3 and 4 run together; ratios need 1).") var only: String?
+    @Option(help: "Instead of the scenarios: a soak of this many minutes (tally simulate at --soak-rate, --displays watching, memory sampled each minute).")
+    var soak: Int?
+    @Option(help: "Events a second during the soak.") var soakRate = 200.0
 
     private func selected(_ scenario: Int) -> Bool {
         guard let only else { return true }
@@ -40,6 +43,11 @@ struct Bench: ParsableCommand {
         }
         let report = Report()
         report.line("Tally benchmark · \(reps) reps in \(teams) teams · \(ProcessInfo.processInfo.activeProcessorCount) cores · \(Date().formatted(.iso8601))")
+        if let soak {
+            let samples = try Soak.run(stack: try BenchStack(), minutes: soak, rate: soakRate, reps: reps, displays: displays)
+            FileHandle.standardOutput.write(Data((report.header + "\n\n" + Soak.table(samples, warmUp: min(5, soak / 3))).utf8))
+            return
+        }
         let run = Run(bench: self, stack: try BenchStack(), report: report)
         if selected(1) || selected(7) { try run.throughput(workerCounts: selected(1) ? [1, 2] : [1]) }
         let memoryUnderLoad = run.stack.memory
@@ -162,6 +170,7 @@ final class Report {
     private var lines: [String] = []
     private var rows: [(String, String, String)] = []
     func line(_ text: String) { lines.append(text) }
+    var header: String { lines.joined(separator: "\n") }
     func row(_ what: String, _ figure: String, _ how: String) {
         rows.append((what, figure, how))
         FileHandle.standardError.write(Data("[bench] \(what): \(figure)\(how.isEmpty ? "" : " (\(how))")\n".utf8))

@@ -44,6 +44,11 @@ final class BenchStack {
         launcher.processes.compactMap { name, process in residentMegabytes(pid: process.pid).map { (name, $0) } }
     }
 
+    /// Starts another process beside the stack (the soak's simulator), logged with it.
+    func start(_ name: String, _ executable: URL, _ arguments: [String]) throws -> ChildProcess {
+        try launcher.start(name, executable, arguments)
+    }
+
     /// Stops the benchmark if a service died, with its log.
     func checkAlive() throws {
         try launcher.checkAlive()
