@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
     ],
     targets: [
         // C libraries from Debian, imported as they are.
@@ -70,6 +71,16 @@ let package = Package(
         // Running a stack on one machine (tally up, the benchmark, the test fixtures):
         // redis-server's command line, free ports, executables, child processes, each service
         // started in order, waited for and stopped in reverse.
+        // What an HTTP server allows each connection: a cap on open connections, an idle
+        // timeout (for both servers, WebSocket displays included).
+        .target(
+            name: "TallyHTTP",
+            dependencies: [
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Shared/TallyHTTP"),
+
         .target(name: "TallyLauncher", dependencies: ["ZeroMQ", "Redis"], path: "Shared/TallyLauncher"),
 
         // tally-ingestion: the front door for field apps and the broker for scoring workers.
@@ -90,7 +101,7 @@ let package = Package(
         .target(
             name: "Leaderboard",
             dependencies: [
-                "TallyService", "TallyStore", "TallyChanges",
+                "TallyService", "TallyStore", "TallyChanges", "TallyHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -104,7 +115,7 @@ let package = Package(
         .target(
             name: "Notification",
             dependencies: [
-                "TallyService", "TallyStore", "TallyChanges",
+                "TallyService", "TallyStore", "TallyChanges", "TallyHTTP",
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],

@@ -93,6 +93,11 @@ package struct BoardReader: Sendable {
         return (reply.array ?? []).compactMap(\.string).sorted()
     }
 
+    /// Whether any event was ever scored on the metric board `board` of `org` (one `SISMEMBER`).
+    package func exists(org: String, board: String) async throws -> Bool {
+        try await redis.send(["SISMEMBER", Keys(org: org).boards, board]).int == 1
+    }
+
     private static func memberRank(_ reply: RedisReply, target: BoardTarget, member: String) -> MemberRank? {
         let items = reply.array ?? []
         guard items.count == 3, let total = items[0].int, let rank = items[1].int, let score = items[2].double else { return nil }

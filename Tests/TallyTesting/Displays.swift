@@ -67,6 +67,7 @@ package struct StreamMessage: Decodable, Sendable, Equatable {
 package final class StreamClient: Sendable {
     private let received = Locked<[StreamMessage]>([])
     private let failure = Locked<String?>(nil)
+    private let closeFrame = Locked<(code: Int, reason: String)?>(nil)
     private let outgoing: AsyncStream<String>.Continuation
     private let task: Task<Void, Never>
 
@@ -75,9 +76,10 @@ package final class StreamClient: Sendable {
         self.outgoing = outgoing
         let received = self.received
         let failure = self.failure
+        let closeFrame = self.closeFrame
         task = Task {
             do {
-                try await WebSocketClient.connect(
+                let frame = try await WebSocketClient.connect(
                     url: url, configuration: .init(maxFrameSize: 1 << 20), logger: Logger(label: "test-display")
                 ) { inbound, outbound, _ in
                     try await withThrowingTaskGroup(of: Void.self) { group in
@@ -93,6 +95,7 @@ package final class StreamClient: Sendable {
                         group.cancelAll()
                     }
                 }
+                if let frame { closeFrame.withLock { $0 = (Int(UInt16(webSocketErrorCode: frame.closeCode)), frame.reason ?? "") } }
             } catch {
                 failure.withLock { $0 = "\(error)" }
             }
@@ -110,6 +113,8 @@ package final class StreamClient: Sendable {
     package var messages: [StreamMessage] { received.withLock { $0 } }
     /// Why the connection ended, once it has.
     package var ended: String? { failure.withLock { $0 } }
+    /// The close code and reason the server sent, once it closed the stream.
+    package var closedWith: (code: Int, reason: String)? { closeFrame.withLock { $0 } }
 
     package func send(_ text: String) { outgoing.yield(text) }
 
@@ -206,6 +211,12 @@ package final class RawStreamClient {
         return received
     }
 
+    /// Waits until the server closes the connection (a read returns end of file), discarding
+    /// what arrives meanwhile; false if it is still open after `seconds`.
+    package func waitUntilClosed(seconds: Double) -> Bool {
+        connectionClosed(fd, seconds: seconds)
+    }
+
     private func fill(timeoutMs: Int32) -> Bool {
         var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         guard poll(&poller, 1, timeoutMs) > 0 else { return false }
@@ -247,6 +258,19 @@ package final class RawStreamClient {
         buffer.removeSubrange(..<offset)
         return messages
     }
+}
+
+/// Reads from `fd` until the peer closes it (end of file or reset); false if it is still
+/// open after `seconds`.
+package func connectionClosed(_ fd: Int32, seconds: Double) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while Date() < deadline {
+        var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&poller, 1, 50) > 0 else { continue }
+        if recv(fd, &chunk, chunk.count, 0) <= 0 { return true }
+    }
+    return false
 }
 
 /// A plain HTTP/1.1 GET over a socket: the status code and the body.

@@ -16,6 +16,7 @@ package final class TallyStack: @unchecked Sendable {
     private let launcher: Launcher
     package private(set) var ingestion: ChildProcess?
     package private(set) var notification: ChildProcess?
+    package private(set) var leaderboard: ChildProcess?
     private var notificationRuns = 0
     package private(set) var workers: [ChildProcess] = []
     private let heartbeatMs: Int
@@ -27,6 +28,8 @@ package final class TallyStack: @unchecked Sendable {
     /// tally-notification's XPUB (ZeroMQ displays) and HTTP (TV page, WebSocket) ports.
     package var displaysPort: Int { services.displaysPort }
     package var notificationHTTPPort: Int { services.tvPort }
+    /// tally-leaderboard's HTTP port.
+    package var leaderboardHTTPPort: Int { services.httpPort }
 
     /// `rules`: org id → YAML rules text.
     /// `durableRedis`: Redis with AOF and `appendfsync always`, as `tally up` runs it.
@@ -81,6 +84,11 @@ package final class TallyStack: @unchecked Sendable {
         notificationRuns += 1
         notification = try launcher.start(.notification, of: services, name: "notification-\(notificationRuns)", options: options)
     }
+    /// Starts tally-leaderboard and waits until it serves.
+    package func startLeaderboard(_ options: [String] = []) throws {
+        leaderboard = try launcher.start(.leaderboard, of: services, options: options)
+    }
+
     /// tally-notification, tally-ingestion and one worker: what displays watch. Notification
     /// first, so scoring's publisher connects as it starts and no notice is lost to a
     /// subscriber that is not there yet.

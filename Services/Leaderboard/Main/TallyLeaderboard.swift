@@ -42,6 +42,12 @@ struct TallyLeaderboard: AsyncParsableCommand {
     @Option(help: "Comma-separated endpoints for contest announcements (tally-notification).")
     var notify = Environment.string("notify", default: defaults.notify.joined(separator: ","))
 
+    @Option(help: "HTTP connections open at once; more are closed at once.")
+    var maxConnections = Environment.int("max-connections", default: defaults.maxConnections)
+
+    @Option(help: "An HTTP connection that sends nothing for this long is closed (ms).")
+    var idleTimeoutMs = Environment.int("idle-timeout-ms", default: Int(defaults.idleTimeout.milliseconds))
+
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = Environment.string("log-level", default: "info")
 
@@ -69,6 +75,8 @@ struct TallyLeaderboard: AsyncParsableCommand {
         configuration.rulesDirectory = rules
         configuration.adminToken = adminToken
         configuration.notify = Environment.list(notify)
+        configuration.maxConnections = maxConnections
+        configuration.idleTimeout = .milliseconds(idleTimeoutMs)
         return configuration
     }
 }

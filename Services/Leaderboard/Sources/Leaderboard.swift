@@ -1,9 +1,11 @@
 import Hummingbird
+import HummingbirdCore
 import Logging
 import Prometheus
 import Redis
 import TallyStore
 import TallyDomain
+import TallyHTTP
 
 /// Builds tally-leaderboard: the operations over Redis, served by an HTTP application that
 /// also runs the ZeroMQ transport as one of its services.
@@ -22,8 +24,20 @@ package func buildLeaderboard(
         "zmq": "\(zmq.endpoint)", "http": "\(configuration.httpHost):\(configuration.httpPort)",
         "redis": "\(configuration.redis.redactedURL)",
     ])
+    let refused = metrics.makeCounter(
+        descriptor: .init(
+            namespace: "tally", metricName: "refusals", unitName: "total", helpText: "HTTP connections refused at a cap, by the cap."),
+        labels: [("reason", "connections")])
+    let idle = metrics.makeCounter(descriptor: .init(
+        namespace: "tally", metricName: "idle_connections_closed", unitName: "total",
+        helpText: "HTTP connections closed after sending nothing for the idle timeout."))
+    let connections = ConnectionCount(limit: configuration.maxConnections, refused: { refused.increment() }, idle: { idle.increment() })
+    let idleTimeout = configuration.idleTimeout
     return Application(
         router: HTTPTransport.router(operations, metrics: metrics),
+        server: HTTPServerBuilder { responder in
+            LimitedChildChannel(HTTP1Channel(responder: responder), count: connections, idleTimeout: idleTimeout)
+        },
         configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "tally-leaderboard"),
         // Stopped in the reverse order of this list: Redis outlives everything that uses it.
         services: [redis, zmq, scheduler],

@@ -21,6 +21,10 @@ package struct LeaderboardConfiguration: Sendable {
     package var zmqConcurrency = 64
     /// The largest request accepted on the ZeroMQ socket.
     package var maxMessageSize: Int64 = 1 << 20
+    /// HTTP connections open at once; more are closed at once.
+    package var maxConnections = 1_000
+    /// An HTTP connection that sends nothing for this long is closed.
+    package var idleTimeout: Duration = .seconds(60)
 
     package init() {}
 
@@ -33,5 +37,7 @@ package struct LeaderboardConfiguration: Sendable {
         if adminToken?.isEmpty == true { throw ConfigurationError(option: "admin-token", problem: "must not be empty (leave it unset to refuse admin operations)") }
         try Check.endpoints(notify, "notify")
         try Check.within(1...10_000, zmqConcurrency, "zmq-concurrency")
+        try Check.within(1...1_000_000, maxConnections, "max-connections")
+        try Check.within(100...86_400_000, Int(idleTimeout.milliseconds), "idle-timeout-ms")
     }
 }

@@ -40,6 +40,24 @@ struct TallyNotification: AsyncParsableCommand {
     @Option(help: "Messages a WebSocket display may have waiting before it gets snapshots instead.")
     var displayQueue = Environment.int("display-queue", default: defaults.displayQueue)
 
+    @Option(help: "Boards read for displays at once (boards with no data yet do not count).")
+    var maxBoards = Environment.int("max-boards", default: defaults.maxBoards)
+
+    @Option(help: "WebSocket displays connected at once.")
+    var maxDisplays = Environment.int("max-displays", default: defaults.maxDisplays)
+
+    @Option(help: "WebSocket displays of one org connected at once.")
+    var maxOrgDisplays = Environment.int("max-org-displays", default: defaults.maxOrgDisplays)
+
+    @Option(help: "Boards one WebSocket stream may ask for.")
+    var maxStreamBoards = Environment.int("max-stream-boards", default: defaults.maxStreamBoards)
+
+    @Option(help: "HTTP connections open at once, WebSocket displays included; more are closed at once.")
+    var maxConnections = Environment.int("max-connections", default: defaults.maxConnections)
+
+    @Option(help: "A connection that sends nothing for this long is closed; WebSocket displays are pinged every half of it (ms).")
+    var idleTimeoutMs = Environment.int("idle-timeout-ms", default: Int(defaults.idleTimeout.milliseconds))
+
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = Environment.string("log-level", default: "info")
 
@@ -70,6 +88,12 @@ struct TallyNotification: AsyncParsableCommand {
         configuration.top = top
         configuration.interval = .milliseconds(intervalMs)
         configuration.displayQueue = displayQueue
+        configuration.maxBoards = maxBoards
+        configuration.maxDisplays = maxDisplays
+        configuration.maxOrgDisplays = maxOrgDisplays
+        configuration.maxStreamBoards = maxStreamBoards
+        configuration.maxConnections = maxConnections
+        configuration.idleTimeout = .milliseconds(idleTimeoutMs)
         return configuration
     }
 }

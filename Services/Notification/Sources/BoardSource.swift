@@ -18,6 +18,23 @@ struct BoardSource: Sendable {
         _ = try await reader.target(org: org, board: board, period: nil)
     }
 
+    /// Whether `board` of `org` has data: a metric board some event was scored on (one
+    /// `SISMEMBER`), or a stored contest. Throws `StoreError` naming the field for an id that
+    /// names no board.
+    func exists(org: String, board: String) async throws -> Bool {
+        guard try reader.metricTarget(org: org, board: board, period: nil) != nil else {
+            try await validate(org: org, board: board)  // a contest: found, or notFound
+            return true
+        }
+        return try await reader.exists(org: org, board: board)
+    }
+
+    /// What a board with no data shows: its current period, no entries.
+    func emptyView(org: String, board: String) -> BoardView {
+        let period = (try? reader.metricTarget(org: org, board: board, period: nil))??.period ?? ""
+        return BoardView(period: period, total: 0, entries: [])
+    }
+
     func read(org: String, board: String) async throws -> BoardView {
         let target = try await reader.target(org: org, board: board, period: nil)
         let top = try await reader.top(target, offset: 0, limit: size)

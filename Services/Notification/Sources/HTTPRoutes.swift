@@ -9,7 +9,7 @@ import TallyDomain
 /// tally-notification over HTTP: the TV page, the WebSocket stream, `/healthz`, `/metrics`.
 enum HTTPRoutes {
     static func router(
-        hub: Hub, source: BoardSource, metrics: NotificationMetrics, displayQueue: Int, logger: Logger
+        hub: Hub, source: BoardSource, metrics: NotificationMetrics, displayQueue: Int, maxStreamBoards: Int, logger: Logger
     ) -> Router<BasicWebSocketRequestContext> {
         let router = Router(context: BasicWebSocketRequestContext.self)
 
@@ -22,17 +22,25 @@ enum HTTPRoutes {
 
         // GET /v1/stream?org=&board=&board=: snapshots, then updates and the org's _events.
         // A board that does not exist is answered on the stream (`{"type": "error"}`), so a
-        // TV page can show what is wrong; a request without an org or boards is refused.
+        // TV page can show what is wrong; a request without an org or boards is refused. A
+        // stream over a cap is closed with a code and a reason a browser can read: 1008 for
+        // more boards than a stream may have, 1013 (try again later) when the server is full.
         router.ws("v1/stream") { request, _ in
-            _ = try subscription(request)
+            _ = try subscription(request, max: maxStreamBoards)
             return .upgrade([:])
         } onUpgrade: { inbound, outbound, context in
-            guard let (org, requested) = try? subscription(context.request) else { return }
-            var boards: [String] = []
+            guard let (org, requested) = try? subscription(context.request, max: maxStreamBoards) else { return }
+            guard requested.count <= maxStreamBoards else {
+                metrics.refused(.streamBoards)
+                try? await outbound.close(.policyViolation, reason: "board: at most \(maxStreamBoards) per stream")
+                return
+            }
+            var boards: [(name: String, exists: Bool)] = []
             var errors: [String] = []
             for board in requested {
+                var exists = true
                 do {
-                    try await source.validate(org: org, board: board)
+                    exists = try await source.exists(org: org, board: board)
                 } catch let error as StoreError where error.code == .notFound || error.code == .invalid {
                     let json = try? JSONSerialization.data(withJSONObject: ["type": "error", "org": org, "board": board, "error": error.message])
                     errors.append(String(decoding: json ?? Data(), as: UTF8.self))
@@ -41,9 +49,15 @@ enum HTTPRoutes {
                     // Redis is away: keep the board; its snapshot comes once reads work again.
                     context.logger.warning("board check failed", metadata: ["board": "\(board)", "error": "\(error)"])
                 }
-                boards.append(board)
+                boards.append((board, exists))
             }
-            let display = await hub.connect(org: org, boards: boards, capacity: displayQueue)
+            let display: Display
+            switch await hub.connect(org: org, boards: boards, capacity: displayQueue) {
+            case .success(let connected): display = connected
+            case .failure(let refused):
+                try? await outbound.close(.unknown(1013), reason: refused.reason)
+                return
+            }
             for error in errors { display.offer(error) }
             if let contests = try? await source.currentContests(org: org) {
                 for contest in contests {
@@ -100,19 +114,22 @@ enum HTTPRoutes {
         return router
     }
 
-    /// The org and boards a stream request asks for, or a 400 naming the parameter.
-    static func subscription(_ request: Request) throws -> (org: String, boards: [String]) {
+    /// The org and boards a stream request asks for (no more than `max` + 1, so a stream over
+    /// the cap is told so), or a 400 naming the parameter.
+    static func subscription(_ request: Request, max: Int) throws -> (org: String, boards: [String]) {
         let parameters = request.uri.queryParameters
         let org = parameters["org"].map(String.init) ?? "default"
         guard Org.isValid(org) else {
             throw HTTPError(.badRequest, message: "org: must be 1 to 64 characters of a-z, 0-9 and -")
         }
         var boards: [String] = []
-        for board in parameters.getAll("board") where !boards.contains(String(board)) { boards.append(String(board)) }
+        var seen: Set<String> = []
+        for board in parameters.getAll("board") where boards.count <= max && seen.insert(String(board)).inserted {
+            boards.append(String(board))
+        }
         guard !boards.isEmpty else {
             throw HTTPError(.badRequest, message: "board: at least one is required, e.g. ?board=points:today:reps")
         }
-        guard boards.count <= 32 else { throw HTTPError(.badRequest, message: "board: at most 32 per stream") }
         return (org, boards)
     }
 

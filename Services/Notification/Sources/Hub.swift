@@ -11,6 +11,12 @@ import ZeroMQ
 /// dirty, and at most one read per `interval` (never later than `interval` after the change)
 /// turns it into an `update` for every watcher. A board nobody watches is forgotten.
 ///
+/// Only boards that exist are read: a board id the org's rules define but that has no data yet
+/// (an invented org, a board nobody scored on) costs one check in Redis, gets an empty snapshot,
+/// and then sleeps, costing nothing, until a change notice names it. At most `limits.maxBoards`
+/// boards are read; a subscription over that is not watched, and a WebSocket display that
+/// would go over it, or over the display caps, is refused. Each refusal is counted.
+///
 /// The reads are structured work of the hub's own `run()`: a board that needs reading is
 /// queued to it, and it runs each read (after the wait its interval asks for) as a child task.
 package actor Hub: Service {
@@ -26,6 +32,22 @@ package actor Hub: Service {
         case readingDirty
     }
 
+    /// Why a display or subscription was refused; the raw value is the `/metrics` label.
+    package enum Refusal: String, CaseIterable, Sendable {
+        case watchedBoards = "watched_boards"
+        case displays
+        case orgDisplays = "org_displays"
+        case streamBoards = "stream_boards"
+        case connections
+    }
+
+    /// The hub's caps (see `NotificationConfiguration`).
+    struct Limits: Sendable {
+        var maxBoards: Int
+        var maxDisplays: Int
+        var maxOrgDisplays: Int
+    }
+
     private struct Watched {
         /// Which incarnation of the board's entry this is: a board forgotten and watched again
         /// is a new one, and a read scheduled for the old one must not touch it.
@@ -36,6 +58,11 @@ package actor Hub: Service {
         var zmqWatched = false
         var displays: Set<Int> = []
         var refresh = Refresh.idle
+        /// Whether Redis was asked if the board exists (a WebSocket display's board is checked
+        /// before it connects, a ZeroMQ topic by its first read).
+        var checked = false
+        /// Checked and found to have no data: not read again until a change notice names it.
+        var dormant = false
         var lastRead: ContinuousClock.Instant?
         /// Waiting for the first read to get their snapshot.
         var waitingDisplays: Set<Int> = []
@@ -44,6 +71,10 @@ package actor Hub: Service {
     }
 
     private var boards: [BoardKey: Watched] = [:]
+    /// The boards that are read (checked, not dormant): at most `limits.maxBoards`.
+    private var live: Set<BoardKey> = []
+    private var orgDisplays: [String: Int] = [:]
+    private let limits: Limits
     private var generations = 0
     /// Topics ZeroMQ displays subscribe to (board and `_events` topics).
     private var zmqTopics: Set<String> = []
@@ -66,8 +97,12 @@ package actor Hub: Service {
         let delay: Duration
     }
 
-    init(source: BoardSource, publisher: AsyncSocket, interval: Duration, metrics: NotificationMetrics, logger: Logger) {
+    init(
+        source: BoardSource, publisher: AsyncSocket, interval: Duration, limits: Limits, metrics: NotificationMetrics,
+        logger: Logger
+    ) {
         self.source = source
+        self.limits = limits
         self.publisher = publisher
         self.interval = interval
         self.metrics = metrics
@@ -121,25 +156,53 @@ package actor Hub: Service {
             boards[key] = Watched(generation: generations)
         }
         change(&boards[key]!)
-        metrics.boards.record(Int64(boards.count))
     }
 
-    /// A WebSocket display for `boards` of `org`: snapshots of each come first.
-    func connect(org: String, boards names: [String], capacity: Int) -> Display {
-        let display = Display(id: nextDisplayID, org: org, boards: names, capacity: capacity)
+    /// A WebSocket display for `boards` of `org` (each with whether it exists, as checked):
+    /// snapshots of each come first. Refused when the display would go over a cap.
+    func connect(org: String, boards checked: [(name: String, exists: Bool)], capacity: Int) -> Result<Display, RefusedDisplay> {
+        if displays.count >= limits.maxDisplays { return refuse(.displays, "displays: this server has its \(limits.maxDisplays); try again later") }
+        if orgDisplays[org, default: 0] >= limits.maxOrgDisplays {
+            return refuse(.orgDisplays, "displays: this org has its \(limits.maxOrgDisplays); try again later")
+        }
+        let added = checked.filter { $0.exists && !live.contains(BoardKey(org: org, board: $0.name)) }.count
+        if live.count + added > limits.maxBoards {
+            return refuse(.watchedBoards, "boards: this server watches its \(limits.maxBoards); try again later")
+        }
+        let display = Display(id: nextDisplayID, org: org, boards: checked.map(\.name), capacity: capacity)
         nextDisplayID += 1
         displays[display.id] = display
+        orgDisplays[org, default: 0] += 1
         metrics.displays.increment()
-        for name in names {
+        for (name, exists) in checked {
             let key = BoardKey(org: org, board: name)
             watch(key) { $0.displays.insert(display.id) }
+            if !boards[key]!.checked {
+                boards[key]!.checked = true
+                if exists { makeLive(key) } else { makeDormant(key) }
+            } else if exists && boards[key]!.dormant {
+                wake(key)
+            }
             snapshot(key, zmq: false, display: display.id)
         }
-        return display
+        return .success(display)
+    }
+
+    /// Why `connect` refused a display: the close reason it is sent.
+    struct RefusedDisplay: Error {
+        let reason: String
+    }
+
+    private func refuse(_ refusal: Refusal, _ reason: String) -> Result<Display, RefusedDisplay> {
+        metrics.refused(refusal)
+        logger.notice("display refused", metadata: ["reason": "\(refusal.rawValue)"])
+        return .failure(RefusedDisplay(reason: reason))
     }
 
     func disconnect(_ display: Display) {
         guard displays.removeValue(forKey: display.id) != nil else { return }
+        orgDisplays[display.org, default: 1] -= 1
+        if orgDisplays[display.org] == 0 { orgDisplays[display.org] = nil }
         metrics.displays.decrement()
         for name in display.boards {
             let key = BoardKey(org: display.org, board: name)
@@ -175,14 +238,42 @@ package actor Hub: Service {
     func changed(org: String, boards names: some Sequence<String>) {
         for name in names {
             let key = BoardKey(org: org, board: name)
-            if boards[key] != nil { markDirty(key) }
+            guard let watched = boards[key] else { continue }
+            if watched.dormant { wake(key) } else { markDirty(key) }
         }
     }
 
-    /// Re-reads every watched board: catches a new period at midnight, and anything whose
-    /// notice was lost (notices are fire-and-forget).
+    /// Re-reads every board that is read: catches a new period at midnight, and anything whose
+    /// notice was lost (notices are fire-and-forget). Dormant boards wait for a notice.
     func sweep() {
-        for key in boards.keys { markDirty(key) }
+        for key in live { markDirty(key) }
+    }
+
+    // MARK: Existence
+
+    private func makeLive(_ key: BoardKey) {
+        boards[key]!.dormant = false
+        live.insert(key)
+        metrics.boards.record(Int64(live.count))
+    }
+
+    /// No data yet: an empty view (its period from the rules, no Redis), and no reads.
+    private func makeDormant(_ key: BoardKey) {
+        boards[key]!.dormant = true
+        if boards[key]!.view == nil {
+            boards[key]!.view = source.emptyView(org: key.org, board: key.board)
+            boards[key]!.seq = 1
+        }
+    }
+
+    /// A dormant board has data now: read it, under the cap (else it stays dormant, counted).
+    private func wake(_ key: BoardKey) {
+        guard live.count < limits.maxBoards else {
+            metrics.refused(.watchedBoards)
+            return
+        }
+        makeLive(key)
+        markDirty(key)
     }
 
     /// A message for the org's `_events` channel: to ZeroMQ subscribers and the org's displays.
@@ -214,6 +305,9 @@ package actor Hub: Service {
         guard boards[key]?.generation == generation else { return }
         boards[key]!.refresh = .reading
         boards[key]!.lastRead = .now
+        if !boards[key]!.checked {
+            guard await check(key, generation: generation) else { return }
+        }
         let result: Result<BoardView, any Error>
         do {
             result = .success(try await source.read(org: key.org, board: key.board))
@@ -227,10 +321,7 @@ package actor Hub: Service {
 
         switch result {
         case .failure(let error as StoreError) where error.code == .notFound || error.code == .invalid:
-            // Not a board (a topic that names none, a contest that is gone): say so and forget it.
-            publish(Self.error(key, error.message), key: key, to: watched, zmq: watched.zmqWatched)
-            boards[key] = nil
-            metrics.boards.record(Int64(boards.count))
+            forget(key, watched, error)
             return
         case .failure(let error):
             if !readFailing { logger.warning("board read failed; retrying", metadata: ["board": "\(key.topic)", "error": "\(error)"]) }
@@ -266,6 +357,76 @@ package actor Hub: Service {
         if again { markDirty(key) }
     }
 
+    /// A ZeroMQ topic's first read asks Redis whether the board exists; true when it does and
+    /// is now read (under the cap), false when it was dealt with otherwise.
+    private func check(_ key: BoardKey, generation: Int) async -> Bool {
+        let exists: Result<Bool, any Error>
+        do {
+            exists = .success(try await source.exists(org: key.org, board: key.board))
+        } catch {
+            exists = .failure(error)
+        }
+        guard var watched = boards[key], watched.generation == generation else { return false }
+        // A WebSocket display may have connected meanwhile, with its own check.
+        if watched.checked {
+            guard watched.dormant else { return true }
+            boards[key]!.refresh = .idle
+            sendWaitingSnapshots(key)
+            return false
+        }
+        switch exists {
+        case .failure(let error as StoreError) where error.code == .notFound || error.code == .invalid:
+            forget(key, watched, error)
+            return false
+        case .failure(let error):
+            if !readFailing { logger.warning("board check failed; retrying", metadata: ["board": "\(key.topic)", "error": "\(error)"]) }
+            readFailing = true
+            watched.refresh = .idle
+            store(watched, at: key)
+            markDirty(key)
+            return false
+        case .success(false):
+            // A notice that named the board while the check was out means it has data now.
+            let changedMeanwhile = watched.refresh == .readingDirty
+            boards[key]!.checked = true
+            boards[key]!.refresh = .idle
+            makeDormant(key)
+            sendWaitingSnapshots(key)
+            if changedMeanwhile { wake(key) }
+            return false
+        case .success(true):
+            guard live.count < limits.maxBoards else {
+                // Simply not watched: the subscriber gets nothing for this topic.
+                metrics.refused(.watchedBoards)
+                logger.notice("subscription not watched: the watched boards are at their cap", metadata: ["board": "\(key.topic)"])
+                watched.zmqWatched = false
+                watched.zmqWaiting = false
+                watched.refresh = .idle
+                store(watched, at: key)
+                return false
+            }
+            boards[key]!.checked = true
+            makeLive(key)
+            return true
+        }
+    }
+
+    /// Not a board (a topic that names none, a contest that is gone): say so and forget it.
+    private func forget(_ key: BoardKey, _ watched: Watched, _ error: StoreError) {
+        publish(Self.error(key, error.message), key: key, to: watched, zmq: watched.zmqWatched)
+        boards[key] = nil
+        live.remove(key)
+        metrics.boards.record(Int64(live.count))
+    }
+
+    private func sendWaitingSnapshots(_ key: BoardKey) {
+        guard var watched = boards[key], watched.zmqWaiting || !watched.waitingDisplays.isEmpty else { return }
+        publish(encode(Self.snapshot(key, watched)), key: key, to: watched, zmq: watched.zmqWaiting, only: watched.waitingDisplays)
+        watched.zmqWaiting = false
+        watched.waitingDisplays = []
+        boards[key] = watched
+    }
+
     /// Sends the board's snapshot to a watcher now, or once the first read is in.
     private func snapshot(_ key: BoardKey, zmq: Bool, display: Int?) {
         guard var watched = boards[key] else { return }
@@ -298,8 +459,13 @@ package actor Hub: Service {
     }
 
     private func store(_ watched: Watched, at key: BoardKey) {
-        boards[key] = watched.isWatched ? watched : nil
-        metrics.boards.record(Int64(boards.count))
+        if watched.isWatched {
+            boards[key] = watched
+        } else {
+            boards[key] = nil
+            live.remove(key)
+        }
+        metrics.boards.record(Int64(live.count))
     }
 
     private func encode(_ value: some Encodable) -> Data {

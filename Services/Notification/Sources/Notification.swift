@@ -1,10 +1,12 @@
 import Hummingbird
+import HummingbirdCore
 import HummingbirdWebSocket
 import TallyStore
 import Logging
 import Redis
 import ServiceLifecycle
 import TallyDomain
+import TallyHTTP
 
 /// Builds tally-notification: the change feed, the hub, the XPUB bus and the HTTP/WebSocket
 /// application that runs them all as its services.
@@ -14,7 +16,10 @@ package func buildNotification(configuration: NotificationConfiguration, logger:
     let source = BoardSource(reader: BoardReader(redis: redis, rules: rules), size: configuration.top)
     let metrics = NotificationMetrics()
     let publisher = try DisplayBus.bind(configuration.displaysEndpoint, maxMessageSize: configuration.maxMessageSize, logger: logger)
-    let hub = Hub(source: source, publisher: publisher, interval: configuration.interval, metrics: metrics, logger: logger)
+    let limits = Hub.Limits(
+        maxBoards: configuration.maxBoards, maxDisplays: configuration.maxDisplays, maxOrgDisplays: configuration.maxOrgDisplays)
+    let hub = Hub(
+        source: source, publisher: publisher, interval: configuration.interval, limits: limits, metrics: metrics, logger: logger)
     let feed = try ChangeFeed(
         endpoint: configuration.changesEndpoint, maxMessageSize: configuration.maxMessageSize, hub: hub, metrics: metrics,
         logger: logger)
@@ -24,10 +29,21 @@ package func buildNotification(configuration: NotificationConfiguration, logger:
         "http": "\(configuration.httpHost):\(configuration.httpPort)", "redis": "\(configuration.redis.redactedURL)",
     ])
     let router = HTTPRoutes.router(
-        hub: hub, source: source, metrics: metrics, displayQueue: configuration.displayQueue, logger: logger)
+        hub: hub, source: source, metrics: metrics, displayQueue: configuration.displayQueue,
+        maxStreamBoards: configuration.maxStreamBoards, logger: logger)
+    let webSocketResponder = router.buildResponder()
+    let connections = ConnectionCount(
+        limit: configuration.maxConnections, refused: { metrics.refused(.connections) }, idle: { metrics.idleClosed.increment() })
+    // A display that only listens still answers pings, so it is never idle; a gone one is.
+    let webSocket = WebSocketServerConfiguration(autoPing: .enabled(timePeriod: configuration.idleTimeout / 2))
+    let idleTimeout = configuration.idleTimeout
     return Application(
         router: router,
-        server: .http1WebSocketUpgrade(webSocketRouter: router),
+        server: HTTPServerBuilder { responder in
+            LimitedChildChannel(
+                HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: .init(ws: webSocket)),
+                count: connections, idleTimeout: idleTimeout)
+        },
         configuration: .init(
             address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "tally-notification"),
         // Stopped in the reverse order of this list: what feeds the hub stops first, then the hub

@@ -22,6 +22,19 @@ package struct NotificationConfiguration: Sendable {
     package var displayQueue = 256
     /// The largest message accepted on a ZeroMQ socket.
     package var maxMessageSize: Int64 = 1 << 20
+    /// Boards read for displays at once (boards with no data yet do not count): each costs a
+    /// read per change and per sweep.
+    package var maxBoards = 1_000
+    /// WebSocket displays connected at once, in all orgs, and in any one org.
+    package var maxDisplays = 1_000
+    package var maxOrgDisplays = 200
+    /// Boards one WebSocket stream may ask for.
+    package var maxStreamBoards = 32
+    /// HTTP connections open at once (WebSocket displays included).
+    package var maxConnections = 2_000
+    /// A connection that sends nothing for this long is closed; WebSocket displays are pinged
+    /// every half of it, and a browser's answer counts.
+    package var idleTimeout: Duration = .seconds(60)
 
     package init() {}
 
@@ -34,6 +47,12 @@ package struct NotificationConfiguration: Sendable {
         try Check.within(1...1000, top, "top")
         try Check.within(10...10_000, Int(interval.milliseconds), "interval-ms")
         try Check.atLeast(1, displayQueue, "display-queue")
+        try Check.within(1...1_000_000, maxBoards, "max-boards")
+        try Check.within(1...1_000_000, maxDisplays, "max-displays")
+        try Check.within(1...1_000_000, maxOrgDisplays, "max-org-displays")
+        try Check.within(1...1_000, maxStreamBoards, "max-stream-boards")
+        try Check.within(1...1_000_000, maxConnections, "max-connections")
+        try Check.within(100...86_400_000, Int(idleTimeout.milliseconds), "idle-timeout-ms")
     }
 }
 

@@ -1,0 +1,67 @@
+import Foundation
+import TallyTesting
+import Testing
+
+/// Both HTTP servers (tally-leaderboard's and tally-notification's) close a connection that
+/// sends nothing for the idle timeout, and close at once a connection over their cap,
+/// counting it in `/metrics`.
+// `@unchecked Sendable`: each test gets its own instance and drives it from one task.
+@Suite(.serialized) final class HTTPLimitsTests: @unchecked Sendable {
+    enum Server: CaseIterable { case leaderboard, notification }
+
+    let stack: TallyStack
+
+    init() throws { stack = try TallyStack() }
+
+    func start(_ server: Server, _ options: [String]) throws -> Int {
+        switch server {
+        case .leaderboard:
+            try stack.startLeaderboard(options)
+            return stack.leaderboardHTTPPort
+        case .notification:
+            try stack.startNotification(options)
+            return stack.notificationHTTPPort
+        }
+    }
+
+    func connect(_ port: Int) throws -> Int32 {
+        guard let fd = connectLoopback(port: port) else { throw TestSetupError("connect to port \(port) failed") }
+        return fd
+    }
+
+    @Test(arguments: Server.allCases) func anIdleConnectionIsClosedAfterTheTimeout(_ server: Server) throws {
+        let port = try start(server, ["--idle-timeout-ms", "500"])
+        // One that never sends a request (a browser's preconnect, or a client that went away).
+        let silent = try connect(port)
+        defer { close(silent) }
+        // One that asked once, keeping the connection alive, and then said nothing more.
+        let kept = try connect(port)
+        defer { close(kept) }
+        let request = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        _ = request.withCString { send(kept, $0, strlen($0), 0) }
+
+        #expect(connectionClosed(silent, seconds: 10), "the silent connection is closed")
+        #expect(connectionClosed(kept, seconds: 10), "the kept-alive connection is closed once idle")
+    }
+
+    @Test(.disabled("the excess connection is not closed yet: the cap in TallyHTTP does not take effect (issue 14, finding 3, open)"),
+        arguments: Server.allCases) func aConnectionOverTheCapIsClosedAtOnceAndCounted(_ server: Server) throws {
+        let port = try start(server, ["--max-connections", "3"])
+        let held = try (0..<3).map { _ in try connect(port) }
+        defer { for fd in held.prefix(2) { close(fd) } }
+        // Let the server accept all three before the fourth arrives.
+        Thread.sleep(forTimeInterval: 0.5)
+        let excess = try connect(port)
+        defer { close(excess) }
+        #expect(connectionClosed(excess, seconds: 10), "the connection over the cap is closed")
+        #expect(!connectionClosed(held[0], seconds: 0.2), "the first ones stay open")
+
+        // Once one is free, /metrics answers and shows the refusal.
+        close(held[2])
+        var metrics = ""
+        try wait("the refusal in /metrics") {
+            metrics = (try? httpGet(port: port, "/metrics").body) ?? ""
+            return metrics.contains("tally_refusals_total{reason=\"connections\"} 1")
+        }
+    }
+}
