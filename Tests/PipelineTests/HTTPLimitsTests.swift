@@ -44,24 +44,22 @@ import Testing
         #expect(connectionClosed(kept, seconds: 10), "the kept-alive connection is closed once idle")
     }
 
-    @Test(.disabled("the excess connection is not closed yet: the cap in TallyHTTP does not take effect (issue 14, finding 3, open)"),
-        arguments: Server.allCases) func aConnectionOverTheCapIsClosedAtOnceAndCounted(_ server: Server) throws {
+    @Test(arguments: Server.allCases) func connectionsOverTheCapAreClosedAtOnceAndCounted(_ server: Server) throws {
         let port = try start(server, ["--max-connections", "3"])
-        let held = try (0..<3).map { _ in try connect(port) }
-        defer { for fd in held.prefix(2) { close(fd) } }
-        // Let the server accept all three before the fourth arrives.
+        // Six at once against a cap of three. (Which ones are refused depends on when the
+        // server has let go of its start-up probe's connection, so the test counts.)
+        let fds = try (0..<6).map { _ in try connect(port) }
+        defer { for fd in fds { close(fd) } }
         Thread.sleep(forTimeInterval: 0.5)
-        let excess = try connect(port)
-        defer { close(excess) }
-        #expect(connectionClosed(excess, seconds: 10), "the connection over the cap is closed")
-        #expect(!connectionClosed(held[0], seconds: 0.2), "the first ones stay open")
+        let closed = fds.filter { connectionClosed($0, seconds: 0.5) }
+        #expect(closed.count >= 3, "\(closed.count) of 6 closed with a cap of 3")
+        #expect(fds.count - closed.count >= 2, "those within the cap stay open: \(fds.count - closed.count)")
 
-        // Once one is free, /metrics answers and shows the refusal.
-        close(held[2])
-        var metrics = ""
-        try wait("the refusal in /metrics") {
-            metrics = (try? httpGet(port: port, "/metrics").body) ?? ""
-            return metrics.contains("tally_refusals_total{reason=\"connections\"} 1")
+        // Once the held ones are let go, /metrics answers and shows each refusal.
+        for fd in fds where !closed.contains(fd) { shutdown(fd, Int32(SHUT_RDWR)) }
+        try wait("the refusals in /metrics") {
+            let metrics = (try? httpGet(port: port, "/metrics").body) ?? ""
+            return metrics.contains("tally_refusals_total{reason=\"connections\"} \(closed.count)")
         }
     }
 }
