@@ -50,6 +50,36 @@ import Glibc
         #expect(try stack.redis.connection().board("{default}:board:points:all:reps:all") == ["rep-h": 1])
     }
 
+    @Test func aJobAWorkerSitsOnGoesToAnother() throws {
+        let stack = try TallyStack()
+        try stack.startIngestion()
+        try stack.startWorker()
+        // A peer on the worker port that says READY and keeps heartbeating, but never reads.
+        let stop = StopFlag()
+        let workerEndpoint = "tcp://127.0.0.1:\(stack.workerPort)"
+        let heartbeats = Thread {
+            guard let hostile = try? Socket(.dealer, options: [.receiveHighWaterMark(1), .linger(milliseconds: 0)]),
+                (try? hostile.connect(workerEndpoint)) != nil, (try? hostile.send(Data("READY".utf8))) != nil
+            else { return }
+            while !stop.isSet {
+                _ = try? hostile.send(Data("HB".utf8), dontWait: true)
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+        }
+        heartbeats.start()
+        defer { stop.set() }
+        try wait("the hostile peer to join", seconds: 5) {
+            stack.ingestion!.output.components(separatedBy: "worker joined").count == 3
+        }
+        let app = try dealer(stack.endpoint, receiveTimeoutMs: 30_000)
+        // One request for each worker, in turn: the second job goes to the one that never answers.
+        for request in 0..<2 {
+            try app.send([Data(), Data(eventJSON(id: "held-\(request)", rep: "rep-held", kind: "call").utf8)])
+            let frames = try #require(try app.receive(), "request \(request) went unanswered\n\(stack.logs.suffix(3_000))")
+            #expect(try reply(frames).results?.map(\.status) == ["accepted"])
+        }
+    }
+
     @Test func aWorkerStoppedMidJobAnswersItAndSaysGoodbye() throws {
         let stack = try TallyStack()
         try stack.startIngestion()
