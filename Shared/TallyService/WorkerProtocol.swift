@@ -24,7 +24,8 @@ package enum WorkerCommand: String, Sendable {
 ///
 /// On the wire each event is its fields in a fixed order: strings as a 4-byte length and
 /// UTF-8 (length 0xFFFFFFFF for an absent rep name or team), then `value` and `at` as 8 bytes
-/// each, all little-endian. Ingestion has already checked every event; this is only how
+/// each, all little-endian. Events follow one another with nothing between, so jobs
+/// encoded apart and put end to end are the job of all their events. Ingestion has already checked every event; this is only how
 /// they travel to a worker, and it costs a fraction of JSON to write and read.
 package struct Job: Sendable, Equatable {
     package var events: [ActivityEvent]
@@ -107,6 +108,24 @@ package struct JobResult: Sendable {
         self.statuses = statuses
         self.error = error
     }
+
+    /// The longest a rejection's reason or the error travels, in Unicode scalars; longer
+    /// ones are cut. It bounds a result's size whatever the events said.
+    package static let maxReasonScalars = 160
+
+    /// The most bytes a result of `events` events can encode to: per event its letter and,
+    /// if rejected, `"<position>":"<reason>",` with every scalar escaped at worst as `\uXXXX`.
+    package static func maxEncodedBytes(events: Int) -> Int {
+        let reason = 6 * maxReasonScalars
+        return 1_024 + reason + events * (1 + 16 + reason)
+    }
+
+    fileprivate static func cut(_ text: String) -> String {
+        guard text.unicodeScalars.count > maxReasonScalars else { return text }
+        var head = String.UnicodeScalarView()
+        head.append(contentsOf: text.unicodeScalars.prefix(maxReasonScalars))
+        return String(head)
+    }
 }
 
 extension JobResult: Codable {
@@ -122,12 +141,12 @@ extension JobResult: Codable {
             case .duplicate: outcomes.append("d")
             case .rejected:
                 outcomes.append("r")
-                rejections[String(position)] = status.error ?? "rejected"
+                rejections[String(position)] = Self.cut(status.error ?? "rejected")
             }
         }
         try container.encode(outcomes, forKey: .outcomes)
         if !rejections.isEmpty { try container.encode(rejections, forKey: .rejections) }
-        try container.encodeIfPresent(error, forKey: .error)
+        try container.encodeIfPresent(error.map(Self.cut), forKey: .error)
     }
 
     package init(from decoder: any Decoder) throws {

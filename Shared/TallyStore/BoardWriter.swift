@@ -20,6 +20,29 @@ package enum BoardWriter {
         return flags.map { $0.int == 1 }
     }
 
+    /// Applies several orgs' plans in two round trips at most, whatever their number: every
+    /// summed call in one pipeline, then the event-by-event calls of the plans that need one.
+    /// Returns, per plan and per planned event, whether it was counted.
+    package static func apply(_ plans: [(plan: ScoringPlan, rules: Rules)], now: Int64, on redis: RedisConnection) throws -> [[Bool]] {
+        var counted: [[Bool]?] = Array(repeating: nil, count: plans.count)
+        let summable = plans.indices.filter { index in !plans[index].plan.boards.contains { $0.goal != nil } }
+        let sums = try redis.pipeline(Scripts.applySums, calls: summable.map { summedCall(plans[$0].plan, rules: plans[$0].rules).pair })
+        for (index, reply) in zip(summable, sums) where try reply.throwingError().int == 1 {
+            counted[index] = Array(repeating: true, count: plans[index].plan.entries.count)
+        }
+        let rest = plans.indices.filter { counted[$0] == nil }
+        let replies = try redis.pipeline(
+            Scripts.applyEvents, calls: rest.map { eventByEventCall(plans[$0].plan, rules: plans[$0].rules, now: now).pair })
+        for (index, reply) in zip(rest, replies) {
+            let entries = plans[index].plan.entries.count
+            guard let flags = try reply.throwingError().array, flags.count == entries else {
+                throw StoreError.unexpectedReply("apply-events.lua returned \(reply) for \(entries) events")
+            }
+            counted[index] = flags.map { $0.int == 1 }
+        }
+        return counted.map { $0! }
+    }
+
     /// `apply-sums.lua`'s call: what the batch adds per board and member, summed here.
     package static func summedCall(_ plan: ScoringPlan, rules: Rules) -> ScriptCall {
         let keys = Keys(org: plan.org)

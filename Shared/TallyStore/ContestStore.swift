@@ -58,6 +58,33 @@ package struct ContestStore: Sendable {
         try await redis.withConnection { try Self.stored(org: org, on: $0) }
     }
 
+    /// Every contest of each org, as `stored(org:on:)` reads one org's: one round trip for all.
+    package static func stored(orgs: [String], on connection: RedisConnection) throws -> [String: [Contest]] {
+        let decoder = JSONDecoder()
+        let replies = try connection.pipeline(orgs.map { ["HVALS", Keys(org: $0).contests] })
+        var byOrg: [String: [Contest]] = [:]
+        for (org, reply) in zip(orgs, replies) {
+            byOrg[org] = (try reply.throwingError().array ?? []).compactMap { reply -> Contest? in
+                guard case .bulk(let data) = reply else { return nil }
+                return try? decoder.decode(Contest.self, from: data)
+            }.sorted { ($0.startsAt, $0.id) < ($1.startsAt, $1.id) }
+        }
+        return byOrg
+    }
+
+    /// The finishes of the races among each org's contests, by org and contest id: one round
+    /// trip for all.
+    package static func finishes(_ contests: [String: [Contest]], on connection: RedisConnection) throws -> [String: [String: Finish]] {
+        let races = contests.flatMap { org, contests in contests.filter { $0.goal != nil }.map { (org, $0.id) } }
+        let replies = try connection.pipeline(races.map { ["HMGET", Keys(org: $0.0).contestFinish($0.1), "at", "winner"] })
+        var finishes: [String: [String: Finish]] = [:]
+        for ((org, id), reply) in zip(races, replies) {
+            guard let items = try reply.throwingError().array, items.count == 2, let at = items[0].int, let winner = items[1].string else { continue }
+            finishes[org, default: [:]][id] = Finish(at: at, winner: winner)
+        }
+        return finishes
+    }
+
     /// The finishes of the races among `contests` that have one, by contest id; one round trip.
     package func finishes(_ contests: [Contest], org: String) async throws -> [String: Finish] {
         guard contests.contains(where: { $0.goal != nil }) else { return [:] }

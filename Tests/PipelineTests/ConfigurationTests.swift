@@ -11,6 +11,12 @@ import Testing
         ("tally-ingestion", ["--unavailable-after-ms", "0"], [:], "--unavailable-after-ms: must be at least 1, got 0"),
         ("tally-ingestion", ["--max-batch-events", "0"], [:], "--max-batch-events: must be at least 1, got 0"),
         ("tally-ingestion", ["--frontend", "localhost:5555"], [:], "--frontend: 'localhost:5555' is not a ZeroMQ endpoint"),
+        // The front door's bounds, by flag and by variable.
+        ("tally-ingestion", [], ["TALLY_CLIENT_REQUESTS": "0"], "--client-requests: must be at least 1, got 0"),
+        ("tally-ingestion", ["--client-bytes", "1000"], [:], "--client-bytes: must be at least 1048576, got 1000"),
+        ("tally-ingestion", [], ["TALLY_QUEUE_BYTES": "2000000"], "--queue-bytes: must be at least 8388608, got 2000000"),
+        ("tally-ingestion", ["--max-job-bytes", "100"], [:], "--max-job-bytes: must be 65536 to 16777216, got 100"),
+        ("tally-ingestion", [], ["TALLY_JOB_TIMEOUT_MS": "0"], "--job-timeout-ms: must be at least 1, got 0"),
         // A variable that is not a number was quietly replaced by the default.
         ("tally-scoring", [], ["TALLY_HEARTBEAT_MS": "soon"], "--heartbeat-ms: TALLY_HEARTBEAT_MS='soon' is not a whole number"),
         ("tally-scoring", ["--heartbeat-liveness", "0"], [:], "--heartbeat-liveness: must be at least 1, got 0"),

@@ -57,12 +57,12 @@ package final class TallyStack: @unchecked Sendable {
     package var endpoint: String { services.ingestionEndpoint }
 
     /// Starts tally-ingestion and waits until it answers.
-    package func startIngestion() throws {
+    package func startIngestion(_ extra: [String] = []) throws {
         ingestion = try launcher.start(
             .ingestion, of: services,
             options: [
                 "--heartbeat-ms", String(heartbeatMs), "--heartbeat-liveness", "4", "--unavailable-after-ms", String(unavailableAfterMs),
-            ])
+            ] + extra)
     }
 
     /// Starts a tally-scoring worker and waits until ingestion has seen it join.

@@ -36,6 +36,21 @@ struct TallyIngestion: AsyncParsableCommand {
     @Option(help: "Seconds shutdown waits for work in flight.")
     var shutdownGraceSeconds = Environment.int("shutdown-grace-seconds", default: Int(defaults.shutdownGrace.components.seconds))
 
+    @Option(help: "Most bytes of events in one job for a worker (scoring's --max-message-size must be larger).")
+    var maxJobBytes = Environment.int("max-job-bytes", default: defaults.maxJobBytes)
+
+    @Option(help: "Most requests one client may have in flight; more are answered 'unavailable'.")
+    var clientRequests = Environment.int("client-requests", default: defaults.maxClientRequests)
+
+    @Option(help: "Most bytes of requests one client may have in flight; more are answered 'unavailable'.")
+    var clientBytes = Environment.int("client-bytes", default: defaults.maxClientBytes)
+
+    @Option(help: "Most bytes of requests all clients together may have in flight.")
+    var queueBytes = Environment.int("queue-bytes", default: defaults.maxQueuedBytes)
+
+    @Option(help: "Milliseconds a worker may hold a job before it goes to another.")
+    var jobTimeoutMs = Environment.int("job-timeout-ms", default: Int(defaults.jobTimeout.milliseconds))
+
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = Environment.string("log-level", default: "info")
 
@@ -63,6 +78,11 @@ struct TallyIngestion: AsyncParsableCommand {
         configuration.heartbeatLiveness = heartbeatLiveness
         configuration.maxMessageSize = Int64(maxMessageSize)
         configuration.shutdownGrace = .seconds(shutdownGraceSeconds)
+        configuration.maxJobBytes = maxJobBytes
+        configuration.maxClientRequests = clientRequests
+        configuration.maxClientBytes = clientBytes
+        configuration.maxQueuedBytes = queueBytes
+        configuration.jobTimeout = .milliseconds(jobTimeoutMs)
         return configuration
     }
 }

@@ -6,36 +6,37 @@ import ZeroMQ
 
 /// The front door's poll loop: takes field-app requests on the frontend, batches their valid
 /// events into jobs for the least recently used ready worker on the backend, and answers each
-/// request once its job is committed. A worker that falls silent loses its jobs to another.
+/// request once its job is committed. A worker that falls silent, cannot be sent to, or sits
+/// on a job too long loses its job to another.
 /// Everything here runs on one thread, which owns both sockets.
+///
+/// Every input has a bounded cost: a client may hold a bounded number of requests and bytes
+/// in flight (the excess is answered `unavailable` before it is decoded), all clients together
+/// a bounded number of bytes, libzmq queues a bounded number of messages per peer, a worker
+/// holds one job at a time, and a job is bounded in events and bytes.
 final class Broker {
     private let configuration: IngestionConfiguration
     private let logger: Logger
     /// A reply could not be sent, and none has been since (so it is logged once).
     private var replyFailing = false
+    /// A DONE came for a job its sender was not given, and no good one since (logged once).
+    private var strayDone = false
     private let frontend: Socket
     private let backend: Socket
 
-    /// A field app's request waiting for a worker or for its job.
-    private struct Request {
-        var envelope: [Data]
-        var items: [EventRequest.Item]
-        var deadline: Int64
-        var validCount: Int
-    }
-
     private struct Worker {
         var lastSeen: Int64
+        /// At most one: a worker is given a job only when it has none.
         var jobs: Set<UInt64> = []
     }
 
     private struct InFlight {
         var worker: Data
-        var requests: [Request]
+        var requests: [PendingRequest]
+        var sentAt: Int64
     }
 
-    private var waiting: [Request] = []
-    private var waitingHead = 0
+    private var queue: RequestQueue
     private var workers: [Data: Worker] = [:]
     private var ready: [Data] = []
     private var jobs: [UInt64: InFlight] = [:]
@@ -44,6 +45,11 @@ final class Broker {
     private let encoder = JSONEncoder()
     private let decoder = JSONDecoder()
 
+    /// Messages libzmq queues per field app each way. Inbound, at 1 MiB each, this is what a
+    /// client can make ingestion hold before TCP pushes back; replies are small.
+    static let frontendReceiveQueue: Int32 = 16
+    static let frontendSendQueue: Int32 = 1_000
+
     /// The ports actually bound (for `tcp://…:*` or port 0 in tests).
     var frontendEndpoint: String { frontend.lastEndpoint }
     var backendEndpoint: String { backend.lastEndpoint }
@@ -51,13 +57,18 @@ final class Broker {
     init(configuration: IngestionConfiguration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
+        queue = RequestQueue(limits: .init(
+            clientRequests: configuration.maxClientRequests, clientBytes: configuration.maxClientBytes,
+            queueBytes: configuration.maxQueuedBytes))
         frontend = try Socket(.router, options: [
             .maxMessageSize(configuration.maxMessageSize), .routerMandatory(false),
-            .sendHighWaterMark(100_000), .receiveHighWaterMark(100_000),
+            .sendHighWaterMark(Self.frontendSendQueue), .receiveHighWaterMark(Self.frontendReceiveQueue),
         ])
+        // A worker's DONE can be as long as the largest result of a full job.
+        let results = Int64(JobResult.maxEncodedBytes(events: configuration.maxBatchEvents))
         backend = try Socket(.router, options: [
-            .maxMessageSize(configuration.maxMessageSize), .routerMandatory(true),
-            .sendHighWaterMark(10_000), .receiveHighWaterMark(10_000),
+            .maxMessageSize(max(configuration.maxMessageSize, results)), .routerMandatory(true),
+            .sendHighWaterMark(1_000), .receiveHighWaterMark(1_000),
         ])
         try frontend.bind(configuration.frontend)
         try backend.bind(configuration.backend)
@@ -78,10 +89,10 @@ final class Broker {
                 drainDeadline = now + configuration.shutdownGrace.milliseconds
                 poller.setEvents([], at: frontendItem)
                 poller.setEvents([], at: stopItem)
-                logger.info("stopping: finishing work in flight", metadata: ["requests": "\(pendingRequests)"])
+                logger.info("stopping: finishing work in flight", metadata: ["requests": "\(queue.admittedCount)"])
             }
             if let drainDeadline {
-                if pendingRequests == 0 { break }
+                if queue.admittedCount == 0 { break }
                 if now >= drainDeadline {
                     answerAllUnavailable()
                     break
@@ -94,10 +105,6 @@ final class Broker {
             dispatch()
         }
         logger.info("stopped")
-    }
-
-    private var pendingRequests: Int {
-        waiting.count - waitingHead + jobs.values.reduce(0) { $0 + $1.requests.count }
     }
 
     // MARK: - Field apps
@@ -113,6 +120,10 @@ final class Broker {
     private func handleRequest(_ frames: [Data]) {
         guard frames.count >= 2, let body = frames.last else { return }
         let envelope = Array(frames.dropLast())
+        // Refused before it costs a decode: over its client's bounds, or the queue's.
+        guard queue.admits(body.count, from: envelope[0]) else {
+            return reply(envelope, unavailable)
+        }
         let now = Timestamp.now()
         let request: EventRequest
         do {
@@ -125,44 +136,50 @@ final class Broker {
         case .ping:
             reply(envelope, IngestReply(ok: true, op: "pong"))
         case .events(let items):
-            let valid = items.reduce(0) { $0 + ((try? $1.outcome.get()) == nil ? 0 : 1) }
-            let pending = Request(
-                envelope: envelope, items: items,
-                deadline: now + configuration.unavailableAfter.milliseconds, validCount: valid)
-            if valid == 0 {
-                answer(pending, statuses: [])
-            } else {
-                waiting.append(pending)
+            var valid: [ActivityEvent] = []
+            let results = items.map { item -> EventStatus in
+                switch item.outcome {
+                case .failure(let rejection):
+                    return EventStatus(id: item.id, status: .rejected, error: rejection.description)
+                case .success(let event):
+                    valid.append(event)
+                    return EventStatus(id: item.id, status: .accepted)
+                }
             }
+            guard !valid.isEmpty else {
+                return reply(envelope, IngestReply(ok: true, results: results))
+            }
+            queue.admit(PendingRequest(
+                envelope: envelope, results: results, payload: Job(events: valid).encoded(), validCount: valid.count,
+                bytes: body.count, deadline: now + configuration.unavailableAfter.milliseconds))
         }
     }
 
     /// Answers a request: the worker's statuses fill its valid events, in order.
-    private func answer(_ request: Request, statuses: ArraySlice<EventStatus>) {
+    private func answer(_ request: PendingRequest, statuses: ArraySlice<EventStatus>) {
+        queue.release(request)
+        var results = request.results
         var next = statuses.startIndex
-        let results = request.items.map { item -> EventStatus in
-            switch item.outcome {
-            case .failure(let rejection):
-                return EventStatus(id: item.id, status: .rejected, error: rejection.description)
-            case .success:
-                defer { next += 1 }
-                var status = statuses[next]
-                status.id = item.id
-                return status
-            }
+        for index in results.indices where results[index].status != .rejected {
+            let id = results[index].id
+            results[index] = statuses[next]
+            results[index].id = id
+            next += 1
         }
         reply(request.envelope, IngestReply(ok: true, results: results))
     }
 
-    private func answerUnavailable(_ request: Request) {
-        let retry = Int(configuration.heartbeatInterval.milliseconds)
-        reply(request.envelope, IngestReply(ok: false, error: "unavailable", retryAfterMs: retry))
+    private var unavailable: IngestReply {
+        IngestReply(ok: false, error: "unavailable", retryAfterMs: Int(configuration.heartbeatInterval.milliseconds))
+    }
+
+    private func answerUnavailable(_ request: PendingRequest) {
+        queue.release(request)
+        reply(request.envelope, unavailable)
     }
 
     private func answerAllUnavailable() {
-        for request in waiting[waitingHead...] { answerUnavailable(request) }
-        waiting.removeAll()
-        waitingHead = 0
+        queue.removeAllWaiting().forEach(answerUnavailable)
         for job in jobs.values { job.requests.forEach(answerUnavailable) }
         jobs.removeAll()
     }
@@ -171,19 +188,25 @@ final class Broker {
         // The ROUTER drops a reply to a client that went away or whose queue is full without a
         // word (it is not ROUTER_MANDATORY); what fails here is logged once until a reply goes
         // out again.
+        let failure: String
         do {
-            _ = try frontend.send(envelope + [try encoder.encode(reply)], dontWait: true)
-            replyFailing = false
+            if try frontend.send(envelope + [try encoder.encode(reply)], dontWait: true) {
+                replyFailing = false
+                return
+            }
+            failure = "the client's queue is full"
         } catch {
-            if !replyFailing { logger.warning("a reply to a field app was not sent", metadata: ["error": "\(error)"]) }
-            replyFailing = true
+            failure = "\(error)"
         }
+        if !replyFailing { logger.warning("a reply to a field app was not sent", metadata: ["error": "\(failure)"]) }
+        replyFailing = true
     }
 
     // MARK: - Workers
 
     private func drainBackend() throws {
-        while let frames = try backend.receive(dontWait: true) {
+        for _ in 0..<1_000 {
+            guard let frames = try backend.receive(dontWait: true) else { return }
             guard frames.count >= 2, let command = WorkerCommand(frame: frames[1]) else { continue }
             let id = frames[0]
             let now = Timestamp.now()
@@ -193,14 +216,14 @@ final class Broker {
                     logger.info("worker joined", metadata: ["worker": "\(id.hexDescription)"])
                 }
                 workers[id, default: Worker(lastSeen: now)].lastSeen = now
-                if !ready.contains(id) { ready.append(id) }
+                makeReady(id)
             case .heartbeat:
                 workers[id]?.lastSeen = now
             case .done:
                 workers[id]?.lastSeen = now
                 guard frames.count >= 4 else { continue }
                 finish(job: UInt64(String(decoding: frames[2], as: UTF8.self)) ?? 0, body: frames[3], worker: id)
-                if workers[id] != nil && !ready.contains(id) { ready.append(id) }
+                makeReady(id)
             case .bye:
                 removeWorker(id, reason: "left")
             case .job:
@@ -209,10 +232,28 @@ final class Broker {
         }
     }
 
+    /// A known worker with no job joins the back of the ready list.
+    private func makeReady(_ id: Data) {
+        guard let worker = workers[id], worker.jobs.isEmpty, !ready.contains(id) else { return }
+        ready.append(id)
+    }
+
     private func finish(job id: UInt64, body: Data, worker: Data) {
+        // Only the worker a job was given to may finish it: a DONE from anyone else (a stale
+        // connection, a peer counting job ids) changes nothing. A job given to another worker
+        // after this one was presumed dead is answered once.
+        guard let job = jobs[id], job.worker == worker else {
+            if !strayDone {
+                logger.warning("a DONE for a job its sender was not given, ignored", metadata: [
+                    "job": "\(id)", "worker": "\(worker.hexDescription)",
+                ])
+            }
+            strayDone = true
+            return
+        }
+        strayDone = false
+        jobs[id] = nil
         workers[worker]?.jobs.remove(id)
-        // A job given to another worker after this one was presumed dead is answered once.
-        guard let job = jobs.removeValue(forKey: id), job.worker == worker else { return }
         guard let result = try? decoder.decode(JobResult.self, from: body), result.error == nil,
             result.statuses.count == job.requests.reduce(0, { $0 + $1.validCount })
         else {
@@ -227,86 +268,73 @@ final class Broker {
         }
     }
 
-    /// Gives a dead or departed worker's jobs back to the front of the queue.
+    /// Gives a dead, departed or unreachable worker's jobs back to the front of the queue.
     private func removeWorker(_ id: Data, reason: String) {
         guard let worker = workers.removeValue(forKey: id) else { return }
         ready.removeAll { $0 == id }
-        let now = Timestamp.now()
-        var requeued: [Request] = []
+        let deadline = Timestamp.now() + configuration.unavailableAfter.milliseconds
+        var requeued: [PendingRequest] = []
         for jobID in worker.jobs.sorted() {
             guard let job = jobs.removeValue(forKey: jobID) else { continue }
             for var request in job.requests {
-                request.deadline = now + configuration.unavailableAfter.milliseconds
+                request.deadline = deadline
                 requeued.append(request)
             }
         }
         logger.log(
             level: reason == "left" ? .info : .warning, "worker removed",
             metadata: ["worker": "\(id.hexDescription)", "reason": "\(reason)", "requeued-requests": "\(requeued.count)"])
-        if !requeued.isEmpty {
-            waiting = requeued + waiting[waitingHead...]
-            waitingHead = 0
-        }
+        queue.requeue(requeued)
     }
 
-    /// Heartbeats, dead workers, requests that waited too long.
+    /// Sends to a worker without waiting. A message that cannot be queued (the worker is
+    /// gone, or so far behind that its queue is full) is as good as lost: the worker is
+    /// removed and its job goes to another.
+    private func send(_ frames: [Data], to worker: Data) -> Bool {
+        let failure: String
+        do {
+            if try backend.send([worker] + frames, dontWait: true) { return true }
+            failure = "its queue is full"
+        } catch {
+            failure = "\(error)"
+        }
+        logger.warning("a message to a worker was not sent", metadata: ["worker": "\(worker.hexDescription)", "error": "\(failure)"])
+        removeWorker(worker, reason: "unreachable")
+        return false
+    }
+
+    /// Heartbeats; workers silent or sitting on a job too long; requests that waited too long.
     private func tick(now: Int64) {
         let interval = configuration.heartbeatInterval.milliseconds
         if now >= nextHeartbeat {
             nextHeartbeat = now + interval
-            for id in workers.keys {
-                do {
-                    try backend.send([id, WorkerCommand.heartbeat.frame], dontWait: true)
-                } catch {
-                    removeWorker(id, reason: "unreachable")
-                }
-            }
+            for id in workers.keys { _ = send([WorkerCommand.heartbeat.frame], to: id) }
         }
         let silence = interval * Int64(configuration.heartbeatLiveness)
         for (id, worker) in workers where now - worker.lastSeen > silence {
             removeWorker(id, reason: "silent")
         }
-        while waitingHead < waiting.count, waiting[waitingHead].deadline <= now {
-            answerUnavailable(waiting[waitingHead])
-            waitingHead += 1
-        }
-        compactQueue()
+        let overdue = jobs.values.filter { now - $0.sentAt > configuration.jobTimeout.milliseconds }.map(\.worker)
+        for id in overdue { removeWorker(id, reason: "job timed out") }
+        queue.expire(now: now).forEach(answerUnavailable)
     }
 
-    /// Sends waiting requests to ready workers, as many events per job as allowed.
+    /// Sends waiting requests to ready workers, a job each, as many events and bytes per job
+    /// as allowed, taking from the clients in turn.
     private func dispatch() {
-        while waitingHead < waiting.count, !ready.isEmpty {
+        while queue.waitingCount > 0, !ready.isEmpty {
             let worker = ready.removeFirst()
-            var requests: [Request] = []
-            var events: [ActivityEvent] = []
-            while waitingHead < waiting.count {
-                let request = waiting[waitingHead]
-                if !events.isEmpty && events.count + request.validCount > configuration.maxBatchEvents { break }
-                for item in request.items { if case .success(let event) = item.outcome { events.append(event) } }
-                requests.append(request)
-                waitingHead += 1
-            }
+            let requests = queue.nextJob(maxEvents: configuration.maxBatchEvents, maxBytes: configuration.maxJobBytes)
+            var payload = Data(capacity: requests.reduce(0) { $0 + $1.payload.count })
+            for request in requests { payload.append(request.payload) }
             let id = nextJob
             nextJob += 1
-            let payload = Job(events: events).encoded()
-            do {
-                try backend.send([worker, WorkerCommand.job.frame, Data(String(id).utf8), payload], dontWait: true)
-                jobs[id] = InFlight(worker: worker, requests: requests)
-                workers[worker]?.jobs.insert(id)
-            } catch {
-                // The worker is gone: put the requests back and forget it.
-                waiting.replaceSubrange(waitingHead - requests.count..<waitingHead, with: requests)
-                waitingHead -= requests.count
-                removeWorker(worker, reason: "unreachable")
+            guard send([WorkerCommand.job.frame, Data(String(id).utf8), payload], to: worker) else {
+                queue.requeue(requests)
+                continue
             }
-        }
-        compactQueue()
-    }
-
-    private func compactQueue() {
-        if waitingHead > 0 && waitingHead * 2 >= waiting.count {
-            waiting.removeFirst(waitingHead)
-            waitingHead = 0
+            jobs[id] = InFlight(worker: worker, requests: requests, sentAt: Timestamp.now())
+            workers[worker]?.jobs.insert(id)
         }
     }
 }

@@ -18,6 +18,19 @@ package struct IngestionConfiguration: Sendable {
     package var maxMessageSize: Int64 = 1 << 20
     /// How long shutdown waits for in-flight work before answering it `unavailable`.
     package var shutdownGrace: Duration = .seconds(10)
+    /// The most bytes of events (in the job encoding) sent to a worker in one job; a request
+    /// larger than that goes in a job of its own (a 1 MiB request is at most about 1.1 MiB).
+    /// tally-scoring's `--max-message-size` must be larger.
+    package var maxJobBytes = 1 << 20
+    /// The most requests one client (one connection) may have waiting or in a job; the
+    /// excess is answered `unavailable` at once.
+    package var maxClientRequests = 100
+    /// The most bytes of requests, as received, one client may have waiting or in a job.
+    package var maxClientBytes = 8 << 20
+    /// The most bytes of requests, as received, all clients together may have waiting or in a job.
+    package var maxQueuedBytes = 128 << 20
+    /// How long a worker may hold a job before it is presumed broken and the job goes to another.
+    package var jobTimeout: Duration = .seconds(10)
 
     package init() {}
 
@@ -30,6 +43,11 @@ package struct IngestionConfiguration: Sendable {
         try Check.positive(heartbeatInterval, "heartbeat-ms")
         try Check.atLeast(1, heartbeatLiveness, "heartbeat-liveness")
         try Check.atLeast(1024, Int(maxMessageSize), "max-message-size")
+        try Check.within(64 << 10...16 << 20, maxJobBytes, "max-job-bytes")
+        try Check.atLeast(1, maxClientRequests, "client-requests")
+        try Check.atLeast(Int(maxMessageSize), maxClientBytes, "client-bytes")
+        try Check.atLeast(maxClientBytes, maxQueuedBytes, "queue-bytes")
+        try Check.positive(jobTimeout, "job-timeout-ms")
         guard shutdownGrace >= .zero else { throw ConfigurationError(option: "shutdown-grace-seconds", problem: "must be 0 or more") }
     }
 }

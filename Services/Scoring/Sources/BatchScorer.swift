@@ -16,15 +16,17 @@ struct BatchScorer {
         var notices: [ChangeNotice]
     }
 
+    /// Scores the job in a bounded number of round trips however many orgs it spans: the
+    /// orgs' contests are read together, and their plans applied together.
     func score(_ events: [ActivityEvent], now: Int64, redis: RedisConnection) throws -> Outcome {
         var statuses = events.map { EventStatus(id: $0.id, status: .accepted) }
-        var notices: [ChangeNotice] = []
         var byOrg: [String: [Int]] = [:]
         var orgOrder: [String] = []
         for (index, event) in events.enumerated() {
             if byOrg[event.org] == nil { orgOrder.append(event.org) }
             byOrg[event.org, default: []].append(index)
         }
+        var validByOrg: [(org: String, rules: Rules, valid: [Int])] = []
         for org in orgOrder {
             let rules = rules.rules(for: org)
             var valid: [Int] = []
@@ -35,10 +37,15 @@ struct BatchScorer {
                     valid.append(index)
                 }
             }
-            guard !valid.isEmpty else { continue }
-            let inPlay = try contests.inPlay(org: org, now: now, redis: redis)
-            let plan = ScoringPlan(org: org, events: valid.map { events[$0] }, rules: rules, contests: inPlay, now: now)
-            let counted = try BoardWriter.apply(plan, rules: rules, now: now, on: redis)
+            if !valid.isEmpty { validByOrg.append((org, rules, valid)) }
+        }
+        let inPlay = try contests.inPlay(orgs: validByOrg.map(\.org), now: now, redis: redis)
+        let plans = validByOrg.map { org, rules, valid in
+            (plan: ScoringPlan(org: org, events: valid.map { events[$0] }, rules: rules, contests: inPlay[org] ?? [], now: now), rules: rules)
+        }
+        let counted = try BoardWriter.apply(plans, now: now, on: redis)
+        var notices: [ChangeNotice] = []
+        for ((_, rules, valid), (plan, counted)) in zip(validByOrg, zip(plans.map(\.plan), counted)) {
             for (position, index) in valid.enumerated() where !counted[position] {
                 statuses[index].status = .duplicate
             }

@@ -30,10 +30,23 @@ final class ScoringWorker {
         for endpoint in configuration.notify { try publisher.connect(endpoint) }
     }
 
+    /// Serves until `stop`; then says BYE and returns only once its last DONE and the BYE
+    /// have left (or the linger has passed): the DEALER has a context of its own, whose
+    /// termination waits for them, where the shared one is never terminated before exit.
     func run(until stop: StopSignal) throws {
+        let context = try Context()
+        try withExtendedLifetime(context) {
+            var socket: Socket? = try connect(context)
+            defer { socket = nil }
+            try serve(until: stop, socket: &socket!, context: context)
+            try socket!.send(WorkerCommand.bye.frame)
+        }
+        logger.info("stopped")
+    }
+
+    private func serve(until stop: StopSignal, socket: inout Socket, context: Context) throws {
         let interval = configuration.heartbeatInterval.milliseconds
         let silence = interval * Int64(configuration.heartbeatLiveness)
-        var socket = try connect()
         var ingestionSeen = Timestamp.now()
         var nextHeartbeat = ingestionSeen + interval
 
@@ -56,7 +69,7 @@ final class ScoringWorker {
             let now = Timestamp.now()
             if now - ingestionSeen > silence {
                 logger.warning("ingestion silent; reconnecting", metadata: ["endpoint": "\(configuration.ingestion)"])
-                socket = try connect()
+                socket = try connect(context)
                 ingestionSeen = now
             }
             if now >= nextHeartbeat {
@@ -64,15 +77,16 @@ final class ScoringWorker {
                 nextHeartbeat = now + interval
             }
         }
-        try socket.send(WorkerCommand.bye.frame)
-        logger.info("stopped")
     }
 
+    /// How long a closed DEALER keeps trying to deliver what it still holds (a DONE, the BYE).
+    static let linger: Int32 = 1_000
+
     /// A fresh DEALER that has said READY. The old one, if any, is closed by the caller
-    /// dropping it; anything it still held is dropped with it (linger 0).
-    private func connect() throws -> Socket {
-        let socket = try Socket(.dealer, options: [
-            .linger(milliseconds: 0), .maxMessageSize(configuration.maxMessageSize),
+    /// dropping it.
+    private func connect(_ context: Context) throws -> Socket {
+        let socket = try Socket(.dealer, context: context, options: [
+            .linger(milliseconds: Self.linger), .maxMessageSize(configuration.maxMessageSize),
         ])
         try socket.connect(configuration.ingestion)
         try socket.send(WorkerCommand.ready.frame)
