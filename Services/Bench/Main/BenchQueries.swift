@@ -44,6 +44,17 @@ enum Queries {
         var result = Result()
         result.bytesPerMember = Double(boardBytes) / Double(members)
         result.bytesPerMemberAll = Double(try usedMemory(redis) - before) / Double(members)
+        // A second board whose 20,000 members all tie: a page of it must cost what a page costs.
+        let tie = Keys(org: "benchtie")
+        for first in stride(from: 0, to: 20_000, by: 1_000) {
+            let chunk = first..<first + 1_000
+            _ = try redis.pipeline([
+                ["ZADD", tie.board("points:all:reps", period: "all")] + chunk.flatMap { ["1", "rep-\($0)"] as [any RedisArgument] },
+                ["ZADD", tie.order("points:all:reps", period: "all")]
+                    + chunk.flatMap { ["1", Keys.orderMember("rep-\($0)", reached: Int64($0))] as [any RedisArgument] },
+                ["HSET", tie.reached("points:all:reps", period: "all")] + chunk.flatMap { ["rep-\($0)", String($0)] as [any RedisArgument] },
+            ])
+        }
 
         let threads = 8
         let httpPort = stack.httpPort
@@ -60,6 +71,12 @@ enum Queries {
                 let socket = try Socket(.req, options: [.linger(milliseconds: 0)])
                 try socket.connect(leaderboard)
                 let request = Data(#"{"op":"top","org":"\#(org)","board":"points:all:reps","limit":10}"#.utf8)
+                return { try socket.send(request); _ = try socket.receive() }
+            }),
+            ("top 10 of a 20000-way tie, ZeroMQ", { _ in
+                let socket = try Socket(.req, options: [.linger(milliseconds: 0)])
+                try socket.connect(leaderboard)
+                let request = Data(#"{"op":"top","org":"benchtie","board":"points:all:reps","limit":10}"#.utf8)
                 return { try socket.send(request); _ = try socket.receive() }
             }),
             ("top 10, raw Redis (ZREVRANGE WITHSCORES)", { _ in
