@@ -101,16 +101,21 @@ struct Bench: ParsableCommand {
             }
         }
 
-        /// 2. The same board updates, one script call per event, straight to Redis.
+        /// 2. The same board updates, one script call per event, straight to Redis: with the
+        /// order indexes Tally keeps (the like-for-like ceiling), and without them.
         func ceiling() throws {
             let redis = try RedisConnection(url: stack.redisURL)
             let events = floor.events(bench.events, org: "ceiling", prefix: "c", at: now)
-            try redis.send("CONFIG", "RESETSTAT")
-            let ceiling = try Ceiling.run(redisURL: stack.redisURL, events: events)
-            let redisPerEvent = try scriptMicroseconds(redis) / Double(events.count)
-            report.row(
-                "2. Redis ceiling: one Lua call per event, pipelined", String(format: "%.0f events/s", ceiling),
-                String(format: "Tally/ceiling: 1 worker %.2f×, 2 workers %.2f×; Redis %.0f µs per event", (perSecond[1] ?? .nan) / ceiling, (perSecond[2] ?? .nan) / ceiling, redisPerEvent))
+            for orderIndex in [true, false] {
+                try redis.send("CONFIG", "RESETSTAT")
+                let ceiling = try Ceiling.run(redisURL: stack.redisURL, events: events, orderIndex: orderIndex)
+                let redisPerEvent = try scriptMicroseconds(redis) / Double(events.count)
+                report.row(
+                    orderIndex ? "2. Redis ceiling: one Lua call per event, pipelined" : "2. … without the order indexes (the boards alone)",
+                    String(format: "%.0f events/s", ceiling),
+                    String(format: "Tally/ceiling: 1 worker %.2f×, 2 workers %.2f×; Redis %.0f µs per event",
+                           (perSecond[1] ?? .nan) / ceiling, (perSecond[2] ?? .nan) / ceiling, redisPerEvent))
+            }
         }
 
         /// 3 and 4. At half the best rate: ack latency, and event-to-display latency for

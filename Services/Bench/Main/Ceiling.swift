@@ -11,15 +11,18 @@ enum Ceiling {
     static let script = RedisScript(String(decoding: PackageResources.ceiling_lua, as: UTF8.self))
 
     /// Events a second.
-    static func run(redisURL: String, events: [ActivityEvent]) throws -> Double {
-        let plan = ScoringPlan(org: "ceiling", events: events, rules: .default)
-        let keys = Keys(org: "ceiling")
+    /// Events a second; `orderIndex: false` leaves out the order indexes (what the boards cost
+    /// before them), in an org of its own.
+    static func run(redisURL: String, events: [ActivityEvent], orderIndex: Bool = true) throws -> Double {
+        let org = orderIndex ? "ceiling" : "ceiling-plain"
+        let plan = ScoringPlan(org: org, events: events, rules: .default)
+        let keys = Keys(org: org)
         let calls = plan.entries.map { entry -> (keys: [String], arguments: [String]) in
             let boards = entry.increments.map { plan.boards[$0.board] }
             let boardKeys = boards.map { keys.board($0.name, period: $0.period) }
             let reachedKeys = boards.map { keys.reached($0.name, period: $0.period) }
             let orderKeys = boards.map { keys.order($0.name, period: $0.period) }
-            var arguments = ["864000"]
+            var arguments = ["864000", orderIndex ? "1" : "0"]
             for increment in entry.increments { arguments += [String(increment.amount), increment.member] }
             return ([keys.seen(entry.event.id), keys.sequence] + boardKeys + reachedKeys + orderKeys, arguments)
         }

@@ -1,6 +1,7 @@
 -- The benchmark's Redis ceiling: what a hand-written pipeline would do per event, in one call.
 -- Records the event id, then applies its board increments with the first-reached sequence and
--- keeps each board's order index (the same layout as Tally's, so reads are the same).
+-- keeps each board's order index (the same layout as Tally's, so reads are the same), or, with
+-- ARGV[2] = 0, not (what the boards cost without it, as before the index).
 --
 -- KEYS[1]          the event's seen key (SET NX with an expiry: a resend counts once)
 -- KEYS[2]          the org's sequence counter
@@ -8,20 +9,24 @@
 -- KEYS[3+n .. 2+2n] each board's first-reached hash, in the same order
 -- KEYS[3+2n .. 2+3n] each board's order index, in the same order
 -- ARGV[1]          seconds the seen key lives
--- ARGV[2i], ARGV[2i+1]  board i's increment and member
+-- ARGV[2]          1: keep the order indexes; 0: leave them
+-- ARGV[2i+1], ARGV[2i+2]  board i's increment and member
 --
 -- Returns 1 when applied, 0 for a duplicate. Alone:
---   redis-cli --eval ceiling.lua seen:e1 seq board:a reached:a order:a , 864000 5 rep-1
+--   redis-cli --eval ceiling.lua seen:e1 seq board:a reached:a order:a , 864000 1 5 rep-1
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
 local seq = redis.call('INCR', KEYS[2])
 local n = (#KEYS - 2) / 3
 local function order_member(s, member) return string.format('%015d', 999999999999999 - tonumber(s)) .. member end
+local indexed = ARGV[2] == '1'
 for i = 1, n do
-  local member = ARGV[2 * i + 1]
-  local score = redis.call('ZINCRBY', KEYS[2 + i], ARGV[2 * i], member)
-  local before = redis.call('HGET', KEYS[2 + n + i], member)
-  if before then redis.call('ZREM', KEYS[2 + 2 * n + i], order_member(before, member)) end
-  redis.call('ZADD', KEYS[2 + 2 * n + i], score, order_member(seq, member))
+  local member = ARGV[2 * i + 2]
+  local score = redis.call('ZINCRBY', KEYS[2 + i], ARGV[2 * i + 1], member)
+  if indexed then
+    local before = redis.call('HGET', KEYS[2 + n + i], member)
+    if before then redis.call('ZREM', KEYS[2 + 2 * n + i], order_member(before, member)) end
+    redis.call('ZADD', KEYS[2 + 2 * n + i], score, order_member(seq, member))
+  end
   redis.call('HSET', KEYS[2 + n + i], member, seq)
 end
 return 1
