@@ -8,7 +8,8 @@
 -- member, so Redis itself sorts equal scores by who got there first (a reverse range lists the
 -- largest member first, that is the smallest sequence). A page then costs its own length
 -- whatever the ties. A rolling board (7d, 30d) has no index: it is summed from its days' boards
--- here, in memory, and ordered in Lua; so is a board written before the index existed.
+-- here, in memory, and ordered in Lua. A board written before the index existed is read as
+-- reads were before it: the page, widened to the groups of equal scores at its edges.
 --
 -- KEYS: the board and its order index (for a rolling board, neither is stored), then the day
 --   boards to sum (none for other boards), then the reached hashes (one per day for a rolling
@@ -34,6 +35,13 @@ local function hmget(hash, fields)
     for v = 1, #values do out[#out + 1] = values[v] end
   end
   return out
+end
+
+-- Rank order: higher score first, then first reached (lowest sequence), then member.
+local function rank_order(x, y)
+  if x.score ~= y.score then return x.score > y.score end
+  if x.seq ~= y.seq then return x.seq < y.seq end
+  return x.member < y.member
 end
 
 -- Fills in each row's name (the member when the rep has none) and returns the reply.
@@ -74,11 +82,6 @@ local function ranked(range, offset)
 end
 
 local function indexed(total)
-  if mode == 'rank' then
-    local score = redis.call('ZSCORE', key, member)
-    if not score then return {total} end
-    return {total, redis.call('ZCOUNT', key, '(' .. score, '+inf') + 1, score}
-  end
   local offset, limit = a, b
   if mode == 'around' then
     local seq = redis.call('HGET', reached[1], member)
@@ -91,19 +94,57 @@ local function indexed(total)
   return reply(total, ranked(redis.call('ZREVRANGE', order, offset, offset + limit - 1, 'WITHSCORES'), offset))
 end
 
--- Without an index: every member with its score, highest first, from the board or summed
--- from its days; equal scores ordered by the latest of their reached sequences, fetched only
--- for the groups the answer needs.
-local function summed()
-  local flat
-  if n_days > 0 then
-    local union = {'ZUNION', n_days}
-    for d = 1, n_days do union[#union + 1] = days[d] end
-    union[#union + 1] = 'WITHSCORES'
-    flat = redis.call(unpack(union))
-  else
-    flat = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
+-- A board written before the index existed: the page from the board, widened to the whole
+-- groups of equal scores at its edges and ordered by reached sequence, so it costs the page
+-- and those groups.
+local function unindexed(total)
+  local function ordered(high, low)
+    local group = redis.call('ZREVRANGEBYSCORE', key, high, low, 'WITHSCORES')
+    local rows, members = {}, {}
+    for g = 1, #group, 2 do
+      rows[#rows + 1] = {member = group[g], raw = group[g + 1], score = tonumber(group[g + 1])}
+      members[#members + 1] = group[g]
+    end
+    local seqs = #members > 0 and hmget(reached[1], members) or {}
+    for r = 1, #rows do rows[r].seq = tonumber(seqs[r]) or math.huge end
+    table.sort(rows, rank_order)
+    return rows
   end
+  local offset, limit = a, b
+  if mode == 'around' then
+    local score = redis.call('ZSCORE', key, member)
+    if not score then return {total} end
+    local above = redis.call('ZCOUNT', key, '(' .. score, '+inf')
+    local position = above
+    for index, row in ipairs(ordered(score, score)) do
+      if row.member == member then position = above + index - 1 end
+    end
+    limit = 2 * a + 1
+    offset = math.max(0, math.min(position - a, total - limit))
+  end
+  if limit == 0 or offset >= total then return {total} end
+  local page = redis.call('ZREVRANGE', key, offset, offset + limit - 1, 'WITHSCORES')
+  local above = redis.call('ZCOUNT', key, '(' .. page[2], '+inf')
+  local picked, rank, previous = {}, 0, nil
+  for r, row in ipairs(ordered(page[2], page[#page])) do
+    if row.score ~= previous then rank, previous = above + r, row.score end
+    local position = above + r - 1
+    if position >= offset and position < offset + limit then
+      row.rank = rank
+      picked[#picked + 1] = row
+    end
+  end
+  return reply(total, picked)
+end
+
+-- A rolling board: every member of its days with its sum, highest first, summed here; equal
+-- scores ordered by the latest of their reached sequences, fetched only for the groups the
+-- answer needs. It costs the members of its days.
+local function summed()
+  local union = {'ZUNION', n_days}
+  for d = 1, n_days do union[#union + 1] = days[d] end
+  union[#union + 1] = 'WITHSCORES'
+  local flat = redis.call(unpack(union))
   local rows = {}
   for r = #flat - 1, 1, -2 do
     rows[#rows + 1] = {member = flat[r], raw = flat[r + 1], score = tonumber(flat[r + 1])}
@@ -137,11 +178,7 @@ local function summed()
         if s and (group[g].seq == math.huge or s > group[g].seq) then group[g].seq = s end
       end
     end
-    table.sort(group, function(x, y)
-      if x.score ~= y.score then return x.score > y.score end
-      if x.seq ~= y.seq then return x.seq < y.seq end
-      return x.member < y.member
-    end)
+    table.sort(group, rank_order)
     for g = 1, #group do rows[first + g - 1] = group[g] end
   end
   local offset, limit = a, b
@@ -167,8 +204,12 @@ local function summed()
   return reply(total, page)
 end
 
-if n_days == 0 then
-  local total = redis.call('ZCARD', key)
-  if redis.call('ZCARD', order) == total then return indexed(total) end
+if n_days > 0 then return summed() end
+local total = redis.call('ZCARD', key)
+if mode == 'rank' then
+  local score = redis.call('ZSCORE', key, member)
+  if not score then return {total} end
+  return {total, redis.call('ZCOUNT', key, '(' .. score, '+inf') + 1, score}
 end
-return summed()
+if redis.call('ZCARD', order) == total then return indexed(total) end
+return unindexed(total)

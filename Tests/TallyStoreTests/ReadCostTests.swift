@@ -95,4 +95,37 @@ import Testing
         ).answer(onReplica[6])
         #expect(teams.entries.map { "\($0.member) \(Int($0.score))" } == ["south 4", "north 2"])
     }
+
+    @Test func aBoardWrittenBeforeTheIndexIsReadByItsPageAndItsEdges() throws {
+        let server = try RedisServer()
+        let connection = server.connection()
+        // As a version before the order index left a board: scores and reached sequences, no
+        // index. 20,000 reps in tied pairs (rep-0 and rep-1 on 10,000, rep-2 and rep-3 on 9,999,
+        // ...), and within each pair the second got there first.
+        let keys = Keys(org: "acme")
+        for first in stride(from: 0, to: 20_000, by: 1_000) {
+            let chunk = first..<first + 1_000
+            _ = try connection.pipeline([
+                ["ZADD", keys.board("doors:today:reps", period: "2026-11-29")] + chunk.flatMap { [String(10_000 - $0 / 2), "rep-\($0)"] as [any RedisArgument] },
+                ["HSET", keys.reached("doors:today:reps", period: "2026-11-29")] + chunk.flatMap { ["rep-\($0)", String(20_000 - $0)] as [any RedisArgument] },
+            ])
+        }
+        let target = try #require(try BoardTarget.metric(org: "acme", board: "doors:today:reps", period: "2026-11-29", rules: Self.rules))
+        let monitor = try RedisMonitor(server)
+        let reads = [BoardReader.top(target, offset: 0, limit: 4), BoardReader.top(target, offset: 1, limit: 2),
+                     BoardReader.around(target, member: "rep-2", n: 1)]
+        let replies = try BoardReader.replies(reads.map(\.call) + [BoardReader.rank(target, member: "rep-2").call], on: connection)
+        let pages = try zip(reads, replies).map { read, reply in try read.answer(reply.throwingError()) }
+        let rank = try BoardReader.rank(target, member: "rep-2").answer(replies[3])
+
+        func rows(_ list: EntryList) -> [String] { list.entries.map { "\($0.rank) \($0.member)" } }
+        #expect(rows(pages[0]) == ["1 rep-1", "1 rep-0", "3 rep-3", "3 rep-2"])
+        #expect(rows(pages[1]) == ["1 rep-0", "3 rep-3"])
+        #expect(rows(pages[2]) == ["3 rep-3", "3 rep-2", "5 rep-5"])
+        #expect(rank.rank == 3 && rank.score == 9_999 && rank.total == 20_000)
+        // Each read takes its page and the ties at its edges, never the whole board.
+        let inside = try monitor.commands().filter(\.fromLua)
+        #expect(!inside.contains { $0.arguments.contains("-1") }, "\(inside.map(\.arguments))")
+        #expect(inside.reduce(0) { $0 + $1.arguments.count } <= 150)
+    }
 }
