@@ -80,6 +80,31 @@ import Glibc
         }
     }
 
+    @Test func aJobEveryWorkerLosesIsAnsweredUnavailableNotRetriedForever() throws {
+        let stack = try TallyStack()
+        try stack.startIngestion(["--job-timeout-ms", "300"])
+        // A peer that joins again and again (as a worker whose connection libzmq keeps
+        // re-establishing would) but never reads its job: every attempt at the job is lost.
+        let stop = StopFlag()
+        let workerEndpoint = "tcp://127.0.0.1:\(stack.workerPort)"
+        let rejoining = Thread {
+            guard let hostile = try? Socket(.dealer, options: [.receiveHighWaterMark(1), .linger(milliseconds: 0)]),
+                (try? hostile.connect(workerEndpoint)) != nil
+            else { return }
+            while !stop.isSet {
+                _ = try? hostile.send(Data("READY".utf8), dontWait: true)
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+        }
+        rejoining.start()
+        defer { stop.set() }
+        let app = try dealer(stack.endpoint, receiveTimeoutMs: 15_000)
+        try app.send([Data(), Data(eventJSON(id: "lost-1", rep: "rep-lost", kind: "call").utf8)])
+        let frames = try #require(try app.receive(), "the request was never answered\n\(stack.logs.suffix(3_000))")
+        let answer = try reply(frames)
+        #expect(answer.ok == false && answer.error == "unavailable" && answer.retry_after_ms != nil, "\(answer)")
+    }
+
     @Test func aWorkerStoppedMidJobAnswersItAndSaysGoodbye() throws {
         let stack = try TallyStack()
         try stack.startIngestion()

@@ -268,6 +268,9 @@ final class Broker {
         }
     }
 
+    /// How many workers a request may lose before it is answered `unavailable`.
+    static let maxLostAttempts = 3
+
     /// Gives a dead, departed or unreachable worker's jobs back to the front of the queue.
     private func removeWorker(_ id: Data, reason: String) {
         guard let worker = workers.removeValue(forKey: id) else { return }
@@ -277,6 +280,14 @@ final class Broker {
         for jobID in worker.jobs.sorted() {
             guard let job = jobs.removeValue(forKey: jobID) else { continue }
             for var request in job.requests {
+                // A request whose workers keep being lost (one that makes them fail, or peers
+                // that take jobs and vanish) is not tried forever: the field app hears
+                // `unavailable` and resends it later, safely.
+                request.lostAttempts += 1
+                if request.lostAttempts >= Self.maxLostAttempts {
+                    answerUnavailable(request)
+                    continue
+                }
                 request.deadline = deadline
                 requeued.append(request)
             }

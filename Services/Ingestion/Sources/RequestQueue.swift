@@ -14,6 +14,8 @@ struct PendingRequest {
     /// What the request counts against its client's and the queue's byte bounds: its size as received.
     var bytes: Int
     var deadline: Int64
+    /// Jobs it went out in whose worker was lost before answering.
+    var lostAttempts = 0
 
     var client: Data { envelope[0] }
 }
