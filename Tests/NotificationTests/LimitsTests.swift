@@ -152,4 +152,31 @@ import ZeroMQ
         try send("ben", "demo")
         _ = try tv.wait(for: "the TV's update") { $0.type == "update" && $0.lines == ["ben=10", "ana=1"] }
     }
+
+    @Test func aTVWaitingOnAnEmptyBoardIsToldWhenItsFirstSaleFindsTheServerFull() throws {
+        try restartNotification(["--max-boards", "1"])
+        try send("ana", "call")
+        // One board read (the cap), and a TV set up on a new org's board before its first sale.
+        let busy = stream(["points:all:reps"])
+        _ = try busy.wait(for: "the busy board's snapshot") { $0.type == "snapshot" }
+        let waiting = stream(org: "fresh", ["points:today:reps"])
+        _ = try waiting.wait(for: "the empty snapshot") { $0.type == "snapshot" }
+
+        // Its first sale: no place to read it, so the TV is told, not left on an empty board.
+        try send("bo", "call", org: "fresh")
+        try wait("the waiting TV to be closed") { waiting.closedWith != nil }
+        #expect(waiting.closedWith?.code == 1013)
+        #expect(waiting.closedWith?.reason.contains("boards") == true, "\(String(describing: waiting.closedWith))")
+        #expect(busy.closedWith == nil)
+    }
+
+    @Test func subscriptionsToInventedBoardsAreBoundedInNumberToo() throws {
+        // One board read at most: ten topics kept, with or without data; the rest refused.
+        try restartNotification(["--max-boards", "1"])
+        let topics = (0..<15).map { "invented-\($0)/points:today:reps" }
+        let display = try ZMQDisplay("tcp://127.0.0.1:\(stack.displaysPort)", topics: topics)
+        defer { Task { await display.close() } }
+        try wait("the refusals") { try metric("tally_refusals_total{reason=\"watched_boards\"}") == 5 }
+        #expect(topics.filter { !display.messages(topic: $0).isEmpty }.count == 10)
+    }
 }

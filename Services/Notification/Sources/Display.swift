@@ -15,6 +15,8 @@ package final class Display: Sendable {
         var queue: [String] = []
         var behind = false
         var closed = false
+        /// Why the server ends this display's stream, once it does (`end(reason:)`).
+        var ending: String?
         var waiter: CheckedContinuation<Void, Never>?
     }
 
@@ -23,6 +25,8 @@ package final class Display: Sendable {
         case send([String])
         /// The backlog was dropped: send snapshots of every board (`Hub.snapshots(for:)`).
         case resnapshot
+        /// The server ends the stream: close it with 1013 (try again later) and this reason.
+        case end(String)
     }
 
     package init(id: Int, org: String, boards: [String], capacity: Int) {
@@ -59,6 +63,10 @@ package final class Display: Sendable {
         while true {
             let taken = state.withLock { state -> Work?? in
                 if state.closed { return .some(nil) }
+                if let reason = state.ending {
+                    state.closed = true
+                    return .some(.end(reason))
+                }
                 if state.behind {
                     state.behind = false
                     return .some(.resnapshot)
@@ -70,13 +78,23 @@ package final class Display: Sendable {
             if let taken { return taken }
             await withCheckedContinuation { continuation in
                 let ready = state.withLock { state in
-                    if state.closed || state.behind || !state.queue.isEmpty { return true }
+                    if state.closed || state.ending != nil || state.behind || !state.queue.isEmpty { return true }
                     state.waiter = continuation
                     return false
                 }
                 if ready { continuation.resume() }
             }
         }
+    }
+
+    /// Asks the writer to close the stream with `reason` (the display then reconnects).
+    package func end(reason: String) {
+        let waiter = state.withLock { state in
+            state.ending = state.ending ?? reason
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume()
     }
 
     /// Ends `next()`; called when the connection closes.

@@ -74,6 +74,9 @@ enum HTTPRoutes {
                                 for message in messages { try await outbound.writeTextMessage(message) }
                             case .resnapshot:
                                 for snapshot in await hub.snapshots(for: display) { try await outbound.writeTextMessage(snapshot) }
+                            case .end(let reason):
+                                try await outbound.close(.unknown(1013), reason: reason)
+                                return
                             }
                         } catch {
                             context.logger.debug("display writer stopped", metadata: ["error": "\(error)"])

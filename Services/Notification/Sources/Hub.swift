@@ -41,6 +41,9 @@ package actor Hub: Service {
         case connections
     }
 
+    /// Entries (boards read, and dormant ones waiting for data) kept per board the cap allows.
+    static let entriesPerBoard = 10
+
     /// The hub's caps (see `NotificationConfiguration`).
     struct Limits: Sendable {
         var maxBoards: Int
@@ -133,6 +136,12 @@ package actor Hub: Service {
     /// subscriber leaves, so a topic is either watched or not.
     func subscribed(topic: String) {
         guard let key = Self.key(topic: topic) else { return }
+        // Dormant boards cost no reads, but each topic is an entry here: bounded too, so that
+        // one subscriber inventing orgs cannot grow this process without end.
+        if !zmqTopics.contains(topic) && zmqTopics.count >= limits.maxBoards * Self.entriesPerBoard {
+            metrics.refused(.watchedBoards)
+            return
+        }
         zmqTopics.insert(topic)
         metrics.zmqSubscriptions.record(Int64(zmqTopics.count))
         guard key.board != "_events" else { return }
@@ -266,10 +275,15 @@ package actor Hub: Service {
         }
     }
 
-    /// A dormant board has data now: read it, under the cap (else it stays dormant, counted).
+    /// A dormant board has data now: read it, under the cap. Over it, the board stays dormant
+    /// (counted), and its WebSocket displays are closed with the reason, so that a TV does not
+    /// sit on an empty board: it reconnects, and is told while the server is full.
     private func wake(_ key: BoardKey) {
         guard live.count < limits.maxBoards else {
             metrics.refused(.watchedBoards)
+            for id in boards[key]?.displays ?? [] {
+                displays[id]?.end(reason: "boards: this server watches its \(limits.maxBoards); try again later")
+            }
             return
         }
         makeLive(key)
