@@ -6,7 +6,8 @@
 -- the rolling boards read from it.
 --
 -- KEYS: the board index, names, teams, the org's sequence, one idempotency record per event,
---   then each board's sorted set, its reached hash and its order index (read-board.lua), then
+--   then each board's sorted set, its reached hash and its order index (read-board.lua; kept
+--   for boards of more than 128 members), then
 --   the finish hash of each race, in the order of the races among the boards.
 -- ARGV: idempotency TTL (s), now (ms), event count, index ids (count, ids), boards (count,
 --   then per board: expire-at or 0, the race's goal or ''), then per event: rep, name or '',
@@ -41,8 +42,15 @@ local seq = redis.call('INCRBY', sequence, n_events) - n_events
 local function order_member(reached_seq, member)
   return string.format('%015d', 999999999999999 - tonumber(reached_seq)) .. member
 end
--- Moves a member in a board's order index to its new score and sequence.
+-- Boards of more than SMALL members keep an order index, built when they grow past it (if not
+-- over REBUILD members: see apply-sums.lua, which has the same rule).
+local SMALL, REBUILD = 128, 10000
+local indexed, written = {}, {}
+for b = 1, n_boards do indexed[b] = redis.call('ZCARD', order[b]) > 0 end
+-- Moves a member in a board's order index (if it has one) to its new score and sequence.
 local function reorder(b, member, score, new_seq, old_seq)
+  written[b] = true
+  if not indexed[b] then return end
   if old_seq then redis.call('ZREM', order[b], order_member(old_seq, member)) end
   redis.call('ZADD', order[b], score, order_member(new_seq, member))
 end
@@ -98,6 +106,25 @@ local function in_chunks(command, key, values)
   end
 end
 
+local function build_index(b)
+  local flat = redis.call('ZRANGE', board[b], 0, -1, 'WITHSCORES')
+  local members = {}
+  for f = 1, #flat, 2 do members[#members + 1] = flat[f] end
+  local entries = {}
+  for first = 1, #members, 1000 do
+    local seqs = redis.call('HMGET', reached[b], unpack(members, first, math.min(first + 999, #members)))
+    for s = 1, #seqs do
+      local m = first + s - 1
+      entries[#entries + 1] = flat[2 * m]
+      entries[#entries + 1] = order_member(seqs[s] or 999999999999999, members[m])
+    end
+  end
+  redis.call('DEL', order[b])
+  in_chunks('ZADD', order[b], entries)
+  local expire_at = redis.call('EXPIRETIME', board[b])
+  if expire_at > 0 then redis.call('EXPIREAT', order[b], expire_at) end
+end
+
 for b, board_sums in pairs(sums) do
   local fields = {}
   for member, amount in pairs(board_sums) do
@@ -110,5 +137,9 @@ for b, board_sums in pairs(sums) do
   if expire_at[b] ~= '0' then
     for _, written in ipairs({board[b], reached[b], order[b]}) do redis.call('EXPIREAT', written, expire_at[b]) end
   end
+end
+for b in pairs(written) do
+  local size = redis.call('ZCARD', board[b])
+  if size > SMALL and size <= REBUILD and redis.call('ZCARD', order[b]) ~= size then build_index(b) end
 end
 return counted

@@ -5,7 +5,8 @@
 -- through apply-events.lua instead.
 --
 -- KEYS: the board index, names, teams, the org's sequence, one idempotency record per event,
---   then each board's sorted set, its reached hash and its order index (read-board.lua).
+--   then each board's sorted set, its reached hash and its order index (read-board.lua; kept
+--   for boards of more than 128 members).
 -- ARGV: idempotency TTL (s), event count, index ids (count, ids), names (count, then rep and
 --   name), teams (count, then rep and team), boards (count, then per board: expire-at or 0,
 --   member count, then per member: member, amount (never 0: the worker leaves out what adds
@@ -41,6 +42,24 @@ end
 local function order_member(reached_seq, member)
   return string.format('%015d', 999999999999999 - tonumber(reached_seq)) .. member
 end
+-- A board of up to SMALL members has no order index: read-board.lua reads such a board by its
+-- page and the ties at its edges, which cannot cost more than its size. A board that grows past
+-- it gets its index built at once and kept from then on; one of over REBUILD members without an
+-- index (written before indexes existed) is left to that way of reading rather than held up
+-- for here. The same rule is in apply-events.lua.
+local SMALL, REBUILD = 128, 10000
+local function build_index(board, reached, order)
+  local flat = redis.call('ZRANGE', board, 0, -1, 'WITHSCORES')
+  local members = {}
+  for f = 1, #flat, 2 do members[#members + 1] = flat[f] end
+  local seqs = hmget(reached, members)
+  local entries = {}
+  for m = 1, #members do
+    entries[2 * m - 1], entries[2 * m] = flat[2 * m], order_member(seqs[m] or 999999999999999, members[m])
+  end
+  redis.call('DEL', order)
+  in_chunks('ZADD', order, entries)
+end
 local function take(n)
   local values = {}
   for v = 1, n do values[v] = ARGV[i + v - 1] end
@@ -68,16 +87,24 @@ for _ = 1, n_boards do
     fields[2 * m - 1], fields[2 * m] = ARGV[i], seq + tonumber(ARGV[i + 2])
     i = i + 3
   end
-  local before = hmget(reached, members)
+  local indexed = redis.call('ZCARD', order) > 0
+  local before = indexed and hmget(reached, members)
   local stale, entries = {}, {}
   for m = 1, n_members do
     local score = redis.call('ZINCRBY', board, amounts[m], members[m])
-    if before[m] then stale[#stale + 1] = order_member(before[m], members[m]) end
-    entries[2 * m - 1], entries[2 * m] = score, order_member(fields[2 * m], members[m])
+    if indexed then
+      if before[m] then stale[#stale + 1] = order_member(before[m], members[m]) end
+      entries[#entries + 1] = score
+      entries[#entries + 1] = order_member(fields[2 * m], members[m])
+    end
   end
-  in_chunks('ZREM', order, stale)
-  in_chunks('ZADD', order, entries)
   in_chunks('HSET', reached, fields)
+  if indexed then
+    in_chunks('ZREM', order, stale)
+    in_chunks('ZADD', order, entries)
+  end
+  local size = redis.call('ZCARD', board)
+  if size > SMALL and size <= REBUILD and redis.call('ZCARD', order) ~= size then build_index(board, reached, order) end
   if expire_at ~= '0' then
     for _, written in ipairs({board, reached, order}) do redis.call('EXPIREAT', written, expire_at) end
   end

@@ -8,8 +8,9 @@
 -- member, so Redis itself sorts equal scores by who got there first (a reverse range lists the
 -- largest member first, that is the smallest sequence). A page then costs its own length
 -- whatever the ties. A rolling board (7d, 30d) has no index: it is summed from its days' boards
--- here, in memory, and ordered in Lua. A board written before the index existed is read as
--- reads were before it: the page, widened to the groups of equal scores at its edges.
+-- here, in memory, and ordered in Lua. A board of up to 128 members has no index (the scoring
+-- scripts build it when a board grows past that), nor has one written before indexes existed:
+-- such a board is read by its page, widened to the groups of equal scores at its edges.
 --
 -- KEYS: the board and its order index (for a rolling board, neither is stored), then the day
 --   boards to sum (none for other boards), then the reached hashes (one per day for a rolling
@@ -211,5 +212,5 @@ if mode == 'rank' then
   if not score then return {total} end
   return {total, redis.call('ZCOUNT', key, '(' .. score, '+inf') + 1, score}
 end
-if redis.call('ZCARD', order) == total then return indexed(total) end
+if total > 0 and redis.call('ZCARD', order) == total then return indexed(total) end
 return unindexed(total)

@@ -128,4 +128,36 @@ import Testing
         #expect(!inside.contains { $0.arguments.contains("-1") }, "\(inside.map(\.arguments))")
         #expect(inside.reduce(0) { $0 + $1.arguments.count } <= 150)
     }
+
+    @Test func aBoardGetsItsOrderIndexAsItGrowsPastASmallSize() throws {
+        let server = try RedisServer()
+        let connection = server.connection()
+        let keys = Keys(org: "acme")
+        let board = keys.board("doors:today:reps", period: "2026-11-29")
+        let order = keys.order("doors:today:reps", period: "2026-11-29")
+        let target = try #require(try BoardTarget.metric(org: "acme", board: "doors:today:reps", period: "2026-11-29", rules: Self.rules))
+        func top(_ offset: Int, _ limit: Int) throws -> [String] {
+            let read = BoardReader.top(target, offset: offset, limit: limit)
+            return try read.answer(BoardReader.replies([read.call], on: connection)[0].throwingError()).entries.map { "\($0.rank) \($0.member) \(Int($0.score))" }
+        }
+
+        // A hundred reps: a small board, read whole, with no index to keep.
+        try Self.tie(100, on: connection)
+        #expect(try connection.send("EXISTS", order).int == 0)
+        #expect(try top(98, 5) == ["1 rep-00098 1", "1 rep-00099 1"])
+
+        // Two hundred (the first hundred resent: duplicates, so the batch goes event by event):
+        // past the size, the index is built whole, expiring with its board.
+        try Self.tie(200, on: connection)
+        #expect(try connection.send("ZCARD", order).int == 200)
+        #expect(try connection.send("EXPIRETIME", order).int == (try connection.send("EXPIRETIME", board).int))
+        #expect(try top(0, 2) == ["1 rep-00000 1", "1 rep-00001 1"])
+
+        // And kept: a second knock moves its rep to the top, the rest keep their order.
+        let again = ActivityEvent(id: "again", org: "acme", rep: "rep-00150", kind: "door_knock", at: Self.day)
+        _ = try BoardWriter.apply(ScoringPlan(org: "acme", events: [again], rules: Self.rules), rules: Self.rules, now: Self.day, on: connection)
+        #expect(try connection.send("ZCARD", order).int == 200)
+        #expect(try top(0, 3) == ["1 rep-00150 2", "2 rep-00000 1", "2 rep-00001 1"])
+        #expect(try top(149, 3) == ["2 rep-00148 1", "2 rep-00149 1", "2 rep-00151 1"])
+    }
 }
