@@ -3,14 +3,14 @@
 -- member. Ranks are competition ranks (1, 2, 2, 4); among equal scores the member that reached
 -- its score first comes first. Nothing is written (the script may run on a replica).
 --
--- A stored board has an order index beside it, kept by the scoring scripts: a sorted set with
--- the same scores whose members are the reached sequence, inverted and zero-padded, then the
--- member, so Redis itself sorts equal scores by who got there first (a reverse range lists the
--- largest member first, that is the smallest sequence). A page then costs its own length
--- whatever the ties. A rolling board (7d, 30d) has no index: it is summed from its days' boards
--- here, in memory, and ordered in Lua. A board of up to 128 members has no index (the scoring
--- scripts build it when a board grows past that), nor has one written before indexes existed:
--- such a board is read by its page, widened to the groups of equal scores at its edges.
+-- A stored board of more than 128 members has an order index beside it, kept by the scoring
+-- scripts: a sorted set with the same scores whose members are the reached sequence, inverted
+-- and zero-padded, then the member, so Redis itself sorts equal scores by who got there first
+-- (a reverse range lists the largest member first, that is the smallest sequence). A page then
+-- costs its own length whatever the ties. A smaller board has none (the scoring scripts build it as a board grows
+-- past that), nor has one written before indexes existed: such a board is read by its page,
+-- widened to the groups of equal scores at its edges. A rolling board (7d, 30d) has no index
+-- either: it is summed from its days' boards here, in memory, and ordered in Lua.
 --
 -- KEYS: the board and its order index (for a rolling board, neither is stored), then the day
 --   boards to sum (none for other boards), then the reached hashes (one per day for a rolling
@@ -95,9 +95,9 @@ local function indexed(total)
   return reply(total, ranked(redis.call('ZREVRANGE', order, offset, offset + limit - 1, 'WITHSCORES'), offset))
 end
 
--- A board written before the index existed: the page from the board, widened to the whole
--- groups of equal scores at its edges and ordered by reached sequence, so it costs the page
--- and those groups.
+-- A stored board without an index (up to 128 members, or written before indexes existed): the
+-- page from the board, widened to the whole groups of equal scores at its edges and ordered by
+-- reached sequence, so it costs the page and those groups.
 local function unindexed(total)
   local function ordered(high, low)
     local group = redis.call('ZREVRANGEBYSCORE', key, high, low, 'WITHSCORES')
