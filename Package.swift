@@ -161,6 +161,7 @@ let package = Package(
         .testTarget(name: "TallyDomainTests", dependencies: ["TallyDomain", "TallyService"]),
         .testTarget(name: "TallyStoreTests", dependencies: ["TallyStore", "TallyChanges", "TallyDomain", "Redis", "TallyTesting"]),
         .testTarget(name: "TallyLauncherTests", dependencies: ["TallyLauncher", "Redis"]),
+        .testTarget(name: "IngestionTests", dependencies: ["Ingestion"]),
         .testTarget(
             name: "PipelineTests",
             dependencies: [
