@@ -6,18 +6,9 @@ import TallyDomain
 /// applied twice changes nothing the second time. Most batches take `apply-sums.lua`; those
 /// with a race or a duplicate take `apply-events.lua`.
 package enum BoardWriter {
-    /// Applies the plan; returns, per planned event, whether it was counted (false: duplicate).
+    /// Applies one plan; returns, per planned event, whether it was counted (false: duplicate).
     package static func apply(_ plan: ScoringPlan, rules: Rules, now: Int64, on redis: RedisConnection) throws -> [Bool] {
-        if !plan.boards.contains(where: { $0.goal != nil }),
-            try redis.run(Scripts.applySums, summedCall(plan, rules: rules)).int == 1
-        {
-            return Array(repeating: true, count: plan.entries.count)
-        }
-        let reply = try redis.run(Scripts.applyEvents, eventByEventCall(plan, rules: rules, now: now))
-        guard let flags = reply.array, flags.count == plan.entries.count else {
-            throw StoreError.unexpectedReply("apply-events.lua returned \(reply) for \(plan.entries.count) events")
-        }
-        return flags.map { $0.int == 1 }
+        try apply([(plan, rules)], now: now, on: redis)[0]
     }
 
     /// Applies several orgs' plans in two round trips at most, whatever their number: every
