@@ -54,6 +54,9 @@ package struct Keys: Sendable {
     package func contestFinish(_ id: String) -> String { "\(prefix)contest-finish:\(id)" }
     /// Contest id → the last state announced to displays.
     package var contestsAnnounced: String { "\(prefix)contests-announced" }
+    /// Field key id → stored `FieldKey` JSON (see `FieldKeyStore` for the index of all orgs).
+    package var fieldKeys: String { "\(prefix)field-keys" }
+
     /// Orgs that have contests: one key for all orgs, the scheduler's list to walk. It has no
     /// hash tag, so it is only ever used by single-key commands.
     package static let contestOrgs = "tally:contest-orgs"
