@@ -96,6 +96,13 @@ public final class Socket {
     /// Receives one whole message, every frame copied out. With `dontWait`, returns nil when
     /// no message is waiting.
     public func receive(dontWait: Bool = false) throws(ZMQError) -> [Data]? {
+        try receiveWithUserID(dontWait: dontWait)?.frames
+    }
+
+    /// Receives one whole message and the User-Id its connection was given by the ZAP handler
+    /// (nil on a connection no handler has seen, such as plain text without ZAP).
+    public func receiveWithUserID(dontWait: Bool = false) throws(ZMQError) -> (frames: [Data], userID: String?)? {
+        var userID: String?
         var frames: [Data] = []
         var message = zmq_msg_t()
         zmq_msg_init(&message)
@@ -107,6 +114,9 @@ public final class Socket {
             } catch where error.wouldBlock && frames.isEmpty {
                 return nil
             }
+            if frames.isEmpty, let property = zmq_msg_gets(&message, "User-Id") {
+                userID = String(cString: property)
+            }
             let size = zmq_msg_size(&message)
             if size == 0 {
                 frames.append(Data())
@@ -114,6 +124,6 @@ public final class Socket {
                 frames.append(Data(bytes: zmq_msg_data(&message), count: size))
             }
         } while zmq_msg_more(&message) == 1
-        return frames
+        return (frames, userID.flatMap { $0.isEmpty ? nil : $0 })
     }
 }
