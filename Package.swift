@@ -81,10 +81,10 @@ let package = Package(
             ],
             path: "Shared/TallyHTTP"),
 
-        .target(name: "TallyLauncher", dependencies: ["ZeroMQ", "Redis"], path: "Shared/TallyLauncher"),
+        .target(name: "TallyLauncher", dependencies: ["ZeroMQ", "Redis", "TallyStore"], path: "Shared/TallyLauncher"),
 
         // tally-ingestion: the front door for field apps and the broker for scoring workers.
-        .target(name: "Ingestion", dependencies: ["TallyService"], path: "Services/Ingestion/Sources"),
+        .target(name: "Ingestion", dependencies: ["TallyService", "TallyStore"], path: "Services/Ingestion/Sources"),
         .executableTarget(
             name: "tally-ingestion",
             dependencies: ["Ingestion", .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -165,7 +165,7 @@ let package = Package(
         .testTarget(
             name: "PipelineTests",
             dependencies: [
-                "TallyDomain", "TallyTesting", "ZeroMQ", "Redis", .product(name: "Yams", package: "Yams"),
+                "TallyDomain", "TallyStore", "TallyTesting", "ZeroMQ", "Redis", .product(name: "Yams", package: "Yams"),
             ]),
         .testTarget(
             name: "LeaderboardTests",

@@ -20,8 +20,10 @@ package enum EventRequest: Sendable, Equatable {
     package static let maxEvents = 1_000
 
     /// Decodes and validates a request. `receivedAt` (ms since 1970) is the default `at`
-    /// and the reference for "too far in the future".
-    package static func decode(_ data: Data, receivedAt: Int64) throws(Unreadable) -> EventRequest {
+    /// and the reference for "too far in the future". `org`, when given, is the one org the
+    /// sender may write (its key's): an event without `org` is that org's, one naming another
+    /// is refused.
+    package static func decode(_ data: Data, receivedAt: Int64, org: String? = nil) throws(Unreadable) -> EventRequest {
         guard String(validating: data, as: UTF8.self) != nil else {
             throw Unreadable(description: "request: not valid UTF-8")
         }
@@ -39,7 +41,7 @@ package enum EventRequest: Sendable, Equatable {
         case .ping:
             return .ping
         case .events(let raw):
-            return .events(raw.map { $0.validated(receivedAt: receivedAt) })
+            return .events(raw.map { $0.validated(receivedAt: receivedAt, org: org) })
         }
     }
 
@@ -115,21 +117,22 @@ private struct RawEvent: Decodable {
         at = field(.at)
     }
 
-    func validated(receivedAt: Int64) -> EventRequest.Item {
+    func validated(receivedAt: Int64, org keyOrg: String?) -> EventRequest.Item {
         var sentID: String? = nil
         if case .value(let id) = id { sentID = id }
         do {
-            return EventRequest.Item(id: sentID, outcome: .success(try event(receivedAt: receivedAt)))
+            return EventRequest.Item(id: sentID, outcome: .success(try event(receivedAt: receivedAt, keyOrg: keyOrg)))
         } catch {
             return EventRequest.Item(id: sentID, outcome: .failure(error))
         }
     }
 
-    private func event(receivedAt: Int64) throws(EventRejection) -> ActivityEvent {
+    private func event(receivedAt: Int64, keyOrg: String?) throws(EventRejection) -> ActivityEvent {
         guard isObject else { throw EventRejection("event", "must be a JSON object") }
         // Lengths count Unicode scalars, as SPEC says: a grapheme cluster can be any size.
         let id = try required(id, "id", "must be a string of 1 to 128 characters") { (1...128).contains($0.unicodeScalars.count) }
-        let org = try optional(org, "org", "must be 1 to 64 characters of a-z, 0-9 and -", Org.isValid) ?? Org.default
+        let org = try optional(org, "org", "must be 1 to 64 characters of a-z, 0-9 and -", Org.isValid) ?? keyOrg ?? Org.default
+        if let keyOrg, org != keyOrg { throw EventRejection("org", "this key may not write to org \(org.quoted)") }
         let rep = try required(rep, "rep", "must be 1 to 64 characters of A-Z, a-z, 0-9 and . _ : @ -", isMemberID)
         let repName = try optional(repName, "rep_name", "must be a string of at most 100 characters") { $0.unicodeScalars.count <= 100 }
         let team = try optional(team, "team", "must be 1 to 64 characters of A-Z, a-z, 0-9 and . _ : @ -", isMemberID)

@@ -9,6 +9,7 @@ package struct LaunchError: Error, CustomStringConvertible {
         case noAnswer(what: String, seconds: Double)
         /// `status` as waitpid gives it.
         case exited(name: String, status: Int32, output: String)
+        case keys(String)
     }
 
     private let base: Base
@@ -23,6 +24,8 @@ package struct LaunchError: Error, CustomStringConvertible {
         LaunchError(.exited(name: name, status: status, output: output))
     }
 
+    static func keys(_ problem: String) -> LaunchError { LaunchError(.keys(problem)) }
+
     package var description: String {
         switch base {
         case .spawn(let path, let reason):
@@ -33,6 +36,8 @@ package struct LaunchError: Error, CustomStringConvertible {
             "\(path) is not built; run `swift build --product \(product)`"
         case .noAnswer(let what, let seconds):
             "\(what) did not answer within \(Int(seconds)) s"
+        case .keys(let problem):
+            problem
         case .exited(let name, let status, let output):
             // `status` as waitpid gives it: an exit code, or the signal that killed it.
             (status & 0x7f == 0 ? "\(name) exited with code \((status >> 8) & 0xff)" : "\(name) was killed by signal \(status & 0x7f)")

@@ -28,6 +28,9 @@ package struct LocalStack: Sendable {
     package var adminToken: String?
     /// Every service's `--log-level`; their own default (info) when nil.
     package var logLevel: String?
+    /// With keys, the front door is CURVE and the stack's own sockets take the service key;
+    /// the start-up probe speaks to the front door with the tools' field key.
+    package var keys: StackKeys?
 
     /// The SPEC's ports unless told otherwise.
     package init(
@@ -60,6 +63,12 @@ package struct LocalStack: Sendable {
 
     /// Where field apps send events.
     package var ingestionEndpoint: String { "tcp://127.0.0.1:\(ingestionPort)" }
+    /// What a field app's socket on this machine needs to reach the front door: CURVE with
+    /// the tools' field key when the stack has keys, nothing otherwise.
+    package var fieldAppOptions: [SocketOption] {
+        keys.map { $0.field.clientOptions(serverKey: $0.frontDoor.publicKey) } ?? []
+    }
+
     /// Where boards and contests are asked for over ZeroMQ.
     package var leaderboardEndpoint: String { "tcp://127.0.0.1:\(leaderboardPort)" }
 
@@ -70,6 +79,8 @@ package struct LocalStack: Sendable {
         var environment = ["TALLY_REDIS_URL": redisURL, "TALLY_NOTIFY": "tcp://127.0.0.1:\(notifyPort)"]
         environment["TALLY_RULES"] = rules
         environment["TALLY_ADMIN_TOKEN"] = adminToken
+        environment["TALLY_CURVE_SECRET_KEY"] = keys?.frontDoor.secretKey
+        environment["TALLY_SERVICE_SECRET_KEY"] = keys?.service.secretKey
         return environment
     }
 
@@ -111,7 +122,7 @@ package struct LocalStack: Sendable {
         case .notification:
             isListening(port: tvPort)
         case .ingestion:
-            Self.reply(from: ingestionEndpoint, to: #"{"op":"ping"}"#)?["op"] as? String == "pong"
+            Self.reply(from: ingestionEndpoint, to: #"{"op":"ping"}"#, options: fieldAppOptions)?["op"] as? String == "pong"
         case .scoring:
             true
         case .leaderboard:
@@ -120,8 +131,8 @@ package struct LocalStack: Sendable {
     }
 
     /// One ZeroMQ request and its JSON reply, nil when none comes within half a second.
-    private static func reply(from endpoint: String, to request: String) -> [String: Any]? {
-        guard let socket = try? Socket(.req, options: [.linger(milliseconds: 0), .receiveTimeout(milliseconds: 500)]),
+    private static func reply(from endpoint: String, to request: String, options: [SocketOption] = []) -> [String: Any]? {
+        guard let socket = try? Socket(.req, options: [.linger(milliseconds: 0), .receiveTimeout(milliseconds: 500)] + options),
             (try? socket.connect(endpoint)) != nil,
             (try? socket.send(Data(request.utf8))) == true,
             let frames = try? socket.receive(), let frame = frames.first

@@ -80,16 +80,25 @@ package struct FieldKeyStore: Sendable {
         Int(try await redis.send(["GET", Self.version]).string ?? "0") ?? 0
     }
 
+    /// One key's org and id; nil when it is not registered.
+    package func registered(_ publicKey: String) async throws -> (org: String, id: String)? {
+        try await redis.send(["HGET", Self.index, publicKey]).string.flatMap(Self.entry)
+    }
+
+    /// An index entry, "<org> <id>", read.
+    private static func entry(_ value: String) -> (org: String, id: String)? {
+        let parts = value.split(separator: " ", maxSplits: 1)
+        return parts.count == 2 ? (String(parts[0]), String(parts[1])) : nil
+    }
+
     /// Every registered key, with its org and id.
     package func registered() async throws -> [String: (org: String, id: String)] {
         let reply = try await redis.send(["HGETALL", Self.index])
         let items = reply.array ?? []
         var keys: [String: (org: String, id: String)] = [:]
         for index in stride(from: 0, to: items.count - 1, by: 2) {
-            guard let publicKey = items[index].string, let value = items[index + 1].string else { continue }
-            let parts = value.split(separator: " ", maxSplits: 1)
-            guard parts.count == 2 else { continue }
-            keys[publicKey] = (String(parts[0]), String(parts[1]))
+            guard let publicKey = items[index].string, let entry = items[index + 1].string.flatMap(Self.entry) else { continue }
+            keys[publicKey] = entry
         }
         return keys
     }

@@ -114,7 +114,9 @@ public final class Socket {
             } catch where error.wouldBlock && frames.isEmpty {
                 return nil
             }
-            if frames.isEmpty, let property = zmq_msg_gets(&message, "User-Id") {
+            // A ROUTER makes the routing-id frame itself, without the connection's metadata:
+            // the frames after it carry it.
+            if userID == nil, let property = zmq_msg_gets(&message, "User-Id") {
                 userID = String(cString: property)
             }
             let size = zmq_msg_size(&message)

@@ -6,14 +6,18 @@ import ZeroMQ
 package final class FieldApp {
     private var socket: Socket
     private let endpoint: String
+    private let options: [SocketOption]
 
-    package init(_ endpoint: String) throws {
+    /// `options`: what else its socket needs, such as CURVE keys (`CurveKeyPair.clientOptions`);
+    /// `timeout`: how long it waits for a reply, in milliseconds.
+    package init(_ endpoint: String, options: [SocketOption] = [], timeout: Int32 = 10_000) throws {
         self.endpoint = endpoint
-        socket = try Self.connect(endpoint)
+        self.options = [.receiveTimeout(milliseconds: timeout)] + options
+        socket = try Self.connect(endpoint, options: self.options)
     }
 
-    private static func connect(_ endpoint: String) throws -> Socket {
-        let socket = try Socket(.req, options: [.linger(milliseconds: 0), .receiveTimeout(milliseconds: 10_000)])
+    private static func connect(_ endpoint: String, options: [SocketOption]) throws -> Socket {
+        let socket = try Socket(.req, options: [.linger(milliseconds: 0)] + options)
         try socket.connect(endpoint)
         return socket
     }
@@ -27,7 +31,7 @@ package final class FieldApp {
     package func request(_ body: Data) throws -> Reply? {
         try socket.send(body)
         guard let frames = try socket.receive() else {
-            socket = try Self.connect(endpoint)
+            socket = try Self.connect(endpoint, options: options)
             return nil
         }
         return try JSONDecoder().decode(Reply.self, from: frames[0])

@@ -33,11 +33,19 @@ package final class TallyStack: @unchecked Sendable {
 
     /// `rules`: org id → YAML rules text.
     /// `durableRedis`: Redis with AOF and `appendfsync always`, as `tally up` runs it.
-    package init(rules: [String: String] = [:], heartbeatMs: Int = 250, unavailableAfterMs: Int = 2_000, durableRedis: Bool = false) throws {
+    /// `keys`: the front door is CURVE and the stack's own sockets take the service key, as
+    /// `tally up` runs them; the tools' field key is registered for org `default`.
+    package init(
+        rules: [String: String] = [:], heartbeatMs: Int = 250, unavailableAfterMs: Int = 2_000, durableRedis: Bool = false,
+        keys: StackKeys? = nil
+    ) throws {
         redis = try RedisServer(durable: durableRedis)
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tally-stack-\(UUID().uuidString)")
         launcher = Launcher(logs: .files(in: directory))
-        services = LocalStack.onFreePorts(redisURL: redis.url, rules: directory.appendingPathComponent("rules").path, logLevel: "debug")
+        var services = LocalStack.onFreePorts(redisURL: redis.url, rules: directory.appendingPathComponent("rules").path, logLevel: "debug")
+        services.keys = keys
+        self.services = services
+        try keys?.registerFieldKey(org: "default", redisURL: redis.url)
         self.heartbeatMs = heartbeatMs
         self.unavailableAfterMs = unavailableAfterMs
         try FileManager.default.createDirectory(at: rulesDirectory, withIntermediateDirectories: true)

@@ -51,6 +51,16 @@ struct TallyIngestion: AsyncParsableCommand {
     @Option(help: "Milliseconds a worker may hold a job before it goes to another.")
     var jobTimeoutMs = Environment.int("job-timeout-ms", default: Int(defaults.jobTimeout.milliseconds))
 
+    @Option(name: .customLong("curve-secret-key"), help: "The front door's CURVE secret key (Z85; `tally keys` makes a pair): only field apps whose public key is registered get in. Unset: plain text. Better as TALLY_CURVE_SECRET_KEY, off the command line.")
+    var curveSecretKeyOption: String?
+    var curveSecretKey: String? { curveSecretKeyOption ?? Environment.value("curve-secret-key") }
+
+    @Option(help: "Where the registered field keys are (with --curve-secret-key): redis://[:password@]host:port[/db]")
+    var redisUrl = Environment.string("redis-url", default: defaults.redis.url)
+
+    @Option(name: .customLong("service-secret-key"), help: ArgumentHelp(ServiceKey.optionHelp))
+    var serviceSecretKey: String?
+
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = Environment.string("log-level", default: "info")
 
@@ -68,8 +78,11 @@ struct TallyIngestion: AsyncParsableCommand {
     }
 
     /// The configuration the options describe.
-    private func settings() -> IngestionConfiguration {
+    private func settings() throws(ConfigurationError) -> IngestionConfiguration {
         var configuration = Self.defaults
+        configuration.curveKey = try Check.secretKey(curveSecretKey, "curve-secret-key")
+        configuration.serviceKey = try Check.serviceKey(serviceSecretKey)
+        configuration.redis = try Check.redisURL(redisUrl)
         configuration.frontend = frontend
         configuration.backend = backend
         configuration.unavailableAfter = .milliseconds(unavailableAfterMs)

@@ -23,6 +23,8 @@ final class Broker {
     private var strayDone = false
     private let frontend: Socket
     private let backend: Socket
+    /// Set when the front door is CURVE: which org each request's key writes for.
+    private let fieldKeys: FieldKeys?
 
     private struct Worker {
         var lastSeen: Int64
@@ -54,8 +56,9 @@ final class Broker {
     var frontendEndpoint: String { frontend.lastEndpoint }
     var backendEndpoint: String { backend.lastEndpoint }
 
-    init(configuration: IngestionConfiguration, logger: Logger) throws {
+    init(configuration: IngestionConfiguration, fieldKeys: FieldKeys?, logger: Logger) throws {
         self.configuration = configuration
+        self.fieldKeys = fieldKeys
         self.logger = logger
         queue = RequestQueue(limits: .init(
             clientRequests: configuration.maxClientRequests, clientBytes: configuration.maxClientBytes,
@@ -63,13 +66,13 @@ final class Broker {
         frontend = try Socket(.router, options: [
             .maxMessageSize(configuration.maxMessageSize), .routerMandatory(false),
             .sendHighWaterMark(Self.frontendSendQueue), .receiveHighWaterMark(Self.frontendReceiveQueue),
-        ])
+        ] + (configuration.curveKey?.serverOptions(domain: ZAPDomain.field) ?? []))
         // A worker's DONE can be as long as the largest result of a full job.
         let results = Int64(JobResult.maxEncodedBytes(events: configuration.maxBatchEvents))
         backend = try Socket(.router, options: [
             .maxMessageSize(max(configuration.maxMessageSize, results)), .routerMandatory(true),
             .sendHighWaterMark(1_000), .receiveHighWaterMark(1_000),
-        ])
+        ] + (configuration.serviceKey?.serverOptions ?? []))
         try frontend.bind(configuration.frontend)
         try backend.bind(configuration.backend)
     }
@@ -112,14 +115,24 @@ final class Broker {
     private func drainFrontend() throws {
         // Take at most a bounded number at once so the backend is never starved.
         for _ in 0..<1_000 {
-            guard let frames = try frontend.receive(dontWait: true) else { return }
-            handleRequest(frames)
+            guard let (frames, userID) = try frontend.receiveWithUserID(dontWait: true) else { return }
+            handleRequest(frames, key: userID)
         }
     }
 
-    private func handleRequest(_ frames: [Data]) {
+    /// `key` is the public key the ZAP handler admitted the sender by (nil on plain text).
+    private func handleRequest(_ frames: [Data], key: String?) {
         guard frames.count >= 2, let body = frames.last else { return }
         let envelope = Array(frames.dropLast())
+        // The key's org, looked up for every request: a key revoked since its connection was
+        // admitted is refused from the next refresh of the keys on.
+        var org: String?
+        if let fieldKeys {
+            guard let key, let keyOrg = fieldKeys.org(of: key) else {
+                return reply(envelope, IngestReply(ok: false, error: "key: this key is not registered (or was revoked)"))
+            }
+            org = keyOrg
+        }
         // Refused before it costs a decode: over its client's bounds, or the queue's.
         guard queue.admits(body.count, from: envelope[0]) else {
             return reply(envelope, unavailable)
@@ -127,7 +140,7 @@ final class Broker {
         let now = Timestamp.now()
         let request: EventRequest
         do {
-            request = try EventRequest.decode(body, receivedAt: now)
+            request = try EventRequest.decode(body, receivedAt: now, org: org)
         } catch {
             reply(envelope, IngestReply(ok: false, error: error.description))
             return

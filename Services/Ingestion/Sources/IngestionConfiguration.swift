@@ -1,11 +1,20 @@
+import Redis
 import TallyService
+import ZeroMQ
 
 /// tally-ingestion's settings; every one has a default.
 package struct IngestionConfiguration: Sendable {
     /// Where field apps connect (ROUTER).
     package var frontend = "tcp://*:5555"
-    /// Where scoring workers connect (ROUTER).
-    package var backend = "tcp://*:5556"
+    /// Where scoring workers connect (ROUTER). Beyond loopback only with `serviceKey`.
+    package var backend = "tcp://127.0.0.1:5556"
+    /// The front door's CURVE key pair (`--curve-secret-key`): set, only field apps with a
+    /// registered key get in, and each writes its key's org only; nil, plain text.
+    package var curveKey: CurveKeyPair?
+    /// The stack's own key pair (`--service-secret-key`): the worker socket admits only it.
+    package var serviceKey: ServiceKey?
+    /// Where the registered field keys are (read with `curveKey` only).
+    package var redis = RedisConfiguration()
     /// How long a request may wait for a worker before it is answered `unavailable`.
     package var unavailableAfter: Duration = .seconds(2)
     /// The most events sent to a worker in one job.
@@ -38,6 +47,7 @@ package struct IngestionConfiguration: Sendable {
     package func validate() throws(ConfigurationError) {
         try Check.endpoint(frontend, "frontend")
         try Check.endpoint(backend, "backend")
+        try Check.loopbackOnly(backend, "backend", unlessSet: "service-secret-key", isSet: serviceKey != nil)
         try Check.positive(unavailableAfter, "unavailable-after-ms")
         try Check.atLeast(1, maxBatchEvents, "max-batch-events")
         try Check.positive(heartbeatInterval, "heartbeat-ms")

@@ -48,6 +48,9 @@ struct TallyLeaderboard: AsyncParsableCommand {
     @Option(help: "An HTTP connection that sends nothing for this long is closed (ms).")
     var idleTimeoutMs = Environment.int("idle-timeout-ms", default: Int(defaults.idleTimeout.milliseconds))
 
+    @Option(name: .customLong("service-secret-key"), help: ArgumentHelp(ServiceKey.optionHelp))
+    var serviceSecretKey: String?
+
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = Environment.string("log-level", default: "info")
 
@@ -70,6 +73,7 @@ struct TallyLeaderboard: AsyncParsableCommand {
         configuration.httpHost = httpHost
         configuration.httpPort = httpPort
         configuration.redis = try Check.redisURL(redisUrl)
+        configuration.serviceKey = try Check.serviceKey(serviceSecretKey)
         configuration.redisConnections = redisConnections
         configuration.zmqConcurrency = zmqConcurrency
         configuration.rulesDirectory = rules

@@ -4,6 +4,7 @@ import Redis
 import ServiceLifecycle
 import TallyChanges
 import TallyDomain
+import TallyService
 import TallyStore
 import ZeroMQ
 
@@ -17,8 +18,8 @@ struct ContestScheduler: Service {
     let logger: Logger
     var interval: Duration = .milliseconds(250)
 
-    init(book: ContestBook, notify: [String], logger: Logger) throws {
-        let pub = try Socket(.pub, options: [.sendHighWaterMark(10_000), .linger(milliseconds: 500)])
+    init(book: ContestBook, notify: [String], serviceKey: ServiceKey?, logger: Logger) throws {
+        let pub = try Socket(.pub, options: [.sendHighWaterMark(10_000), .linger(milliseconds: 500)] + (serviceKey?.clientOptions ?? []))
         for endpoint in notify { try pub.connect(endpoint) }
         self.publisher = AsyncSocket(pub, errors: { what, error in
             logger.warning("contest announcements: \(what) failed", metadata: ["notify": "\(notify)", "error": "\(error)"])

@@ -19,7 +19,8 @@ package func buildLeaderboard(
     let zmq = try ZMQTransport(
         endpoint: configuration.zmqEndpoint, maxMessageSize: configuration.maxMessageSize,
         concurrency: configuration.zmqConcurrency, operations: operations, logger: logger)
-    let scheduler = try ContestScheduler(book: operations.contests, notify: configuration.notify, logger: logger)
+    let scheduler = try ContestScheduler(
+        book: operations.contests, notify: configuration.notify, serviceKey: configuration.serviceKey, logger: logger)
     logger.info("listening", metadata: [
         "zmq": "\(zmq.endpoint)", "http": "\(configuration.httpHost):\(configuration.httpPort)",
         "redis": "\(configuration.redis.redactedURL)",

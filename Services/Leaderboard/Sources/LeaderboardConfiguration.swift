@@ -16,6 +16,8 @@ package struct LeaderboardConfiguration: Sendable {
     package var adminToken: String?
     /// Where contest announcements go (tally-notification's SUB endpoints).
     package var notify = ["tcp://127.0.0.1:5557"]
+    /// The stack's own key pair: contest announcements go to notification with it.
+    package var serviceKey: ServiceKey?
     /// ZeroMQ requests served as tasks at once (the hot reads are answered on the socket's
     /// thread, a batch at a time, and do not count).
     package var zmqConcurrency = 64

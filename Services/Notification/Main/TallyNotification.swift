@@ -58,6 +58,9 @@ struct TallyNotification: AsyncParsableCommand {
     @Option(help: "A connection that sends nothing for this long is closed; WebSocket displays are pinged every half of it (ms).")
     var idleTimeoutMs = Environment.int("idle-timeout-ms", default: Int(defaults.idleTimeout.milliseconds))
 
+    @Option(name: .customLong("service-secret-key"), help: ArgumentHelp(ServiceKey.optionHelp))
+    var serviceSecretKey: String?
+
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = Environment.string("log-level", default: "info")
 
@@ -84,6 +87,7 @@ struct TallyNotification: AsyncParsableCommand {
         configuration.httpHost = httpHost
         configuration.httpPort = httpPort
         configuration.redis = try Check.redisURL(redisUrl)
+        configuration.serviceKey = try Check.serviceKey(serviceSecretKey)
         configuration.rulesDirectory = rules
         configuration.top = top
         configuration.interval = .milliseconds(intervalMs)

@@ -16,8 +16,8 @@ struct ChangeFeed: Service {
     let metrics: NotificationMetrics
     let logger: Logger
 
-    init(endpoint: String, maxMessageSize: Int64, hub: Hub, metrics: NotificationMetrics, logger: Logger) throws {
-        let sub = try Socket(.sub, options: [.subscribe(Data()), .maxMessageSize(maxMessageSize), .receiveHighWaterMark(100_000)])
+    init(endpoint: String, serviceKey: ServiceKey?, maxMessageSize: Int64, hub: Hub, metrics: NotificationMetrics, logger: Logger) throws {
+        let sub = try Socket(.sub, options: [.subscribe(Data()), .maxMessageSize(maxMessageSize), .receiveHighWaterMark(100_000)] + (serviceKey?.serverOptions ?? []))
         try sub.bind(endpoint)
         socket = AsyncSocket(sub, errors: { what, error in
             logger.warning("change feed: \(what) failed", metadata: ["endpoint": "\(endpoint)", "error": "\(error)"])

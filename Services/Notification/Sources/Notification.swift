@@ -7,6 +7,7 @@ import Redis
 import ServiceLifecycle
 import TallyDomain
 import TallyHTTP
+import TallyService
 
 /// Builds tally-notification: the change feed, the hub, the XPUB bus and the HTTP/WebSocket
 /// application that runs them all as its services.
@@ -20,8 +21,10 @@ package func buildNotification(configuration: NotificationConfiguration, logger:
         maxBoards: configuration.maxBoards, maxDisplays: configuration.maxDisplays, maxOrgDisplays: configuration.maxOrgDisplays)
     let hub = Hub(
         source: source, publisher: publisher, interval: configuration.interval, limits: limits, metrics: metrics, logger: logger)
+    // Bound before the changes socket, so no publisher's handshake goes unchecked.
+    let zap = try configuration.serviceKey.map { try ZAPHandlerService($0.zapHandler()) }
     let feed = try ChangeFeed(
-        endpoint: configuration.changesEndpoint, maxMessageSize: configuration.maxMessageSize, hub: hub, metrics: metrics,
+        endpoint: configuration.changesEndpoint, serviceKey: configuration.serviceKey, maxMessageSize: configuration.maxMessageSize, hub: hub, metrics: metrics,
         logger: logger)
     let bus = DisplayBus(socket: publisher, hub: hub, logger: logger)
     logger.info("listening", metadata: [
@@ -48,7 +51,7 @@ package func buildNotification(configuration: NotificationConfiguration, logger:
             address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "tally-notification"),
         // Stopped in the reverse order of this list: what feeds the hub stops first, then the hub
         // (its last updates still go out), then the displays' socket, then Redis.
-        services: [redis, bus, hub, feed, Sweeper(hub: hub, interval: configuration.sweepInterval)],
+        services: (zap.map { [$0] } ?? []) + [redis, bus, hub, feed, Sweeper(hub: hub, interval: configuration.sweepInterval)],
         logger: logger)
 }
 

@@ -4,7 +4,10 @@ import TallyService
 /// tally-notification's settings; every one has a default.
 package struct NotificationConfiguration: Sendable {
     /// Where scoring and leaderboard publish change notices (SUB, bound).
-    package var changesEndpoint = "tcp://*:5557"
+    /// Beyond loopback only with `serviceKey`.
+    package var changesEndpoint = "tcp://127.0.0.1:5557"
+    /// The stack's own key pair: the changes socket admits only publishers with it.
+    package var serviceKey: ServiceKey?
     /// Where ZeroMQ displays subscribe (XPUB, bound).
     package var displaysEndpoint = "tcp://*:5560"
     package var httpHost = "0.0.0.0"
@@ -41,6 +44,7 @@ package struct NotificationConfiguration: Sendable {
     /// Every field checked, an error naming its flag.
     package func validate() throws(ConfigurationError) {
         try Check.endpoint(changesEndpoint, "changes")
+        try Check.loopbackOnly(changesEndpoint, "changes", unlessSet: "service-secret-key", isSet: serviceKey != nil)
         try Check.endpoint(displaysEndpoint, "displays")
         try Check.port(httpPort, "http-port")
         try Check.directory(rulesDirectory, "rules")

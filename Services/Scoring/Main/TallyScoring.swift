@@ -34,6 +34,9 @@ struct TallyScoring: AsyncParsableCommand {
     @Option(help: "Milliseconds a batch waits for a Redis replica to have it (where the master has replicas) before its events are answered 'unavailable'.")
     var replicaWaitMs = Environment.int("replica-wait-ms", default: Int(defaults.replicaWait.milliseconds))
 
+    @Option(name: .customLong("service-secret-key"), help: ArgumentHelp(ServiceKey.optionHelp))
+    var serviceSecretKey: String?
+
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = Environment.string("log-level", default: "info")
 
@@ -56,6 +59,7 @@ struct TallyScoring: AsyncParsableCommand {
         configuration.ingestion = ingestion
         configuration.notify = Environment.list(notify)
         configuration.redis = try Check.redisURL(redisUrl)
+        configuration.serviceKey = try Check.serviceKey(serviceSecretKey)
         configuration.rulesDirectory = rules
         configuration.heartbeatInterval = .milliseconds(heartbeatMs)
         configuration.heartbeatLiveness = heartbeatLiveness

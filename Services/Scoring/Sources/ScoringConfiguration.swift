@@ -16,6 +16,8 @@ package struct ScoringConfiguration: Sendable {
     /// its events are answered `unavailable` (they are stored; the retry is answered `duplicate`).
     package var replicaWait: Duration = .seconds(1)
     package var maxMessageSize: Int64 = 16 << 20
+    /// The stack's own key pair: the worker and notice sockets connect with it.
+    package var serviceKey: ServiceKey?
 
     package init() {}
 

@@ -26,7 +26,7 @@ final class ScoringWorker {
         self.logger = logger
         self.redis = RedisConnection(configuration.redis)
         self.replicas = ReplicaAcknowledgement(timeoutMilliseconds: configuration.replicaWait.milliseconds)
-        publisher = try Socket(.pub, options: [.sendHighWaterMark(10_000), .linger(milliseconds: 500)])
+        publisher = try Socket(.pub, options: [.sendHighWaterMark(10_000), .linger(milliseconds: 500)] + (configuration.serviceKey?.clientOptions ?? []))
         for endpoint in configuration.notify { try publisher.connect(endpoint) }
     }
 
@@ -87,7 +87,7 @@ final class ScoringWorker {
     private func connect(_ context: Context) throws -> Socket {
         let socket = try Socket(.dealer, context: context, options: [
             .linger(milliseconds: Self.linger), .maxMessageSize(configuration.maxMessageSize),
-        ])
+        ] + (configuration.serviceKey?.clientOptions ?? []))
         try socket.connect(configuration.ingestion)
         try socket.send(WorkerCommand.ready.frame)
         return socket
