@@ -27,6 +27,11 @@ import Testing
         ("tally-notification", ["--interval-ms", "5"], [:], "--interval-ms: must be 10 to 10000, got 5"),
         ("tally-notification", [], ["TALLY_REDIS_URL": "redis://h:99999"], "--redis-url: port 99999 is out of range"),
         ("tally-notification", ["--displays", "tcp://127.0.0.1"], [:], "--displays: 'tcp://127.0.0.1' has no port"),
+        // The stack's own sockets take no authentication without the service key: loopback only.
+        ("tally-ingestion", ["--backend", "tcp://*:5556"], [:], "--backend: 'tcp://*:5556' listens beyond this machine; without --service-secret-key it may listen on loopback only"),
+        ("tally-notification", ["--changes", "tcp://0.0.0.0:5557"], [:], "--changes: 'tcp://0.0.0.0:5557' listens beyond this machine; without --service-secret-key"),
+        ("tally-scoring", [], ["TALLY_SERVICE_SECRET_KEY": "short"], "--service-secret-key: must be a CURVE secret key, 40 characters of Z85"),
+        ("tally-ingestion", ["--curve-secret-key", "not-a-key"], [:], "--curve-secret-key: must be a CURVE secret key, 40 characters of Z85"),
         // Given a flag, its unreadable variable is not what the error is about: the flag decides.
         ("tally-leaderboard", ["--http-port", "70000"], ["TALLY_HTTP_PORT": "soon"], "--http-port: must be 0 to 65535, got 70000"),
     ]
