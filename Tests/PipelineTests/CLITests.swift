@@ -37,12 +37,17 @@ import Glibc
         }
         let ingestion = "tcp://127.0.0.1:\(ports.ingestion)"
         let leaderboard = "tcp://127.0.0.1:\(ports.zmq)"
+        // `tally up` keeps its keys there: send and simulate find the tools' field key by it.
+        let dataDir = stack.directory.appendingPathComponent("data").path
+        // The front door takes CURVE: a plain-text client gets nothing at all.
+        let plain = try FieldApp(ingestion, timeout: 1_000)
+        #expect(try plain.request(eventJSON(id: "p1", rep: "ana", kind: "call")) == nil)
 
-        let sent = try tally(["send", "--ingestion", ingestion, "--id", "d1", "--rep", "ana", "--name", "Ana", "--kind", "deal_won", "--value", "1200"])
+        let sent = try tally(["send", "--ingestion", ingestion, "--data-dir", dataDir, "--id", "d1", "--rep", "ana", "--name", "Ana", "--kind", "deal_won", "--value", "1200"])
         #expect(sent.status == 0 && sent.output.contains("d1\taccepted"), "\(sent.output)")
-        let second = try tally(["send", "--ingestion", ingestion, "--id", "c1", "--rep", "bo", "--kind", "demo"])
+        let second = try tally(["send", "--ingestion", ingestion, "--data-dir", dataDir, "--id", "c1", "--rep", "bo", "--kind", "demo"])
         #expect(second.output.contains("c1\taccepted"))
-        let bad = try tally(["send", "--ingestion", ingestion, "--id", "b1", "--rep", "bo", "--kind", "dance"])
+        let bad = try tally(["send", "--ingestion", ingestion, "--data-dir", dataDir, "--id", "b1", "--rep", "bo", "--kind", "dance"])
         #expect(bad.status == 2 && bad.output.contains("kind: unknown activity kind 'dance'"))
 
         // A live terminal board: the snapshot, then the update after Cy's two demos put her on top.
@@ -51,8 +56,8 @@ import Glibc
             try stack.binary("tally"),
             ["watch", "points:today:reps", "--displays", "tcp://127.0.0.1:\(ports.displays)", "--count", "2"], logFile: watchLog)
         try wait("the watch snapshot") { watch.output.contains("#1") || !watch.isRunning }
-        _ = try tally(["send", "--ingestion", ingestion, "--id", "cy1", "--rep", "cy", "--name", "Cy", "--kind", "proposal"])
-        _ = try tally(["send", "--ingestion", ingestion, "--id", "cy2", "--rep", "cy", "--name", "Cy", "--kind", "proposal"])
+        _ = try tally(["send", "--ingestion", ingestion, "--data-dir", dataDir, "--id", "cy1", "--rep", "cy", "--name", "Cy", "--kind", "proposal"])
+        _ = try tally(["send", "--ingestion", ingestion, "--data-dir", dataDir, "--id", "cy2", "--rep", "cy", "--name", "Cy", "--kind", "proposal"])
         try wait("the watch update") { !watch.isRunning }
         let frames = watch.output.components(separatedBy: "\n\n").filter { !$0.isEmpty }
         #expect(watch.wait() == 0 && frames.count == 2, "\(watch.output)")
@@ -80,7 +85,7 @@ import Glibc
         #expect(list.output.contains("blitz\tscheduled"), "\(list.output)")
 
         // A simulated floor for two seconds: every event it sends is accepted.
-        let simulated = try tally(["simulate", "--ingestion", ingestion, "--reps", "12", "--teams", "3", "--rate", "100", "--duration", "2"])
+        let simulated = try tally(["simulate", "--ingestion", ingestion, "--data-dir", dataDir, "--reps", "12", "--teams", "3", "--rate", "100", "--duration", "2"])
         #expect(simulated.status == 0, "\(simulated.output)")
         let summary = try #require(simulated.output.split(separator: "\n").last.map(String.init))
         let simulatedSent = summary.firstMatch(of: /sent (\d+)/).map { Int($0.1)! }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Redis
 import TallyDomain
+import TallyLauncher
 
 @main
 struct Bench: ParsableCommand {
@@ -55,6 +56,7 @@ struct Bench: ParsableCommand {
         if selected(3) || selected(4) { try run.halfRate() }
         if selected(5) || selected(6) { try run.queries(memoryUnderLoad: memoryUnderLoad) }
         if selected(7) && peerEvents > 0 { try run.peer() }
+        if selected(8) { try run.curve() }
         report.print()
     }
 
@@ -156,6 +158,29 @@ struct Bench: ParsableCommand {
                     + String(format: "%.0f bytes with its reached sequence and order index entry", queries.bytesPerMemberAll))
             for (name, megabytes) in memoryUnderLoad where !name.hasPrefix("redis") {
                 report.row("6. RSS of \(name) after the throughput runs", String(format: "%.0f MiB", megabytes), "")
+            }
+        }
+
+        /// 8. The front door with CURVE beside plain text: each on a stack of its own, one
+        /// worker, the same events, back to back.
+        func curve() throws {
+            var rates: [Double] = []
+            for keys in [nil, try StackKeys.generate()] {
+                let stack = try BenchStack(keys: keys)
+                try stack.scoringWorkers(1)
+                let options = stack.services.fieldAppOptions
+                let warmUp = floor.events(min(2_000, bench.events), org: "bench", prefix: "cwarm", at: now)
+                _ = try saturate(stack.ingestion, requests: warmUp.map(\.request), clients: bench.clients, inFlight: bench.inFlight, options: options)
+                let events = floor.events(bench.events, org: "bench", prefix: "curve", at: now)
+                let result = try saturate(stack.ingestion, requests: events.map(\.request), clients: bench.clients, inFlight: bench.inFlight, options: options)
+                try stack.checkAlive()
+                guard result.accepted == bench.events else { throw BenchError("\(result.accepted) of \(bench.events) accepted, \(result.other) not") }
+                rates.append(Double(bench.events) / result.seconds)
+                report.row(
+                    keys == nil ? "8. front door in plain text, 1 worker" : "8. front door with CURVE (registered field keys), 1 worker",
+                    String(format: "%.0f events/s", rates.last!),
+                    "a stack of its own; \(bench.clients) DEALER clients × \(bench.inFlight) in flight; ack \(result.latencies.summary)"
+                        + (keys == nil ? "" : String(format: "; CURVE costs %.1f%% of throughput", (1 - rates[1] / rates[0]) * 100)))
             }
         }
 

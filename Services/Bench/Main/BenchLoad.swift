@@ -47,12 +47,12 @@ struct LoadResult {
 
 /// Field apps as fast as they can go: `clients` DEALER sockets, each keeping `inFlight`
 /// one-event requests outstanding, until every request has its reply.
-func saturate(_ endpoint: String, requests: [Data], clients: Int, inFlight: Int) throws -> LoadResult {
+func saturate(_ endpoint: String, requests: [Data], clients: Int, inFlight: Int, options: [SocketOption] = []) throws -> LoadResult {
     let start = Date()
     let results = onThreads(clients) { index -> Result<LoadResult, any Error> in
         Result {
             let mine = stride(from: index, to: requests.count, by: clients).map { requests[$0] }
-            return try drive(endpoint, mine, inFlight: inFlight, rate: nil)
+            return try drive(endpoint, mine, inFlight: inFlight, rate: nil, options: options)
         }
     }
     var total = LoadResult()
@@ -68,8 +68,8 @@ func saturate(_ endpoint: String, requests: [Data], clients: Int, inFlight: Int)
 
 /// One DEALER client: with `rate`, sends open-loop at that many requests a second (each timed
 /// from when it was due); without, keeps `inFlight` outstanding.
-func drive(_ endpoint: String, _ requests: [Data], inFlight: Int, rate: Double?) throws -> LoadResult {
-    let socket = try Socket(.dealer, options: [.linger(milliseconds: 0), .receiveHighWaterMark(0), .sendHighWaterMark(0)])
+func drive(_ endpoint: String, _ requests: [Data], inFlight: Int, rate: Double?, options: [SocketOption] = []) throws -> LoadResult {
+    let socket = try Socket(.dealer, options: [.linger(milliseconds: 0), .receiveHighWaterMark(0), .sendHighWaterMark(0)] + options)
     try socket.connect(endpoint)
     var poller = Poller()
     poller.add(socket)

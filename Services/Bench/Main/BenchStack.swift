@@ -13,14 +13,19 @@ final class BenchStack {
     var httpPort: Int { services.httpPort }
     var tvPort: Int { services.tvPort }
 
-    init() throws {
+    /// `keys`: the front door takes CURVE, the stack's own sockets the service key (as `tally
+    /// up` runs them), and the tools' field key is registered for `fieldKeyOrg`.
+    init(keys: StackKeys? = nil, fieldKeyOrg: String = "bench") throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tally-bench-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         launcher = Launcher(logs: .files(in: directory))
         // As in production: AOF on, fsynced before every reply.
         let redis = RedisServerOptions(port: freePort(), directory: directory)
         try launcher.startRedis(redis)
-        services = LocalStack.onFreePorts(redisURL: redis.url, logLevel: "warning")
+        var services = LocalStack.onFreePorts(redisURL: redis.url, logLevel: "warning")
+        services.keys = keys
+        try keys?.registerFieldKey(org: fieldKeyOrg, redisURL: redis.url)
+        self.services = services
         // The scoring workers come with each run: `scoringWorkers(_:)`.
         try launcher.startServices(of: services, scoringWorkers: 0)
     }

@@ -7,10 +7,12 @@ import ZeroMQ
 struct Client {
     let endpoint: String
     var timeout: Int32 = 5_000
+    /// What else the socket needs, such as CURVE keys.
+    var options: [SocketOption] = []
 
     /// Sends a JSON object and returns the reply object, or throws a message that says what to do.
     func ask(_ request: [String: Any]) throws -> [String: Any] {
-        let socket = try Socket(.req, options: [.linger(milliseconds: 0), .receiveTimeout(milliseconds: timeout)])
+        let socket = try Socket(.req, options: [.linger(milliseconds: 0), .receiveTimeout(milliseconds: timeout)] + options)
         try socket.connect(endpoint)
         try socket.send(try JSONSerialization.data(withJSONObject: request))
         guard let frames = try socket.receive() else {

@@ -20,6 +20,7 @@ struct Send: ParsableCommand {
     @Option(help: "Activity kind, e.g. door_knock, call, demo, deal_won.") var kind: String?
     @Option(help: "Value (a deal's amount).") var value: Double?
     @Option(help: "When it happened (RFC 3339); default now.") var at: String?
+    @OptionGroup var keys: FieldAppKeys
 
     func run() throws {
         var events: [[String: Any]] = []
@@ -41,7 +42,7 @@ struct Send: ParsableCommand {
             event["at"] = at
             events.append(event)
         }
-        let client = Client(endpoint: ingestion)
+        let client = Client(endpoint: ingestion, options: try keys.socketOptions())
         var failed = false
         for start in stride(from: 0, to: events.count, by: 1_000) {
             let batch = Array(events[start..<min(start + 1_000, events.count)])

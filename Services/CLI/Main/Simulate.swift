@@ -12,6 +12,7 @@ struct Simulate: ParsableCommand {
     @Option(help: "How many teams (at most 10).") var teams = 5
     @Option(help: "Events per second.") var rate = 20.0
     @Option(help: "Seconds to run (default: until Ctrl-C).") var duration: Double?
+    @OptionGroup var keys: FieldAppKeys
 
     func validate() throws {
         guard reps >= 1 else { throw ValidationError("--reps must be at least 1") }
@@ -34,7 +35,7 @@ struct Simulate: ParsableCommand {
             var last = (at: Date.distantPast, accepted: 0)
             FileHandle.standardError.write(Data("\n\(report(simulator, since: &last))\n".utf8))
         }
-        try simulator.run(ingestion: ingestion, rate: rate, duration: duration)
+        try simulator.run(ingestion: ingestion, options: try keys.socketOptions(), rate: rate, duration: duration)
     }
 }
 

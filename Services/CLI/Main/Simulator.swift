@@ -64,8 +64,8 @@ final class Simulator: Sendable {
     }
 
     /// Sends `rate` events a second (grouped every 100 ms) until `duration` (nil: until stopped).
-    func run(ingestion endpoint: String, rate: Double, duration: Double?) throws {
-        let socket = try Socket(.dealer, options: [.linger(milliseconds: 0), .receiveTimeout(milliseconds: 0)])
+    func run(ingestion endpoint: String, options: [SocketOption] = [], rate: Double, duration: Double?) throws {
+        let socket = try Socket(.dealer, options: [.linger(milliseconds: 0), .receiveTimeout(milliseconds: 0)] + options)
         try socket.connect(endpoint)
         let runID = String(UUID().uuidString.prefix(8)).lowercased()
         let start = Date()

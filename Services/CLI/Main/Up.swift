@@ -72,20 +72,27 @@ struct Up: ParsableCommand {
 
             // The demo creates its contest, so it needs a token even when none was given.
             let token = adminToken ?? (demo ? UUID().uuidString : nil)
-            let stack = LocalStack(
+            var stack = LocalStack(
                 redisURL: redisURL, interfaces: .all, ingestionPort: ingestionPort, workerPort: workerPort, notifyPort: notifyPort,
                 leaderboardPort: leaderboardPort, httpPort: httpPort, displaysPort: displaysPort, tvPort: tvPort,
                 rules: rules, adminToken: token)
+            // Secure by default: the front door takes CURVE, the stack's own sockets the service
+            // key; the keys live under the data directory, so field apps keep working across
+            // restarts, and this machine's tools (send, simulate, the demo) have a field key.
+            let keys = try StackKeys.loadOrCreate(in: URL(fileURLWithPath: dataDir).appendingPathComponent("keys"))
+            try keys.registerFieldKey(org: "default", redisURL: redisURL)
+            stack.keys = keys
             try launcher.startServices(of: stack, scoringWorkers: scoringWorkers)
             let ingestion = stack.ingestionEndpoint
             let leaderboard = stack.leaderboardEndpoint
 
-            let demoContest = demo ? try startDemo(ingestion: ingestion, leaderboard: leaderboard, token: token!) : nil
+            let demoContest = demo ? try startDemo(stack: stack, token: token!) : nil
             let tvBoards = demo ? "&board=points:today:reps&board=points:today:teams&board=contest:\(demoContest!)" : "&board=points:today:reps"
             log("""
                 ready
                   TV page                     http://127.0.0.1:\(tvPort)/tv?org=default\(tvBoards)
-                  field apps send events to   \(ingestion)
+                  field apps send events to   \(ingestion)  (CURVE, server key \(keys.frontDoor.publicKey))
+                  register a field app's key  tally field-key add --org <org> --public-key <its public key> --name <name>
                   boards and contests (HTTP)  http://127.0.0.1:\(httpPort)/v1/orgs/default/boards
                   boards and contests (ZMQ)   \(leaderboard)
                   live updates (ZMQ SUB)      tcp://127.0.0.1:\(displaysPort)  (topics <org>/<board>, <org>/_events)
@@ -119,7 +126,7 @@ struct Up: ParsableCommand {
     private var simulator: Simulator? { DemoFloor.simulator.withLock { $0 } }
 
     /// Starts the simulated floor and the demo contest; returns the contest's id.
-    private func startDemo(ingestion: String, leaderboard: String, token: String) throws -> String {
+    private func startDemo(stack: LocalStack, token: String) throws -> String {
         let floor = Simulator(reps: 40, teams: 5, org: "default")
         DemoFloor.simulator.withLock { $0 = floor }
         let id = "demo-door-blitz-\(Int(Date().timeIntervalSince1970) % 100_000)"
@@ -129,10 +136,10 @@ struct Up: ParsableCommand {
             "starts_at": try parseTime("now", option: "starts"), "ends_at": try parseTime("+30m", option: "ends"),
             "prizes": ["1st: lunch on the manager"],
         ]
-        _ = try Client(endpoint: leaderboard).require(["op": "contest.create", "token": token, "contest": contest])
+        _ = try Client(endpoint: stack.leaderboardEndpoint).require(["op": "contest.create", "token": token, "contest": contest])
         let thread = Thread {
             do {
-                try floor.run(ingestion: ingestion, rate: 8, duration: nil)
+                try floor.run(ingestion: stack.ingestionEndpoint, options: stack.fieldAppOptions, rate: 8, duration: nil)
             } catch {
                 FileHandle.standardError.write(Data("[demo] stopped: \(error)\n".utf8))
             }
