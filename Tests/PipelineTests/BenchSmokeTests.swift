@@ -13,7 +13,8 @@ import Testing
             logFile: stack.directory.appendingPathComponent("bench.log"))
         #expect(bench.wait() == 0, "\(bench.output)")
         for scenario in ["| 1. ingestion", "| 2. Redis ceiling", "| 3. ack latency", "| 4. event → WebSocket update", "| 5. top 10, HTTP",
-                         "| 5. rank of a member, raw Redis", "| 6. Redis memory per member"] {
+                         "| 5. rank of a member, raw Redis", "| 6. Redis memory per member",
+                         "| 8. front door in plain text", "| 8. front door with CURVE"] {
             #expect(bench.output.contains(scenario), "\(scenario) missing:\n\(bench.output)")
         }
     }
