@@ -5,10 +5,20 @@ import TallyDomain
 /// Option defaults from `TALLY_<OPTION>` variables, so every flag can also be set in the
 /// environment: `--redis-url` reads `TALLY_REDIS_URL`. A variable that cannot be read as its
 /// option's type is remembered, and `validate()` refuses it naming the flag, rather than the
-/// default quietly taking its place.
+/// default quietly taking its place. A secret can come from a file instead, as Docker and
+/// Kubernetes hand them over: `TALLY_SERVICE_SECRET_KEY_FILE=/run/secrets/service_key`.
 package enum Environment {
     package static func value(_ option: String) -> String? {
-        ProcessInfo.processInfo.environment[variable(option)]
+        let environment = ProcessInfo.processInfo.environment
+        if let value = environment[variable(option)] { return value }
+        guard let path = environment[variable(option) + "_FILE"] else { return nil }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            problems.withLock {
+                $0.append(ConfigurationError(option: option, problem: "\(variable(option))_FILE=\(path.quoted): no such file, or not readable"))
+            }
+            return nil
+        }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// `TALLY_REDIS_URL` for `redis-url`.

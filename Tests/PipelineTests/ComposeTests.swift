@@ -46,6 +46,24 @@ import Yams
         #expect((services["redis"]?["command"] as? [String])?.contains("--appendonly") == true)
     }
 
+    /// The stack's own sockets listen beyond one container, so every service has the service
+    /// key; the front door has its CURVE key; both as secrets that compose/make-keys makes.
+    @Test func everyServiceHasTheServiceKeyAndTheFrontDoorItsKey() throws {
+        let secrets = compose["secrets"] as? [String: [String: String]] ?? [:]
+        #expect(secrets["service_key"]?["file"] == "./secrets/service.key")
+        #expect(secrets["front_door_key"]?["file"] == "./secrets/front-door.key")
+        for name in ["ingestion", "scoring", "leaderboard", "notification"] {
+            let service = try #require(services[name])
+            let environment = service["environment"] as? [String: Any] ?? [:]
+            #expect(environment["TALLY_SERVICE_SECRET_KEY_FILE"] as? String == "/run/secrets/service_key", "\(name)")
+            #expect((service["secrets"] as? [String])?.contains("service_key") == true, "\(name)")
+        }
+        let ingestion = services["ingestion"]?["environment"] as? [String: Any] ?? [:]
+        #expect(ingestion["TALLY_CURVE_SECRET_KEY_FILE"] as? String == "/run/secrets/front_door_key")
+        let script = try String(contentsOf: root.appendingPathComponent("compose/make-keys"), encoding: .utf8)
+        #expect(script.contains("secrets/$name.key"), "compose/make-keys writes the files the secrets name")
+    }
+
     /// The Dockerfile's build step, run here in debug (so it reuses this suite's own build and
     /// takes seconds): every executable the image's services run, and `tally`, comes out and
     /// starts.
