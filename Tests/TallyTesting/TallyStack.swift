@@ -33,11 +33,19 @@ package final class TallyStack: @unchecked Sendable {
 
     /// `rules`: org id → YAML rules text.
     /// `durableRedis`: Redis with AOF and `appendfsync always`, as `tally up` runs it.
-    package init(rules: [String: String] = [:], heartbeatMs: Int = 250, unavailableAfterMs: Int = 2_000, durableRedis: Bool = false) throws {
+    /// `openReads`: leaderboard and notification let anyone read (`--open-reads`), as the tests
+    /// of what reads answer assume; access tests start closed, with `adminToken` set.
+    package init(
+        rules: [String: String] = [:], heartbeatMs: Int = 250, unavailableAfterMs: Int = 2_000, durableRedis: Bool = false,
+        openReads: Bool = true, adminToken: String? = nil
+    ) throws {
         redis = try RedisServer(durable: durableRedis)
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tally-stack-\(UUID().uuidString)")
         launcher = Launcher(logs: .files(in: directory))
-        services = LocalStack.onFreePorts(redisURL: redis.url, rules: directory.appendingPathComponent("rules").path, logLevel: "debug")
+        var services = LocalStack.onFreePorts(redisURL: redis.url, rules: directory.appendingPathComponent("rules").path, logLevel: "debug")
+        services.openReads = openReads
+        services.adminToken = adminToken
+        self.services = services
         self.heartbeatMs = heartbeatMs
         self.unavailableAfterMs = unavailableAfterMs
         try FileManager.default.createDirectory(at: rulesDirectory, withIntermediateDirectories: true)
