@@ -27,6 +27,10 @@ import Testing
         ("tally-notification", ["--interval-ms", "5"], [:], "--interval-ms: must be 10 to 10000, got 5"),
         ("tally-notification", [], ["TALLY_REDIS_URL": "redis://h:99999"], "--redis-url: port 99999 is out of range"),
         ("tally-notification", ["--displays", "tcp://127.0.0.1"], [:], "--displays: 'tcp://127.0.0.1' has no port"),
+        // Open reads are only ever switched on by a clear yes.
+        ("tally-leaderboard", [], ["TALLY_OPEN_READS": "maybe"], "--open-reads: TALLY_OPEN_READS='maybe' is not true or false"),
+        ("tally-notification", [], ["TALLY_OPEN_READS": "ja"], "--open-reads: TALLY_OPEN_READS='ja' is not true or false"),
+        ("tally-notification", ["--admin-token", ""], [:], "--admin-token: must not be empty"),
         // Given a flag, its unreadable variable is not what the error is about: the flag decides.
         ("tally-leaderboard", ["--http-port", "70000"], ["TALLY_HTTP_PORT": "soon"], "--http-port: must be 0 to 65535, got 70000"),
     ]
