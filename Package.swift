@@ -135,7 +135,7 @@ let package = Package(
         .executableTarget(
             name: "tally",
             dependencies: [
-                "TallyService", "TallyLauncher", "TallyDomain", "ZeroMQ",
+                "TallyService", "TallyLauncher", "TallyDomain", "TallyStore", "Redis", "ZeroMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Services/CLI/Main"),
