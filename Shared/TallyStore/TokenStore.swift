@@ -140,28 +140,45 @@ package struct TokenStore: Sendable {
     /// value; otherwise one `HGET` in the token's org's slot, every time (no cache, so a
     /// revoked token is refused from the next request on).
     package func caller(_ token: String?, admin: AdminToken?) async throws -> Caller {
-        if let early = Self.callerWithoutRedis(token, admin: admin) { return early }
-        let lookup = Self.lookup(token!)!
-        return try lookup.caller(try await redis.send(lookup.command))
+        switch Self.resolve(token, admin: admin) {
+        case .known(let caller): return caller
+        case .lookUp(let lookup): return try lookup.caller(try await redis.send(lookup.command))
+        }
     }
 
-    /// What `caller(_:admin:)` knows before asking Redis; nil when it must ask.
-    package static func callerWithoutRedis(_ token: String?, admin: AdminToken?) -> Caller? {
-        guard let token, !token.isEmpty else { return .anonymous }
-        if let admin, admin.matches(token) { return .admin }
-        return lookup(token) == nil ? .unknown : nil
+    /// What is known of a token before Redis is asked: the caller, or the look-up to make.
+    package enum Resolution: Sendable {
+        case known(Caller)
+        case lookUp(Lookup)
+    }
+
+    /// No token, the admin token and a malformed value are known at once; an org token needs
+    /// its look-up (its value hashed once, here).
+    package static func resolve(_ token: String?, admin: AdminToken?) -> Resolution {
+        guard let token, !token.isEmpty else { return .known(.anonymous) }
+        if let admin, admin.matches(token) { return .known(.admin) }
+        guard let lookup = lookup(token) else { return .known(.unknown) }
+        return .lookUp(lookup)
     }
 
     /// Who `token` says its sender is, blocking on one connection (the admin token aside).
     package static func caller(_ token: String, on connection: RedisConnection) throws -> Caller {
-        if let early = callerWithoutRedis(token, admin: nil) { return early }
-        let lookup = lookup(token)!
-        return try lookup.caller(try connection.send(lookup.command))
+        switch resolve(token, admin: nil) {
+        case .known(let caller): return caller
+        case .lookUp(let lookup): return try lookup.caller(try connection.send(lookup.command))
+        }
     }
 
     /// SHA-256 of a token's value, as lowercase hex.
     static func hash(_ value: String) -> String {
-        SHA256.hash(data: Data(value.utf8)).map { String(format: "%02x", $0) }.joined()
+        let digits = Array("0123456789abcdef".utf8)
+        var hex: [UInt8] = []
+        hex.reserveCapacity(64)
+        for byte in SHA256.hash(data: Data(value.utf8)) {
+            hex.append(digits[Int(byte >> 4)])
+            hex.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: hex, as: UTF8.self)
     }
 }
 

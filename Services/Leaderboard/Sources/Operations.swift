@@ -122,7 +122,11 @@ package struct Operations: Sendable {
 
     package func precheck(_ operation: Operation, token: String?) -> Precheck {
         guard policy.needsCaller(for: operation.access) else { return .allowed }
-        guard let caller = TokenStore.callerWithoutRedis(token, admin: adminToken) else { return .lookUp(TokenStore.lookup(token!)!) }
+        let caller: Caller
+        switch TokenStore.resolve(token, admin: adminToken) {
+        case .lookUp(let lookup): return .lookUp(lookup)
+        case .known(let known): caller = known
+        }
         do {
             try decide(operation, caller: caller)
             return .allowed
