@@ -33,6 +33,17 @@ final class BenchStack {
         try? FileManager.default.removeItem(at: directory)
     }
 
+    /// A second tally-leaderboard on the same Redis with reads closed (every read looks its
+    /// token up): its ZeroMQ endpoint and HTTP port.
+    func closedLeaderboard() throws -> (endpoint: String, httpPort: Int) {
+        var closed = services
+        closed.openReads = false
+        closed.leaderboardPort = freePort()
+        closed.httpPort = freePort()
+        try launcher.start(.leaderboard, of: closed, name: "leaderboard-closed")
+        return (closed.leaderboardEndpoint, closed.httpPort)
+    }
+
     /// Runs exactly `count` scoring workers.
     func scoringWorkers(_ count: Int) throws {
         launcher.stop(within: 10, where: { $0.hasPrefix("scoring") })
