@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        // SHA-256 for org tokens (resolved already: the WebSocket client's TLS stack depends on it).
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // C libraries from Debian, imported as they are.
@@ -47,12 +49,15 @@ let package = Package(
             path: "Shared/TallyDomain"),
 
         // The Redis layout and every script: keys, the batch writers, board reads, contests'
-        // stored state, the rep directory, and the answers reads give.
+        // stored state, the rep directory, org tokens and field keys, and the answers reads give.
         .target(
             name: "TallyStore",
-            dependencies: ["Redis", "TallyDomain"],
+            dependencies: ["Redis", "TallyDomain", .product(name: "Crypto", package: "swift-crypto")],
             path: "Shared/TallyStore",
-            resources: [.embedInCode("apply-sums.lua"), .embedInCode("apply-events.lua"), .embedInCode("read-board.lua")]),
+            resources: [
+                .embedInCode("apply-sums.lua"), .embedInCode("apply-events.lua"), .embedInCode("read-board.lua"),
+                .embedInCode("create-token.lua"),
+            ]),
 
         // The messages on the changes socket (scoring and leaderboard → notification).
         .target(name: "TallyChanges", dependencies: ["TallyStore"], path: "Shared/TallyChanges"),
@@ -130,7 +135,7 @@ let package = Package(
         .executableTarget(
             name: "tally",
             dependencies: [
-                "TallyService", "TallyLauncher", "TallyDomain", "ZeroMQ",
+                "TallyService", "TallyLauncher", "TallyDomain", "TallyStore", "Redis", "ZeroMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Services/CLI/Main"),

@@ -115,6 +115,26 @@ package final class RedisConnection {
         return []
     }
 
+    /// Plain commands, then one call of `script` each, all in one round trip: a read and what
+    /// it needs checked first (a token's look-up) cost one trip. A NOSCRIPT runs the whole
+    /// pipeline once more, so the commands must be reads too.
+    package func pipeline(
+        _ commands: [[any RedisArgument]], then script: RedisScript, calls: [(keys: [String], arguments: [String])]
+    ) throws(RedisError) -> (commands: [RedisReply], calls: [RedisReply]) {
+        guard !calls.isEmpty else { return (try pipeline(commands), []) }
+        for attempt in 0..<2 {
+            let sha = try load(script)
+            let replies = try pipeline(commands + calls.map { call in
+                ["EVALSHA", sha, call.keys.count] + call.keys + call.arguments
+            })
+            let scriptReplies = Array(replies.dropFirst(commands.count))
+            let lost = scriptReplies.contains { if case .error(let message) = $0 { message.hasPrefix("NOSCRIPT") } else { false } }
+            if !lost || attempt == 1 { return (Array(replies.prefix(commands.count)), scriptReplies) }
+            scriptSHAs[script.source] = nil
+        }
+        return ([], [])
+    }
+
     /// The script's SHA1 on this server, loading it if this connection has not yet.
     private func load(_ script: RedisScript) throws(RedisError) -> String {
         if let sha = scriptSHAs[script.source] { return sha }

@@ -26,6 +26,8 @@ package struct LocalStack: Sendable {
     /// The directory of per-org rules files; the default rules when nil.
     package var rules: String?
     package var adminToken: String?
+    /// Anyone may read boards and streams (`--open-reads` on leaderboard and notification).
+    package var openReads = false
     /// Every service's `--log-level`; their own default (info) when nil.
     package var logLevel: String?
     /// With keys, the front door is CURVE and the stack's own sockets take the service key;
@@ -81,6 +83,7 @@ package struct LocalStack: Sendable {
         environment["TALLY_ADMIN_TOKEN"] = adminToken
         environment["TALLY_CURVE_SECRET_KEY"] = keys?.frontDoor.secretKey
         environment["TALLY_SERVICE_SECRET_KEY"] = keys?.service.secretKey
+        if openReads { environment["TALLY_OPEN_READS"] = "true" }
         return environment
     }
 
@@ -116,7 +119,9 @@ package struct LocalStack: Sendable {
     }
 
     /// Whether `service` answers: notification serves HTTP, ingestion answers a ping,
-    /// leaderboard answers a boards request (so it reaches Redis) and serves HTTP.
+    /// leaderboard answers a boards request and serves HTTP. The request carries the admin
+    /// token, so that its answer shows Redis is reached; without one, a refusal for want of a
+    /// token shows the service is up.
     package func answers(_ service: StackService) -> Bool {
         switch service {
         case .notification:
@@ -126,8 +131,17 @@ package struct LocalStack: Sendable {
         case .scoring:
             true
         case .leaderboard:
-            Self.reply(from: leaderboardEndpoint, to: #"{"op":"boards"}"#)?["ok"] as? Bool == true && isListening(port: httpPort)
+            leaderboardAnswers && isListening(port: httpPort)
         }
+    }
+
+    private var leaderboardAnswers: Bool {
+        var request: [String: String] = ["op": "boards"]
+        request["token"] = adminToken
+        guard let data = try? JSONSerialization.data(withJSONObject: request),
+            let reply = Self.reply(from: leaderboardEndpoint, to: String(decoding: data, as: UTF8.self))
+        else { return false }
+        return reply["ok"] as? Bool == true || (adminToken == nil && (reply["error"] as? String)?.hasPrefix("token:") == true)
     }
 
     /// One ZeroMQ request and its JSON reply, nil when none comes within half a second.

@@ -41,6 +41,20 @@ package enum Environment {
         return number
     }
 
+    /// `true` or `false` (also `1`/`0`, `yes`/`no`), as `TALLY_OPEN_READS=true` sets `--open-reads`.
+    package static func bool(_ option: String, default fallback: Bool) -> Bool {
+        guard let text = value(option) else { return fallback }
+        switch text.trimmingCharacters(in: .whitespaces).lowercased() {
+        case "true", "1", "yes": return true
+        case "false", "0", "no", "": return false
+        default:
+            problems.withLock {
+                $0.append(ConfigurationError(option: option, problem: "\(variable(option))=\(text.quoted) is not true or false"))
+            }
+            return fallback
+        }
+    }
+
     /// Refuses the first `TALLY_*` variable that could not be read, unless its flag was given
     /// on the command line, which then decides.
     package static func validate(arguments: [String] = CommandLine.arguments) throws(ConfigurationError) {

@@ -75,6 +75,13 @@ package struct BoardReader: Sendable {
         try connection.pipeline(Scripts.readBoard, calls: calls.map(\.pair))
     }
 
+    /// `commands`' replies, then the reads', from one pipelined round trip on `connection`.
+    package static func replies(
+        _ calls: [ScriptCall], after commands: [[String]], on connection: RedisConnection
+    ) throws(RedisError) -> (commands: [RedisReply], calls: [RedisReply]) {
+        try connection.pipeline(commands.map { $0 as [any RedisArgument] }, then: Scripts.readBoard, calls: calls.map(\.pair))
+    }
+
     package func top(_ target: BoardTarget, offset: Int, limit: Int) async throws -> EntryList {
         try await run(Self.top(target, offset: offset, limit: limit))
     }

@@ -56,6 +56,10 @@ package struct Keys: Sendable {
     package var contestsAnnounced: String { "\(prefix)contests-announced" }
     /// Field key id → stored `FieldKey` JSON (see `FieldKeyStore` for the index of all orgs).
     package var fieldKeys: String { "\(prefix)field-keys" }
+    /// Token id → the token's record (name, role, created, the value's hash; never the value).
+    package var tokens: String { "\(prefix)tokens" }
+    /// SHA-256 of a token's value (hex) → "<id> <role>": what each request looks up.
+    package var tokenHashes: String { "\(prefix)token-hashes" }
 
     /// Orgs that have contests: one key for all orgs, the scheduler's list to walk. It has no
     /// hash tag, so it is only ever used by single-key commands.

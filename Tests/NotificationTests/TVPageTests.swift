@@ -101,3 +101,67 @@ import Testing
         #expect(other == [], "\(browser.errors)")
     }
 }
+
+/// The TV page against a closed stack (no `--open-reads`): the viewer token in its address is
+/// what lets it show the board, and without one the screen says what is missing.
+@Suite(.serialized) final class TVPageAccessTests: @unchecked Sendable {
+    let admin = "admin-secret-for-tv"
+    let stack: TallyStack
+
+    init() throws {
+        stack = try TallyStack(openReads: false, adminToken: admin)
+        try stack.startWithNotification()
+        try stack.startLeaderboard()
+        let app = try FieldApp(stack.endpoint)
+        // Points: a demo is 10, a call 1.
+        for (id, rep, name, kind) in [("t1", "ana", "Ana Lopez", "demo"), ("t2", "ben", "Ben Okafor", "call")] {
+            let reply = try app.request(eventJSON(id: id, rep: rep, name: name, team: "north", kind: kind, at: rfc3339(Date())))
+            guard reply?.results?.first?.status == "accepted" else { throw TestSetupError("not accepted: \(String(describing: reply))") }
+        }
+    }
+
+    func mint(_ org: String) throws -> (id: String, token: String) {
+        let (status, body) = try httpRequest(
+            port: stack.leaderboardHTTPPort, "POST", "/v1/orgs/\(org)/tokens", token: admin, body: #"{"role": "viewer", "name": "TV"}"#)
+        let json = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
+        guard status == 201, let id = json?["id"] as? String, let token = json?["token"] as? String else {
+            throw TestSetupError("no token: \(status) \(body)")
+        }
+        return (id, token)
+    }
+
+    var page: String { "\(stack.notificationURL)/tv?org=default&board=points:all:reps" }
+
+    @Test func withAViewerTokenTheBoardShowsAndWithoutOneTheScreenSaysWhatIsMissing() throws {
+        let browser = try Browser(width: 1280, height: 720)
+        try browser.open(page)
+        try wait("the reason on the screen") {
+            try browser.texts("#empty").joined() == "This display needs a viewer token: add &token=… to its address"
+        }
+        #expect(try browser.texts(".row .name") == [])
+        #expect(try browser.evaluate("document.getElementById('status').textContent") as? String == "no access")
+        try browser.screenshot(to: TVPageTests.screenshots.appendingPathComponent("tv-no-token-1280x720.png"))
+
+        let viewer = try mint("default")
+        try browser.open(page + "&token=\(viewer.token)")
+        try wait("the board on the page") { try browser.texts(".row .name") == ["Ana Lopez", "Ben Okafor"] }
+        #expect(try browser.texts(".row .score") == ["10", "1"])
+        #expect(try browser.texts("#empty").joined().isEmpty || (try browser.evaluate("document.getElementById('empty').hidden") as? Bool) == true)
+
+        // Revoked: the open page loses the board and says its token is no longer valid.
+        let (status, _) = try httpRequest(port: stack.leaderboardHTTPPort, "DELETE", "/v1/orgs/default/tokens/\(viewer.id)", token: admin)
+        #expect(status == 204)
+        try wait("the revocation on the screen", seconds: 20) {
+            try browser.texts("#empty").joined().hasPrefix("This display's token is not valid (unknown or revoked)")
+        }
+        #expect(try browser.texts(".row .name") == [])
+
+        // A token of another org is told apart.
+        try browser.open(page + "&token=\(try mint("other").token)")
+        try wait("the other org's refusal on the screen") {
+            try browser.texts("#empty").joined().hasPrefix("This display's token is for another org, not \"default\"")
+        }
+        let unexpected = browser.errors.filter { !$0.contains("WebSocket") }
+        #expect(unexpected == [], "\(browser.errors)")
+    }
+}

@@ -25,7 +25,9 @@ import Glibc
             logFile: stack.directory.appendingPathComponent("up.log"))
         try wait("tally up to be ready", seconds: 60) { up.output.contains("[tally] ready") || !up.isRunning }
         #expect(up.isRunning, "\(up.output)")
-        #expect(up.output.contains("TV page                     http://127.0.0.1:\(ports.tv)/tv?org=default&board=points:today:reps"))
+        #expect(up.output.contains("TV page                     http://127.0.0.1:\(ports.tv)/tv?org=default&board=points:today:reps&token=tly_default_"))
+        // Reads need a token: the TV page's address carries a viewer token of its own.
+        let viewer = try #require(up.output.firstMatch(of: /&token=(tly_default_[A-Za-z0-9_-]{43})/).map { String($0.1) }, "\(up.output)")
         let page = try httpGet(port: ports.tv, "/tv?board=points:today:reps")
         #expect(page.status == 200 && page.body.contains("<html"), "the TV page is served")
 
@@ -70,7 +72,9 @@ import Glibc
         let cy = Array(lastFrame.dropFirst().prefix(3))
         #expect(cy == ["1 Ana 50", "2 ★ Cy 30", "3 ▼ bo 10"] || cy == ["1 Ana 50", "2 ★ Cy 15", "3 ▼ bo 10"], "\(watch.output)")
 
-        let top = try tally(["top", "points:today:reps", "--leaderboard", leaderboard])
+        let closed = try tally(["top", "points:today:reps", "--leaderboard", leaderboard])
+        #expect(closed.status != 0 && closed.output.contains("token: is required"), "\(closed.output)")
+        let top = try tally(["top", "points:today:reps", "--leaderboard", leaderboard, "--token", viewer])
         let lines = top.output.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }
         #expect(lines.contains("1 Ana 50"), "\(top.output)")
         #expect(lines.contains("2 Cy 30"), "\(top.output)")
@@ -81,7 +85,7 @@ import Glibc
         #expect(created.status == 0 && created.output.contains("Blitz (blitz): scheduled"), "\(created.output)")
         let refused = try tally(["contest", "create", "--leaderboard", leaderboard, "--id", "x", "--name", "X", "--metric", "doors", "--starts", "now", "--ends", "+1d"])
         #expect(refused.status != 0 && refused.output.contains("admin token"), "\(refused.output)")
-        let list = try tally(["contest", "list", "--leaderboard", leaderboard])
+        let list = try tally(["contest", "list", "--leaderboard", leaderboard, "--token", viewer])
         #expect(list.output.contains("blitz\tscheduled"), "\(list.output)")
 
         // A simulated floor for two seconds: every event it sends is accepted.
@@ -92,8 +96,36 @@ import Glibc
         let accepted = summary.firstMatch(of: /accepted (\d+)/).map { Int($0.1)! }
         #expect(simulatedSent != nil && simulatedSent! >= 100 && simulatedSent == accepted, "\(summary)")
         #expect(summary.contains("rejected 0"))
-        let teams = try tally(["top", "points:today:teams", "--leaderboard", leaderboard])
+        let teams = try tally(["top", "points:today:teams", "--leaderboard", leaderboard, "--token", viewer])
         #expect(teams.output.contains("3 on the board"), "\(teams.output)")
+
+        // Tokens and field keys from the command line: the admin makes an organizer token, which
+        // runs a contest and registers a field key, and is refused once revoked.
+        let minted = try tally(["token", "create", "--leaderboard", leaderboard, "--admin-token", "tok", "--role", "organizer", "--name", "Floor manager"])
+        #expect(minted.status == 0, "\(minted.output)")
+        let organizer = try #require(minted.output.split(separator: "\n").last.map(String.init))
+        let organizerID = try #require(minted.output.firstMatch(of: /created (tk-[0-9a-f]+) \(organizer, Floor manager\)/).map { String($0.1) }, "\(minted.output)")
+        #expect(organizer.hasPrefix("tly_default_"))
+        let tokens = try tally(["token", "list", "--leaderboard", leaderboard, "--admin-token", "tok"])
+        #expect(tokens.output.contains("\(organizerID)\torganizer\t") && tokens.output.contains("tally up TV page"), "\(tokens.output)")
+        #expect(!tokens.output.contains(organizer) && !tokens.output.contains(viewer))
+        let byOrganizer = try tally(["contest", "create", "--leaderboard", leaderboard, "--token", organizer, "--id", "sprint",
+                                     "--name", "Sprint", "--metric", "doors", "--starts", "+1h", "--ends", "+1d"])
+        #expect(byOrganizer.status == 0 && byOrganizer.output.contains("Sprint (sprint): scheduled"), "\(byOrganizer.output)")
+        let notMinted = try tally(["token", "create", "--leaderboard", leaderboard, "--token", organizer, "--role", "viewer", "--name", "x"])
+        #expect(notMinted.status != 0 && notMinted.output.contains("token: managing tokens needs the admin token"), "\(notMinted.output)")
+
+        let pair = try tally(["keys"])
+        let publicKey = try #require(pair.output.firstMatch(of: /public: (\S{40})/).map { String($0.1) }, "\(pair.output)")
+        let added = try tally(["field-key", "add", "--leaderboard", leaderboard, "--token", organizer, "--public-key", publicKey, "--name", "Tablets"])
+        let keyID = try #require(added.output.firstMatch(of: /registered (fk-[0-9a-f]+) \(Tablets\)/).map { String($0.1) }, "\(added.output)")
+        #expect(try tally(["field-key", "list", "--leaderboard", leaderboard, "--token", organizer]).output.contains("\(keyID)\t"))
+        #expect(try tally(["field-key", "revoke", keyID, "--leaderboard", leaderboard, "--token", organizer]).output.contains("revoked \(keyID)"))
+        #expect(try tally(["field-key", "list", "--leaderboard", leaderboard, "--token", organizer]).output.contains("no field keys"))
+
+        #expect(try tally(["token", "revoke", organizerID, "--leaderboard", leaderboard, "--admin-token", "tok"]).output.contains("revoked \(organizerID)"))
+        let revoked = try tally(["top", "points:today:reps", "--leaderboard", leaderboard, "--token", organizer])
+        #expect(revoked.status != 0 && revoked.output.contains("token: not a valid token (unknown or revoked)"), "\(revoked.output)")
 
         up.signal(SIGTERM)
         #expect(up.wait() == 0, "\(up.output)")

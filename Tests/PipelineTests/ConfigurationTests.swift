@@ -32,6 +32,10 @@ import Testing
         ("tally-notification", ["--changes", "tcp://0.0.0.0:5557"], [:], "--changes: 'tcp://0.0.0.0:5557' listens beyond this machine; without --service-secret-key"),
         ("tally-scoring", [], ["TALLY_SERVICE_SECRET_KEY": "short"], "--service-secret-key: must be a CURVE secret key, 40 characters of Z85"),
         ("tally-ingestion", ["--curve-secret-key", "not-a-key"], [:], "--curve-secret-key: must be a CURVE secret key, 40 characters of Z85"),
+        // Open reads are only ever switched on by a clear yes.
+        ("tally-leaderboard", [], ["TALLY_OPEN_READS": "maybe"], "--open-reads: TALLY_OPEN_READS='maybe' is not true or false"),
+        ("tally-notification", [], ["TALLY_OPEN_READS": "ja"], "--open-reads: TALLY_OPEN_READS='ja' is not true or false"),
+        ("tally-notification", ["--admin-token", ""], [:], "--admin-token: must not be empty"),
         // Given a flag, its unreadable variable is not what the error is about: the flag decides.
         ("tally-leaderboard", ["--http-port", "70000"], ["TALLY_HTTP_PORT": "soon"], "--http-port: must be 0 to 65535, got 70000"),
     ]

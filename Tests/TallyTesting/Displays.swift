@@ -275,11 +275,18 @@ package func connectionClosed(_ fd: Int32, seconds: Double) -> Bool {
 
 /// A plain HTTP/1.1 GET over a socket: the status code and the body.
 package func httpGet(port: Int, _ path: String) throws -> (status: Int, body: String) {
+    try httpRequest(port: port, "GET", path)
+}
+
+/// One HTTP/1.1 request on a fresh connection: `token` as `Authorization: Bearer`, `body` as JSON.
+package func httpRequest(port: Int, _ method: String, _ path: String, token: String? = nil, body: String? = nil) throws -> (status: Int, body: String) {
     guard let fd = connectLoopback(port: port) else { throw TestSetupError("connect to port \(port) failed") }
     defer { close(fd) }
     var timeout = timeval(tv_sec: 10, tv_usec: 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n\r\n"
+    var request = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
+    if let token { request += "Authorization: Bearer \(token)\r\n" }
+    if let body { request += "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)" } else { request += "\r\n" }
     _ = request.withCString { send(fd, $0, strlen($0), 0) }
     var response: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 65536)

@@ -35,15 +35,19 @@ package final class TallyStack: @unchecked Sendable {
     /// `durableRedis`: Redis with AOF and `appendfsync always`, as `tally up` runs it.
     /// `keys`: the front door is CURVE and the stack's own sockets take the service key, as
     /// `tally up` runs them; the tools' field key is registered for org `default`.
+    /// `openReads`: leaderboard and notification let anyone read (`--open-reads`), as the tests
+    /// of what reads answer assume; access tests start closed, with `adminToken` set.
     package init(
         rules: [String: String] = [:], heartbeatMs: Int = 250, unavailableAfterMs: Int = 2_000, durableRedis: Bool = false,
-        keys: StackKeys? = nil
+        keys: StackKeys? = nil, openReads: Bool = true, adminToken: String? = nil
     ) throws {
         redis = try RedisServer(durable: durableRedis)
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tally-stack-\(UUID().uuidString)")
         launcher = Launcher(logs: .files(in: directory))
         var services = LocalStack.onFreePorts(redisURL: redis.url, rules: directory.appendingPathComponent("rules").path, logLevel: "debug")
         services.keys = keys
+        services.openReads = openReads
+        services.adminToken = adminToken
         self.services = services
         try keys?.registerFieldKey(org: "default", redisURL: redis.url)
         self.heartbeatMs = heartbeatMs

@@ -56,6 +56,10 @@ enum Queries {
             ])
         }
 
+        // The same reads through a leaderboard whose reads need a token: what the look-up costs.
+        let closed = try stack.closedLeaderboard()
+        let viewer = try TokenStore.create(org: org, role: .viewer, name: "bench", on: redis).token
+
         let threads = 8
         let httpPort = stack.httpPort
         let leaderboard = stack.leaderboard
@@ -72,6 +76,25 @@ enum Queries {
                 try socket.connect(leaderboard)
                 let request = Data(#"{"op":"top","org":"\#(org)","board":"points:all:reps","limit":10}"#.utf8)
                 return { try socket.send(request); _ = try socket.receive() }
+            }),
+            ("top 10, HTTP, a viewer token (reads closed)", { _ in
+                let connection = try HTTPConnection(port: closed.httpPort)
+                return {
+                    guard try connection.get("/v1/orgs/\(org)/boards/points:all:reps?limit=10", token: viewer).status == 200 else {
+                        throw BenchError("top with a token failed")
+                    }
+                }
+            }),
+            ("top 10, ZeroMQ, a viewer token (reads closed)", { _ in
+                let socket = try Socket(.req, options: [.linger(milliseconds: 0)])
+                try socket.connect(closed.endpoint)
+                let request = Data(#"{"op":"top","org":"\#(org)","board":"points:all:reps","limit":10,"token":"\#(viewer)"}"#.utf8)
+                return {
+                    try socket.send(request)
+                    guard let frames = try socket.receive(), frames.first?.starts(with: Data(#"{"ok":true"#.utf8)) == true else {
+                        throw BenchError("top with a token failed")
+                    }
+                }
             }),
             ("top 10 of a 20000-way tie, ZeroMQ", { _ in
                 let socket = try Socket(.req, options: [.linger(milliseconds: 0)])
@@ -139,6 +162,9 @@ enum Queries {
             let times = try commandStats(redis)
             if !name.contains("alone"), let busiest = times.first(where: { $0.command == "evalsha" }) ?? times.max(by: { $0.calls < $1.calls }) {
                 how += String(format: "; Redis %.1f µs per %@", busiest.microseconds / Double(busiest.calls), busiest.command)
+            }
+            if name.hasSuffix(", a viewer token (reads closed)"), let open = measured[String(name.dropLast(", a viewer token (reads closed)".count))] {
+                how += String(format: "; %.0f%% of the same read with reads open", 100 * perSecond / open)
             }
             if name.contains("raw") {
                 let kind = name.hasPrefix("top") ? "top 10" : "rank of a member"

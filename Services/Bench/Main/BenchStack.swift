@@ -25,6 +25,8 @@ final class BenchStack {
         var services = LocalStack.onFreePorts(redisURL: redis.url, logLevel: "warning")
         services.keys = keys
         try keys?.registerFieldKey(org: fieldKeyOrg, redisURL: redis.url)
+        // The scenarios read without tokens (what a token's look-up costs is its own row).
+        services.openReads = true
         self.services = services
         // The scoring workers come with each run: `scoringWorkers(_:)`.
         try launcher.startServices(of: services, scoringWorkers: 0)
@@ -33,6 +35,17 @@ final class BenchStack {
     deinit {
         launcher.stopAll(within: 5)
         try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// A second tally-leaderboard on the same Redis with reads closed (every read looks its
+    /// token up): its ZeroMQ endpoint and HTTP port.
+    func closedLeaderboard() throws -> (endpoint: String, httpPort: Int) {
+        var closed = services
+        closed.openReads = false
+        closed.leaderboardPort = freePort()
+        closed.httpPort = freePort()
+        try launcher.start(.leaderboard, of: closed, name: "leaderboard-closed")
+        return (closed.leaderboardEndpoint, closed.httpPort)
     }
 
     /// Runs exactly `count` scoring workers.

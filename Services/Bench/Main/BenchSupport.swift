@@ -95,9 +95,10 @@ final class HTTPConnection {
 
     deinit { close(fd) }
 
-    /// The status and body of `GET path`.
-    func get(_ path: String) throws -> (status: Int, body: [UInt8]) {
-        let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    /// The status and body of `GET path`, with `token` as `Authorization: Bearer` when given.
+    func get(_ path: String, token: String? = nil) throws -> (status: Int, body: [UInt8]) {
+        let authorization = token.map { "Authorization: Bearer \($0)\r\n" } ?? ""
+        let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\(authorization)\r\n"
         let sent = request.withCString { send(fd, $0, strlen($0), 0) }
         guard sent > 0 else { throw BenchError("HTTP send failed") }
         let separator: [UInt8] = Array("\r\n\r\n".utf8)

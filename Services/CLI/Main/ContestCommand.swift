@@ -8,20 +8,8 @@ struct ContestCommand: ParsableCommand {
         commandName: "contest", abstract: "Create, list, show, end or cancel contests.",
         subcommands: [Create.self, List.self, Show.self, End.self, Cancel.self])
 
-    struct Connection: ParsableArguments {
-        @Option(help: "tally-leaderboard's ZeroMQ endpoint.") var leaderboard = Environment.string("leaderboard", default: "tcp://127.0.0.1:5558")
-        @Option(help: "Organization.") var org = Environment.string("org", default: "default")
-        @Option(name: .customLong("admin-token"), help: "The admin token (needed to create, end, cancel).") var adminTokenOption: String?
-    var adminToken: String? { adminTokenOption ?? Environment.value("admin-token") }
-
-        func ask(_ op: String, _ fields: [String: Any]) throws -> [String: Any] {
-            var request = fields
-            request["op"] = op
-            request["org"] = org
-            request["token"] = adminToken
-            return try Client(endpoint: leaderboard).require(request)
-        }
-    }
+    /// An organizer token (or the admin token) creates, ends and cancels; a viewer token reads.
+    typealias Connection = LeaderboardOptions
 
     struct Create: ParsableCommand {
         static let configuration = CommandConfiguration(

@@ -6,15 +6,14 @@ struct Top: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show the top of a board, e.g. `tally top points:today:reps`.")
 
     @Argument(help: "<metric>:<window>:<scope> or contest:<id>") var board: String
-    @Option(help: "tally-leaderboard's ZeroMQ endpoint.") var leaderboard = Environment.string("leaderboard", default: "tcp://127.0.0.1:5558")
-    @Option(help: "Organization.") var org = Environment.string("org", default: "default")
+    @OptionGroup var connection: LeaderboardOptions
     @Option(help: "How many entries.") var limit = 10
     @Option(help: "A past period, e.g. 2026-11-28 or 2026-W48.") var period: String?
 
     func run() throws {
-        var request: [String: Any] = ["op": "top", "org": org, "board": board, "limit": limit]
+        var request: [String: Any] = ["board": board, "limit": limit]
         request["period"] = period
-        printEntries(try Client(endpoint: leaderboard).require(request))
+        printEntries(try connection.ask("top", request))
     }
 }
 
@@ -23,11 +22,10 @@ struct Rank: ParsableCommand {
 
     @Argument(help: "<metric>:<window>:<scope> or contest:<id>") var board: String
     @Argument(help: "Rep or team id.") var member: String
-    @Option(help: "tally-leaderboard's ZeroMQ endpoint.") var leaderboard = Environment.string("leaderboard", default: "tcp://127.0.0.1:5558")
-    @Option(help: "Organization.") var org = Environment.string("org", default: "default")
+    @OptionGroup var connection: LeaderboardOptions
 
     func run() throws {
-        let answer = try Client(endpoint: leaderboard).require(["op": "rank", "org": org, "board": board, "member": member])
+        let answer = try connection.ask("rank", ["board": board, "member": member])
         print("\(member): rank \(answer["rank"] ?? "?") of \(answer["total"] ?? "?") with \((answer["score"] as? Double).map(formatScore) ?? "?") on \(board) (\(answer["period"] ?? ""))")
     }
 }

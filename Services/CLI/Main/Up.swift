@@ -1,9 +1,12 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import Redis
 import Synchronization
+import TallyDomain
 import TallyLauncher
 import TallyService
+import TallyStore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -23,7 +26,7 @@ struct Up: ParsableCommand {
     @Option(help: "Port for the local redis-server.") var redisPort = Environment.int("redis-port", default: 6379)
     @Option(help: "Where the local redis-server keeps its data.") var dataDir = Environment.string("data-dir", default: "data")
     @Option(help: "How many tally-scoring workers.") var scoringWorkers = Environment.int("scoring-workers", default: 1)
-    @Option(name: .customLong("admin-token"), help: "Admin token for contests and the rep directory.") var adminTokenOption: String?
+    @Option(name: .customLong("admin-token"), help: "The admin token: org tokens, contests, the rep directory, in every org.") var adminTokenOption: String?
     var adminToken: String? { adminTokenOption ?? Environment.value("admin-token") }
     @Option(name: .customLong("rules"), help: "Directory of per-org rules files.") var rulesOption: String?
     var rules: String? { rulesOption ?? Environment.value("rules") }
@@ -34,7 +37,7 @@ struct Up: ParsableCommand {
     @Option(help: "Leaderboard's HTTP port.") var httpPort = Environment.int("http-port", default: 8080)
     @Option(help: "ZeroMQ displays' port (notification).") var displaysPort = Environment.int("displays-port", default: 5560)
     @Option(help: "TV page and WebSocket port (notification).") var tvPort = Environment.int("tv-port", default: 8090)
-    @Flag(help: "Feed a simulated sales floor (40 reps in 5 teams) and run a demo contest.") var demo = false
+    @Flag(help: "Feed a simulated sales floor (40 reps in 5 teams) and run a demo contest; reads are open.") var demo = false
 
     func validate() throws {
         try Environment.validate()
@@ -82,7 +85,11 @@ struct Up: ParsableCommand {
             let keys = try StackKeys.loadOrCreate(in: URL(fileURLWithPath: dataDir).appendingPathComponent("keys"))
             try keys.registerFieldKey(org: "default", redisURL: redisURL)
             stack.keys = keys
+            // A demo is for showing around: anyone on the network may read it. Otherwise reads
+            // need a token, and the TV page's address carries a viewer token of its own.
+            stack.openReads = demo
             try launcher.startServices(of: stack, scoringWorkers: scoringWorkers)
+            let viewer = try tvToken(redisURL: redisURL)
             let ingestion = stack.ingestionEndpoint
             let leaderboard = stack.leaderboardEndpoint
 
@@ -90,13 +97,14 @@ struct Up: ParsableCommand {
             let tvBoards = demo ? "&board=points:today:reps&board=points:today:teams&board=contest:\(demoContest!)" : "&board=points:today:reps"
             log("""
                 ready
-                  TV page                     http://127.0.0.1:\(tvPort)/tv?org=default\(tvBoards)
+                  TV page                     http://127.0.0.1:\(tvPort)/tv?org=default\(tvBoards)&token=\(viewer)
                   field apps send events to   \(ingestion)  (CURVE, server key \(keys.frontDoor.publicKey))
                   register a field app's key  tally field-key add --org <org> --public-key <its public key> --name <name>
                   boards and contests (HTTP)  http://127.0.0.1:\(httpPort)/v1/orgs/default/boards
                   boards and contests (ZMQ)   \(leaderboard)
                   live updates (ZMQ SUB)      tcp://127.0.0.1:\(displaysPort)  (topics <org>/<board>, <org>/_events)
                   Redis                       \(redisURL)
+                  reads                       \(demo ? "open to anyone (--demo)" : "need a token: the TV page's is a viewer token of org default")
                 Ctrl-C stops everything.
                 """)
         } catch {
@@ -120,6 +128,24 @@ struct Up: ParsableCommand {
                 throw ExitCode(1)
             }
         }
+    }
+
+    /// The viewer token of org `default` that the printed TV page uses: kept under the data
+    /// directory (readable by its owner only) and used again while Redis still knows it, so
+    /// restarts don't pile up tokens; made anew otherwise.
+    private func tvToken(redisURL: String) throws -> String {
+        let file = URL(fileURLWithPath: dataDir).appendingPathComponent("tv-token")
+        let connection = try RedisConnection(url: redisURL)
+        defer { connection.disconnect() }
+        if let text = try? String(contentsOf: file, encoding: .utf8) {
+            let kept = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            if case .member(org: "default", role: .viewer, _) = try TokenStore.caller(kept, on: connection) { return kept }
+        }
+        let minted = try TokenStore.create(org: "default", role: .viewer, name: "tally up TV page", on: connection)
+        try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: file.path, contents: Data((minted.token + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        log("made a viewer token of org default for the TV (\(minted.id), kept in \(file.path))")
+        return minted.token
     }
 
     /// The demo's simulated floor, running on a thread of its own.

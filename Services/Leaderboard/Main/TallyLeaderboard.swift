@@ -35,9 +35,13 @@ struct TallyLeaderboard: AsyncParsableCommand {
     @Option(name: .customLong("rules"), help: "Directory of per-org rules files (<org>.json or <org>.yaml); default rules otherwise.") var rulesOption: String?
     var rules: String? { rulesOption ?? Environment.value("rules") }
 
-    @Option(name: .customLong("admin-token"), help: "Token for admin operations (HTTP 'Authorization: Bearer <token>', ZeroMQ \"token\"). Unset: admin operations are refused.")
+    @Option(name: .customLong("admin-token"), help: "The operator's token: everything in every org, org tokens included (HTTP 'Authorization: Bearer <token>', ZeroMQ \"token\"). Unset: no admin.")
     var adminTokenOption: String?
     var adminToken: String? { adminTokenOption ?? Environment.value("admin-token") }
+
+    @Flag(name: .customLong("open-reads"), help: "Anyone may read boards, members and contests (TALLY_OPEN_READS=true); writes still need a token.")
+    var openReadsFlag = false
+    var openReads: Bool { openReadsFlag || Environment.bool("open-reads", default: false) }
 
     @Option(help: "Comma-separated endpoints for contest announcements (tally-notification).")
     var notify = Environment.string("notify", default: defaults.notify.joined(separator: ","))
@@ -55,6 +59,7 @@ struct TallyLeaderboard: AsyncParsableCommand {
     var logLevel = Environment.string("log-level", default: "info")
 
     func validate() throws {
+        _ = openReads  // reads TALLY_OPEN_READS, so that a value that is not true or false is refused below
         try Environment.validate()
         _ = try Check.logLevel(logLevel)
         try settings().validate()
@@ -78,6 +83,7 @@ struct TallyLeaderboard: AsyncParsableCommand {
         configuration.zmqConcurrency = zmqConcurrency
         configuration.rulesDirectory = rules
         configuration.adminToken = adminToken
+        configuration.openReads = openReads
         configuration.notify = Environment.list(notify)
         configuration.maxConnections = maxConnections
         configuration.idleTimeout = .milliseconds(idleTimeoutMs)

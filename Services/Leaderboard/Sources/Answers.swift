@@ -20,3 +20,23 @@ package struct RepEntry: Codable, Sendable, Equatable {
     package var name: String?
     package var team: String?
 }
+
+/// An org's tokens, never their values: `token.list`.
+package struct TokenList: Codable, Sendable, Equatable {
+    package var tokens: [OrgToken]
+}
+
+/// An org's registered field keys: `field-key.list`.
+package struct FieldKeyList: Codable, Sendable, Equatable {
+    package var fieldKeys: [FieldKey]
+
+    enum CodingKeys: String, CodingKey {
+        case fieldKeys = "field_keys"
+    }
+}
+
+/// What a revocation answers over ZeroMQ (HTTP answers 204 with no body).
+package struct Revoked: Codable, Sendable, Equatable {
+    package var id: String
+    package var revoked = true
+}

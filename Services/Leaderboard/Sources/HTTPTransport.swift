@@ -54,6 +54,32 @@ enum HTTPTransport {
             await respond(operations, request, "contest.cancel", context.parameters, [])
         }
 
+        // Org tokens (the admin's) and field keys (an organizer's).
+        v1.post("tokens") { request, context in
+            guard let body = await stringFields(request) else {
+                return json(["error": "body: must be a JSON object {\"role\": \"viewer\" or \"organizer\", \"name\": ...}"], status: .badRequest)
+            }
+            return await respond(operations, request, "token.create", context.parameters, [], body: body)
+        }
+        v1.get("tokens") { request, context in
+            await respond(operations, request, "token.list", context.parameters, [])
+        }
+        v1.delete("tokens/:id") { request, context in
+            await respond(operations, request, "token.revoke", context.parameters, [])
+        }
+        v1.post("field-keys") { request, context in
+            guard let body = await stringFields(request) else {
+                return json(["error": "body: must be a JSON object {\"public_key\": \"<Z85>\", \"name\": ...}"], status: .badRequest)
+            }
+            return await respond(operations, request, "field-key.add", context.parameters, [], body: body)
+        }
+        v1.get("field-keys") { request, context in
+            await respond(operations, request, "field-key.list", context.parameters, [])
+        }
+        v1.delete("field-keys/:id") { request, context in
+            await respond(operations, request, "field-key.revoke", context.parameters, [])
+        }
+
         router.get("healthz") { _, _ in
             await operations.healthy()
                 ? json(["status": "ok"], status: .ok)
@@ -80,6 +106,12 @@ enum HTTPTransport {
         }
     }
 
+    /// A JSON object body of strings, at most 64 KiB; nil when it is not one.
+    private static func stringFields(_ request: Request) async -> [String: String]? {
+        guard let buffer = try? await request.body.collect(upTo: 64 * 1024) else { return nil }
+        return try? JSONDecoder().decode([String: String].self, from: Data(buffer: buffer))
+    }
+
     /// Runs the operation named `op` with the path parameters, the listed query parameters and
     /// any body fields, and answers with its JSON or `{"error": ...}` and the fitting status.
     private static func respond(
@@ -94,7 +126,7 @@ enum HTTPTransport {
         do {
             return await respond(operations, request, try Operation.parse(op: op, fields))
         } catch {
-            return json(["error": error.message], status: HTTPResponse.Status(code: error.kind.httpStatus))
+            return failure(error)
         }
     }
 
@@ -105,11 +137,18 @@ enum HTTPTransport {
         }
         do {
             let answer = try await operations.run(operation, token: token, transport: "http")
-            let created = if case .contestCreate = operation { true } else { false }
-            return json(answer, status: created ? .created : .ok)
+            if operation.removes { return Response(status: .noContent) }
+            return json(answer, status: operation.creates ? .created : .ok)
         } catch {
-            return json(["error": error.message], status: HTTPResponse.Status(code: error.kind.httpStatus))
+            return failure(error)
         }
+    }
+
+    /// `{"error": ...}` with the error's status; a 401 says how to authenticate.
+    private static func failure(_ error: OperationError) -> Response {
+        var response = json(["error": error.message], status: HTTPResponse.Status(code: error.kind.httpStatus))
+        if error.kind == .unauthorized { response.headers[.wwwAuthenticate] = #"Bearer realm="tally""# }
+        return response
     }
 
     static func json(_ value: some Encodable, status: HTTPResponse.Status) -> Response {

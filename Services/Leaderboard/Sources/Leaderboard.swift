@@ -15,7 +15,7 @@ package func buildLeaderboard(
     let rules = try RulesBook.load(directory: configuration.rulesDirectory)
     let metrics = PrometheusCollectorRegistry()
     let redis = RedisClient(configuration.redis, label: "leaderboard", connections: configuration.redisConnections)
-    let operations = Operations(redis: redis, rules: rules, adminToken: configuration.adminToken, metrics: metrics)
+    let operations = Operations(redis: redis, rules: rules, adminToken: configuration.adminToken, openReads: configuration.openReads, metrics: metrics)
     let zmq = try ZMQTransport(
         endpoint: configuration.zmqEndpoint, maxMessageSize: configuration.maxMessageSize,
         concurrency: configuration.zmqConcurrency, operations: operations, logger: logger)
@@ -23,7 +23,7 @@ package func buildLeaderboard(
         book: operations.contests, notify: configuration.notify, serviceKey: configuration.serviceKey, logger: logger)
     logger.info("listening", metadata: [
         "zmq": "\(zmq.endpoint)", "http": "\(configuration.httpHost):\(configuration.httpPort)",
-        "redis": "\(configuration.redis.redactedURL)",
+        "redis": "\(configuration.redis.redactedURL)", "reads": "\(configuration.openReads ? "open" : "need a token")",
     ])
     let refused = metrics.makeCounter(
         descriptor: .init(

@@ -12,8 +12,10 @@ package struct LeaderboardConfiguration: Sendable {
     package var redisConnections = 4
     /// A directory of `<org>.json|yaml` rules files (time zones, metrics); nil: the defaults.
     package var rulesDirectory: String?
-    /// The token admin operations need; nil: admin operations are refused.
+    /// The operator's token: everything in every org, tokens included; nil: no admin.
     package var adminToken: String?
+    /// Anyone may read (boards, members, contests); writes still need a token.
+    package var openReads = false
     /// Where contest announcements go (tally-notification's SUB endpoints).
     package var notify = ["tcp://127.0.0.1:5557"]
     /// The stack's own key pair: contest announcements go to notification with it.

@@ -15,6 +15,12 @@ package enum Operation: Sendable, Equatable {
     case contestGet(org: String, id: String)
     case contestEnd(org: String, id: String)
     case contestCancel(org: String, id: String)
+    case tokenCreate(org: String, role: TokenRole, name: String)
+    case tokenList(org: String)
+    case tokenRevoke(org: String, id: String)
+    case fieldKeyAdd(org: String, publicKey: String, name: String)
+    case fieldKeyList(org: String)
+    case fieldKeyRevoke(org: String, id: String)
 
     /// The operation's name, as ZeroMQ clients send it and metrics label it.
     package var name: String {
@@ -30,6 +36,12 @@ package enum Operation: Sendable, Equatable {
         case .contestGet: "contest.get"
         case .contestEnd: "contest.end"
         case .contestCancel: "contest.cancel"
+        case .tokenCreate: "token.create"
+        case .tokenList: "token.list"
+        case .tokenRevoke: "token.revoke"
+        case .fieldKeyAdd: "field-key.add"
+        case .fieldKeyList: "field-key.list"
+        case .fieldKeyRevoke: "field-key.revoke"
         }
     }
 
@@ -38,7 +50,9 @@ package enum Operation: Sendable, Equatable {
         switch self {
         case .boards(let org), .top(let org, _, _, _, _), .rank(let org, _, _, _), .around(let org, _, _, _, _),
             .member(let org, _), .repPut(let org, _, _, _), .contestCreate(let org, _), .contestList(let org, _),
-            .contestGet(let org, _), .contestEnd(let org, _), .contestCancel(let org, _):
+            .contestGet(let org, _), .contestEnd(let org, _), .contestCancel(let org, _),
+            .tokenCreate(let org, _, _), .tokenList(let org), .tokenRevoke(let org, _),
+            .fieldKeyAdd(let org, _, _), .fieldKeyList(let org), .fieldKeyRevoke(let org, _):
             org
         }
     }
@@ -53,9 +67,28 @@ package enum Operation: Sendable, Equatable {
         }
     }
 
-    package var needsAdmin: Bool {
+    /// What the caller must be allowed (SPEC "Access"): field keys, listing included, are an
+    /// organizer's; tokens are the admin's alone.
+    package var access: AccessNeed {
         switch self {
-        case .repPut, .contestCreate, .contestEnd, .contestCancel: true
+        case .boards, .top, .rank, .around, .member, .contestList, .contestGet: .read
+        case .repPut, .contestCreate, .contestEnd, .contestCancel, .fieldKeyAdd, .fieldKeyList, .fieldKeyRevoke: .write
+        case .tokenCreate, .tokenList, .tokenRevoke: .admin
+        }
+    }
+
+    /// Whether the operation makes something (HTTP answers 201).
+    package var creates: Bool {
+        switch self {
+        case .contestCreate, .tokenCreate, .fieldKeyAdd: true
+        default: false
+        }
+    }
+
+    /// Whether the operation removes something (HTTP answers 204, no body).
+    package var removes: Bool {
+        switch self {
+        case .tokenRevoke, .fieldKeyRevoke: true
         default: false
         }
     }
@@ -104,9 +137,31 @@ package enum Operation: Sendable, Equatable {
             return .contestEnd(org: org, id: try required("id", fields))
         case "contest.cancel":
             return .contestCancel(org: org, id: try required("id", fields))
+        case "token.create":
+            guard let role = TokenRole(rawValue: try required("role", fields)) else {
+                throw OperationError(.badRequest, "role: must be viewer or organizer")
+            }
+            return .tokenCreate(org: org, role: role, name: try name(fields))
+        case "token.list":
+            return .tokenList(org: org)
+        case "token.revoke":
+            return .tokenRevoke(org: org, id: try required("id", fields))
+        case "field-key.add":
+            return .fieldKeyAdd(org: org, publicKey: try required("public_key", fields), name: try name(fields))
+        case "field-key.list":
+            return .fieldKeyList(org: org)
+        case "field-key.revoke":
+            return .fieldKeyRevoke(org: org, id: try required("id", fields))
         default:
             throw OperationError(.badRequest, "op: unknown operation \(op.quoted)")
         }
+    }
+
+    /// A token's or field key's name: 1 to 100 characters.
+    private static func name(_ fields: [String: String]) throws(OperationError) -> String {
+        let name = try required("name", fields)
+        guard name.unicodeScalars.count <= 100 else { throw OperationError(.badRequest, "name: must be 1 to 100 characters") }
+        return name
     }
 
     private static func required(_ field: String, _ fields: [String: String]) throws(OperationError) -> String {

@@ -8,14 +8,17 @@ import TallyStore
 /// The one implementation of every operation; the HTTP and ZeroMQ transports only translate.
 package struct Operations: Sendable {
     let reader: BoardReader
-    let adminToken: String?
+    let adminToken: AdminToken?
+    let policy: AccessPolicy
     let metrics: PrometheusCollectorRegistry
 
     var contests: ContestBook { ContestBook(reader: reader) }
+    var tokens: TokenStore { TokenStore(redis: reader.redis) }
 
-    package init(redis: RedisClient, rules: RulesBook, adminToken: String?, metrics: PrometheusCollectorRegistry) {
+    package init(redis: RedisClient, rules: RulesBook, adminToken: String?, openReads: Bool, metrics: PrometheusCollectorRegistry) {
         self.reader = BoardReader(redis: redis, rules: rules)
-        self.adminToken = adminToken
+        self.adminToken = adminToken.map(AdminToken.init)
+        self.policy = AccessPolicy(openReads: openReads, hasAdminToken: adminToken != nil)
         self.metrics = metrics
     }
 
@@ -35,7 +38,7 @@ package struct Operations: Sendable {
             // Every key of an org carries its id in a hash tag: an org outside [a-z0-9-] is
             // refused here, once for every operation of both transports.
             guard Org.isValid(operation.org) else { throw OperationError(.badRequest, "org: must be 1 to 64 characters of a-z, 0-9 and -") }
-            if operation.needsAdmin { try authorize(token) }
+            try await authorize(operation, token: token)
             return try await perform(operation)
         } catch let error as OperationError {
             outcome = "\(error.kind.httpStatus)"
@@ -99,12 +102,46 @@ package struct Operations: Sendable {
         }
     }
 
-    private func authorize(_ token: String?) throws(OperationError) {
-        guard let adminToken else {
-            throw OperationError(.forbidden, "token: admin operations are disabled (start tally-leaderboard with --admin-token)")
+    /// Checks the caller may do `operation` (SPEC "Access"): looked up afresh on every request,
+    /// one `HGET` in the token's org's slot unless the answer is known without Redis.
+    private func authorize(_ operation: Operation, token: String?) async throws {
+        switch precheck(operation, token: token) {
+        case .allowed: return
+        case .refused(let error): throw error
+        case .lookUp(let lookup): try decide(operation, caller: try lookup.caller(try await reader.redis.send(lookup.command)))
         }
-        guard let token, !token.isEmpty else { throw OperationError(.unauthorized, "token: admin operations need the admin token") }
-        guard token == adminToken else { throw OperationError(.forbidden, "token: not the admin token") }
+    }
+
+    /// What is known of a request's access before Redis is asked.
+    package enum Precheck: Sendable {
+        case allowed
+        case refused(OperationError)
+        /// The token must be looked up; `decide` then tells.
+        case lookUp(TokenStore.Lookup)
+    }
+
+    package func precheck(_ operation: Operation, token: String?) -> Precheck {
+        guard policy.needsCaller(for: operation.access) else { return .allowed }
+        let caller: Caller
+        switch TokenStore.resolve(token, admin: adminToken) {
+        case .lookUp(let lookup): return .lookUp(lookup)
+        case .known(let known): caller = known
+        }
+        do {
+            try decide(operation, caller: caller)
+            return .allowed
+        } catch {
+            return .refused(error)
+        }
+    }
+
+    /// Whether `caller` may do `operation`.
+    package func decide(_ operation: Operation, caller: Caller) throws(OperationError) {
+        do {
+            try policy.check(caller, org: operation.org, need: operation.access)
+        } catch {
+            throw OperationError(error.status == 401 ? .unauthorized : .forbidden, error.message)
+        }
     }
 
     private func perform(_ operation: Operation) async throws -> any Encodable & Sendable {
@@ -144,6 +181,24 @@ package struct Operations: Sendable {
             return try await contests.end(org: org, id: id)
         case .contestCancel(let org, let id):
             return try await contests.cancel(org: org, id: id)
+
+        case .tokenCreate(let org, let role, let name):
+            return try await tokens.create(org: org, role: role, name: name)
+        case .tokenList(let org):
+            return TokenList(tokens: try await tokens.list(org: org))
+        case .tokenRevoke(let org, let id):
+            guard try await tokens.revoke(org: org, id: id) else { throw OperationError(.notFound, "id: no token \(id.quoted) in org \(org.quoted)") }
+            return Revoked(id: id)
+
+        case .fieldKeyAdd(let org, let publicKey, let name):
+            return try await FieldKeyStore(redis: reader.redis).add(org: org, publicKey: publicKey, name: name)
+        case .fieldKeyList(let org):
+            return FieldKeyList(fieldKeys: try await FieldKeyStore(redis: reader.redis).list(org: org))
+        case .fieldKeyRevoke(let org, let id):
+            guard try await FieldKeyStore(redis: reader.redis).revoke(org: org, id: id) else {
+                throw OperationError(.notFound, "id: no field key \(id.quoted) in org \(org.quoted)")
+            }
+            return Revoked(id: id)
         }
     }
 

@@ -145,49 +145,88 @@ private final class InlineReads: @unchecked Sendable {
     func answer(_ batch: [[Data]]) -> [[Data]?] {
         let start = ContinuousClock.now
         var replies = [[Data]?](repeating: nil, count: batch.count)
-        var reads: [(index: Int, op: String, read: Operations.ScriptRead)] = []
+        /// A read to answer here; `lookup`, when its token must be looked up first (in the
+        /// same round trip); `read` nil when the token is of another org (then no board is read).
+        struct Pending {
+            let index: Int
+            let operation: Operation
+            let read: Operations.ScriptRead?
+            let lookup: TokenStore.Lookup?
+        }
+        var pending: [Pending] = []
         for (index, frames) in batch.enumerated() {
             guard frames.count >= 2 else { continue }  // not a request: `run` drops it
             let operation: Operation
+            let token: String?
             do {
-                (operation, _) = try ZMQTransport.request(frames.last!)
+                (operation, token) = try ZMQTransport.request(frames.last!)
             } catch {
                 replies[index] = frames.dropLast() + [ZMQTransport.error(error.message)]
                 continue
             }
+            guard operation.boardRead != nil, Org.isValid(operation.org) else { continue }  // `run` answers the rest
+            // Access first: a refused caller learns nothing of the org's boards.
+            let access = operations.precheck(operation, token: token)
+            if case .refused(let error) = access {
+                operations.record(operation.name, transport: "zmq", outcome: "\(error.kind.httpStatus)", since: start)
+                replies[index] = frames.dropLast() + [ZMQTransport.error(error.message)]
+                continue
+            }
+            let lookup: TokenStore.Lookup? = if case .lookUp(let lookup) = access { lookup } else { nil }
             do {
                 guard let read = try operations.scriptRead(operation) else { continue }
-                reads.append((index, operation.name, read))
+                // A token of another org is refused whatever it is: no board is read for it.
+                let sameOrg = lookup.map { $0.org == operation.org } ?? true
+                pending.append(Pending(index: index, operation: operation, read: sameOrg ? read : nil, lookup: lookup))
             } catch {
+                // A bad board or period; with a token still to look up, `run` tells which comes first.
+                guard lookup == nil else { continue }
                 operations.record(operation.name, transport: "zmq", outcome: "\(error.kind.httpStatus)", since: start)
                 replies[index] = frames.dropLast() + [ZMQTransport.error(error.message)]
             }
         }
-        guard !reads.isEmpty else { return replies }
+        guard !pending.isEmpty else { return replies }
         let answers: [Result<Data, OperationError>]
         do {
             if let downUntil, ContinuousClock.now < downUntil {
                 throw RedisError(.connection, "unavailable (retrying within \(Self.retryAfter))")
             }
-            let results = try BoardReader.replies(reads.map(\.read.call), on: redis)
-            answers = zip(reads, results).map { read, result in
+            let lookups = pending.compactMap(\.lookup)
+            let reads = pending.compactMap(\.read)
+            let (lookedUp, results) = try BoardReader.replies(reads.map(\.call), after: lookups.map(\.command), on: redis)
+            var nextLookup = lookedUp.makeIterator()
+            var nextResult = results.makeIterator()
+            answers = pending.map { item in
                 Result { () throws(OperationError) -> Data in
-                    guard case .error(let message) = result else { return try read.read.answer(result).json(ok: true) }
+                    let lookup = item.lookup.map { ($0, nextLookup.next()!) }
+                    let result = item.read.map { ($0, nextResult.next()!) }
+                    if let (lookup, reply) = lookup {
+                        do {
+                            try operations.decide(item.operation, caller: try lookup.caller(reply))
+                        } catch let error as OperationError {
+                            throw error
+                        } catch {
+                            throw OperationError(.unavailable, "\(error)")
+                        }
+                    }
+                    // No read only for a token of another org, which `decide` has refused.
+                    guard let (read, reply) = result else { throw OperationError(.forbidden, "token: not allowed") }
+                    guard case .error(let message) = reply else { return try read.answer(reply).json(ok: true) }
                     throw OperationError(.unavailable, "redis: \(message)")
                 }
             }
             downUntil = nil
         } catch {
             if downUntil == nil || ContinuousClock.now >= downUntil! { downUntil = .now + Self.retryAfter }
-            answers = reads.map { _ in .failure(OperationError(.unavailable, "\(error)")) }
+            answers = pending.map { _ in .failure(OperationError(.unavailable, "\(error)")) }
         }
-        for (read, answer) in zip(reads, answers) {
+        for (item, answer) in zip(pending, answers) {
             let (body, outcome) = switch answer {
             case .success(let json): (json, "ok")
             case .failure(let error): (ZMQTransport.error(error.message), "\(error.kind.httpStatus)")
             }
-            operations.record(read.op, transport: "zmq", outcome: outcome, since: start)
-            replies[read.index] = batch[read.index].dropLast() + [body]
+            operations.record(item.operation.name, transport: "zmq", outcome: outcome, since: start)
+            replies[item.index] = batch[item.index].dropLast() + [body]
         }
         return replies
     }

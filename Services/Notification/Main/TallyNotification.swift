@@ -61,10 +61,19 @@ struct TallyNotification: AsyncParsableCommand {
     @Option(name: .customLong("service-secret-key"), help: ArgumentHelp(ServiceKey.optionHelp))
     var serviceSecretKey: String?
 
+    @Option(name: .customLong("admin-token"), help: "The operator's token, which may open any org's streams.")
+    var adminTokenOption: String?
+    var adminToken: String? { adminTokenOption ?? Environment.value("admin-token") }
+
+    @Flag(name: .customLong("open-reads"), help: "Anyone may open streams (TALLY_OPEN_READS=true); without it a stream needs a viewer or organizer token.")
+    var openReadsFlag = false
+    var openReads: Bool { openReadsFlag || Environment.bool("open-reads", default: false) }
+
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = Environment.string("log-level", default: "info")
 
     func validate() throws {
+        _ = openReads  // reads TALLY_OPEN_READS, so that a value that is not true or false is refused below
         try Environment.validate()
         _ = try Check.logLevel(logLevel)
         try settings().validate()
@@ -98,6 +107,8 @@ struct TallyNotification: AsyncParsableCommand {
         configuration.maxStreamBoards = maxStreamBoards
         configuration.maxConnections = maxConnections
         configuration.idleTimeout = .milliseconds(idleTimeoutMs)
+        configuration.adminToken = adminToken
+        configuration.openReads = openReads
         return configuration
     }
 }

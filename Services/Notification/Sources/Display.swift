@@ -1,3 +1,4 @@
+import TallyStore
 import Synchronization
 
 /// One connected WebSocket display's outbox. The hub offers it messages without ever
@@ -8,6 +9,9 @@ package final class Display: Sendable {
     package let id: Int
     package let org: String
     package let boards: [String]
+    /// The org token the stream was opened with, looked up again while it is open (nil: the
+    /// admin token or open reads, which nothing revokes).
+    package let token: TokenStore.Lookup?
     private let capacity: Int
     private let state = Mutex(State())
 
@@ -15,8 +19,8 @@ package final class Display: Sendable {
         var queue: [String] = []
         var behind = false
         var closed = false
-        /// Why the server ends this display's stream, once it does (`end(reason:)`).
-        var ending: String?
+        /// Why the server ends this display's stream, once it does (`end(reason:code:)`).
+        var ending: (code: UInt16, reason: String)?
         var waiter: CheckedContinuation<Void, Never>?
     }
 
@@ -25,14 +29,15 @@ package final class Display: Sendable {
         case send([String])
         /// The backlog was dropped: send snapshots of every board (`Hub.snapshots(for:)`).
         case resnapshot
-        /// The server ends the stream: close it with 1013 (try again later) and this reason.
-        case end(String)
+        /// The server ends the stream: close it with this code and reason.
+        case end(code: UInt16, reason: String)
     }
 
-    package init(id: Int, org: String, boards: [String], capacity: Int) {
+    package init(id: Int, org: String, boards: [String], token: TokenStore.Lookup? = nil, capacity: Int) {
         self.id = id
         self.org = org
         self.boards = boards
+        self.token = token
         self.capacity = capacity
     }
 
@@ -63,9 +68,9 @@ package final class Display: Sendable {
         while true {
             let taken = state.withLock { state -> Work?? in
                 if state.closed { return .some(nil) }
-                if let reason = state.ending {
+                if let (code, reason) = state.ending {
                     state.closed = true
-                    return .some(.end(reason))
+                    return .some(.end(code: code, reason: reason))
                 }
                 if state.behind {
                     state.behind = false
@@ -87,10 +92,11 @@ package final class Display: Sendable {
         }
     }
 
-    /// Asks the writer to close the stream with `reason` (the display then reconnects).
-    package func end(reason: String) {
+    /// Asks the writer to close the stream with `code` and `reason`: 1013 (try again later)
+    /// makes a display reconnect; 4401 tells it its token is no longer valid.
+    package func end(reason: String, code: UInt16 = 1013) {
         let waiter = state.withLock { state in
-            state.ending = state.ending ?? reason
+            state.ending = state.ending ?? (code, reason)
             defer { state.waiter = nil }
             return state.waiter
         }

@@ -9,18 +9,23 @@ import TallyDomain
 /// tally-notification over HTTP: the TV page, the WebSocket stream, `/healthz`, `/metrics`.
 enum HTTPRoutes {
     static func router(
-        hub: Hub, source: BoardSource, metrics: NotificationMetrics, displayQueue: Int, maxStreamBoards: Int, logger: Logger
+        hub: Hub, source: BoardSource, access: StreamAccess, metrics: NotificationMetrics, displayQueue: Int, maxStreamBoards: Int,
+        logger: Logger
     ) -> Router<BasicWebSocketRequestContext> {
         let router = Router(context: BasicWebSocketRequestContext.self)
 
+        // The page holds no data: its stream checks the token it is given (`?token=`). Its
+        // address may carry that token, so the page sends no referrer anywhere.
         router.get("tv") { _, _ in
             Response(
                 status: .ok,
-                headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-cache"],
+                headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-cache", .init("Referrer-Policy")!: "no-referrer"],
                 body: .init(byteBuffer: ByteBuffer(bytes: PackageResources.tv_html)))
         }
 
-        // GET /v1/stream?org=&board=&board=: snapshots, then updates and the org's _events.
+        // GET /v1/stream?org=&board=&board=&token=: snapshots, then updates and the org's _events.
+        // Without a token it may read (`StreamAccess`), the stream is closed with 4401 or 4403
+        // and the reason, which a browser can read (a refused upgrade it could not).
         // A board that does not exist is answered on the stream (`{"type": "error"}`), so a
         // TV page can show what is wrong; a request without an org or boards is refused. A
         // stream over a cap is closed with a code and a reason a browser can read: 1008 for
@@ -30,6 +35,13 @@ enum HTTPRoutes {
             return .upgrade([:])
         } onUpgrade: { inbound, outbound, context in
             guard let (org, requested) = try? subscription(context.request, max: maxStreamBoards) else { return }
+            let held: TokenStore.Lookup?
+            switch await access.admit(context.request.uri.queryParameters["token"].map(String.init), org: org) {
+            case .admitted(let token): held = token
+            case .refused(let code, let reason):
+                try? await outbound.close(.unknown(code), reason: reason)
+                return
+            }
             guard requested.count <= maxStreamBoards else {
                 metrics.refused(.streamBoards)
                 try? await outbound.close(.policyViolation, reason: "board: at most \(maxStreamBoards) per stream")
@@ -52,7 +64,7 @@ enum HTTPRoutes {
                 boards.append((board, exists))
             }
             let display: Display
-            switch await hub.connect(org: org, boards: boards, capacity: displayQueue) {
+            switch await hub.connect(org: org, boards: boards, token: held, capacity: displayQueue) {
             case .success(let connected): display = connected
             case .failure(let refused):
                 try? await outbound.close(.unknown(1013), reason: refused.reason)
@@ -74,8 +86,8 @@ enum HTTPRoutes {
                                 for message in messages { try await outbound.writeTextMessage(message) }
                             case .resnapshot:
                                 for snapshot in await hub.snapshots(for: display) { try await outbound.writeTextMessage(snapshot) }
-                            case .end(let reason):
-                                try await outbound.close(.unknown(1013), reason: reason)
+                            case .end(let code, let reason):
+                                try await outbound.close(.unknown(code), reason: reason)
                                 return
                             }
                         } catch {

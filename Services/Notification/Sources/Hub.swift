@@ -169,7 +169,9 @@ package actor Hub: Service {
 
     /// A WebSocket display for `boards` of `org` (each with whether it exists, as checked):
     /// snapshots of each come first. Refused when the display would go over a cap.
-    func connect(org: String, boards checked: [(name: String, exists: Bool)], capacity: Int) -> Result<Display, RefusedDisplay> {
+    func connect(
+        org: String, boards checked: [(name: String, exists: Bool)], token: TokenStore.Lookup? = nil, capacity: Int
+    ) -> Result<Display, RefusedDisplay> {
         if displays.count >= limits.maxDisplays { return refuse(.displays, "displays: this server has its \(limits.maxDisplays); try again later") }
         if orgDisplays[org, default: 0] >= limits.maxOrgDisplays {
             return refuse(.orgDisplays, "displays: this org has its \(limits.maxOrgDisplays); try again later")
@@ -178,7 +180,7 @@ package actor Hub: Service {
         if live.count + added > limits.maxBoards {
             return refuse(.watchedBoards, "boards: this server watches its \(limits.maxBoards); try again later")
         }
-        let display = Display(id: nextDisplayID, org: org, boards: checked.map(\.name), capacity: capacity)
+        let display = Display(id: nextDisplayID, org: org, boards: checked.map(\.name), token: token, capacity: capacity)
         nextDisplayID += 1
         displays[display.id] = display
         orgDisplays[org, default: 0] += 1
@@ -220,6 +222,11 @@ package actor Hub: Service {
             watched.waitingDisplays.remove(display.id)
             store(watched, at: key)
         }
+    }
+
+    /// The open displays that hold an org token, for `TokenWatch` to check again.
+    func heldTokens() -> [(Display, TokenStore.Lookup)] {
+        displays.values.compactMap { display in display.token.map { (display, $0) } }
     }
 
     /// A display asked for a fresh snapshot of one of its boards (after a gap).

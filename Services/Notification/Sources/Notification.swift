@@ -30,9 +30,11 @@ package func buildNotification(configuration: NotificationConfiguration, logger:
     logger.info("listening", metadata: [
         "changes": "\(feed.endpoint)", "displays": "\(bus.endpoint)",
         "http": "\(configuration.httpHost):\(configuration.httpPort)", "redis": "\(configuration.redis.redactedURL)",
+        "reads": "\(configuration.openReads ? "open" : "need a token")",
     ])
+    let access = StreamAccess(redis: redis, adminToken: configuration.adminToken, openReads: configuration.openReads)
     let router = HTTPRoutes.router(
-        hub: hub, source: source, metrics: metrics, displayQueue: configuration.displayQueue,
+        hub: hub, source: source, access: access, metrics: metrics, displayQueue: configuration.displayQueue,
         maxStreamBoards: configuration.maxStreamBoards, logger: logger)
     let webSocketResponder = router.buildResponder()
     let connections = ConnectionCount(
@@ -51,7 +53,10 @@ package func buildNotification(configuration: NotificationConfiguration, logger:
             address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "tally-notification"),
         // Stopped in the reverse order of this list: what feeds the hub stops first, then the hub
         // (its last updates still go out), then the displays' socket, then Redis.
-        services: (zap.map { [$0] } ?? []) + [redis, bus, hub, feed, Sweeper(hub: hub, interval: configuration.sweepInterval)],
+        services: (zap.map { [$0] } ?? []) + [
+            redis, bus, hub, feed, Sweeper(hub: hub, interval: configuration.sweepInterval),
+            TokenWatch(hub: hub, redis: redis, interval: configuration.tokenCheckInterval, logger: logger),
+        ],
         logger: logger)
 }
 

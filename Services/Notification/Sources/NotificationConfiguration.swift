@@ -38,6 +38,12 @@ package struct NotificationConfiguration: Sendable {
     /// A connection that sends nothing for this long is closed; WebSocket displays are pinged
     /// every half of it, and a browser's answer counts.
     package var idleTimeout: Duration = .seconds(60)
+    /// The operator's token, which may open any org's streams; nil: none.
+    package var adminToken: String?
+    /// Anyone may open streams; without it a stream needs a viewer or organizer token.
+    package var openReads = false
+    /// How often the tokens of open streams are looked up again (a revoked one's stream closes).
+    package var tokenCheckInterval: Duration = .seconds(2)
 
     package init() {}
 
@@ -57,6 +63,7 @@ package struct NotificationConfiguration: Sendable {
         try Check.within(1...1_000, maxStreamBoards, "max-stream-boards")
         try Check.within(1...1_000_000, maxConnections, "max-connections")
         try Check.within(100...86_400_000, Int(idleTimeout.milliseconds), "idle-timeout-ms")
+        if adminToken?.isEmpty == true { throw ConfigurationError(option: "admin-token", problem: "must not be empty (leave it unset for none)") }
     }
 }
 
