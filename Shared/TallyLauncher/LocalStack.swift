@@ -94,7 +94,7 @@ package struct LocalStack: Sendable {
         switch service {
         case .notification:
             // Its changes endpoint takes no authentication: local publishers only.
-            arguments = ["--changes", "tcp://127.0.0.1:\(notifyPort)", "--displays", "tcp://\(zmqHost):\(displaysPort)"]
+            arguments = ["--changes", "tcp://127.0.0.1:\(notifyPort)", "--displays", "tcp://\(openReads ? zmqHost : "127.0.0.1"):\(displaysPort)"]
                 + httpHost + ["--http-port", String(tvPort)]
         case .ingestion:
             arguments = ["--frontend", "tcp://\(zmqHost):\(ingestionPort)", "--backend", "tcp://127.0.0.1:\(workerPort)"]

@@ -64,7 +64,7 @@ extension Check {
         guard !isSet, !isLoopback(endpoint) else { return }
         throw ConfigurationError(
             option: option,
-            problem: "\(endpoint.quoted) listens beyond this machine; without --\(keyOption) it may listen on loopback only (tcp://127.0.0.1:port, ipc:// or inproc://)")
+            problem: "\(endpoint.quoted) listens beyond this machine, and takes no credentials; without --\(keyOption) it may listen on loopback only (tcp://127.0.0.1:port, ipc:// or inproc://)")
     }
 }
 

@@ -28,8 +28,10 @@ import Testing
         ("tally-notification", [], ["TALLY_REDIS_URL": "redis://h:99999"], "--redis-url: port 99999 is out of range"),
         ("tally-notification", ["--displays", "tcp://127.0.0.1"], [:], "--displays: 'tcp://127.0.0.1' has no port"),
         // The stack's own sockets take no authentication without the service key: loopback only.
-        ("tally-ingestion", ["--backend", "tcp://*:5556"], [:], "--backend: 'tcp://*:5556' listens beyond this machine; without --service-secret-key it may listen on loopback only"),
-        ("tally-notification", ["--changes", "tcp://0.0.0.0:5557"], [:], "--changes: 'tcp://0.0.0.0:5557' listens beyond this machine; without --service-secret-key"),
+        ("tally-ingestion", ["--backend", "tcp://*:5556"], [:], "--backend: 'tcp://*:5556' listens beyond this machine, and takes no credentials; without --service-secret-key it may listen on loopback only"),
+        ("tally-notification", ["--changes", "tcp://0.0.0.0:5557"], [:], "--changes: 'tcp://0.0.0.0:5557' listens beyond this machine, and takes no credentials; without --service-secret-key"),
+        // ZeroMQ displays present no token: beyond loopback only when reads are open to anyone.
+        ("tally-notification", ["--displays", "tcp://*:5560"], [:], "--displays: 'tcp://*:5560' listens beyond this machine, and takes no credentials; without --open-reads"),
         ("tally-scoring", [], ["TALLY_SERVICE_SECRET_KEY": "short"], "--service-secret-key: must be a CURVE secret key, 40 characters of Z85"),
         ("tally-ingestion", ["--curve-secret-key", "not-a-key"], [:], "--curve-secret-key: must be a CURVE secret key, 40 characters of Z85"),
         // Open reads are only ever switched on by a clear yes.

@@ -8,8 +8,9 @@ package struct NotificationConfiguration: Sendable {
     package var changesEndpoint = "tcp://127.0.0.1:5557"
     /// The stack's own key pair: the changes socket admits only publishers with it.
     package var serviceKey: ServiceKey?
-    /// Where ZeroMQ displays subscribe (XPUB, bound).
-    package var displaysEndpoint = "tcp://*:5560"
+    /// Where ZeroMQ displays subscribe (XPUB, bound). A subscriber presents no token, so it
+    /// listens beyond loopback only with `openReads`.
+    package var displaysEndpoint = "tcp://127.0.0.1:5560"
     package var httpHost = "0.0.0.0"
     package var httpPort = 8090
     package var redis = RedisConfiguration()
@@ -52,6 +53,7 @@ package struct NotificationConfiguration: Sendable {
         try Check.endpoint(changesEndpoint, "changes")
         try Check.loopbackOnly(changesEndpoint, "changes", unlessSet: "service-secret-key", isSet: serviceKey != nil)
         try Check.endpoint(displaysEndpoint, "displays")
+        try Check.loopbackOnly(displaysEndpoint, "displays", unlessSet: "open-reads", isSet: openReads)
         try Check.port(httpPort, "http-port")
         try Check.directory(rulesDirectory, "rules")
         try Check.within(1...1000, top, "top")
