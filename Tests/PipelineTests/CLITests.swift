@@ -166,6 +166,14 @@ import Glibc
             let top = try tally(["top", "points:today:reps", "--leaderboard", leaderboard])
             return (top.firstMatch(of: /(\d+) on the board/).map { Int($0.1)! } ?? 0) >= 10
         }
+        // Given no admin token, tally up made one and keeps it under its data directory, where
+        // the CLI can read it (TALLY_ADMIN_TOKEN_FILE) to register a field key.
+        let kept = stack.directory.appendingPathComponent("data/admin-token").path
+        #expect(up.output.contains("admin token                 in \(kept)"), "\(up.output)")
+        let withKept = try ChildProcess(
+            try stack.binary("tally"), ["field-key", "add", "--leaderboard", leaderboard, "--public-key", "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7", "--name", "Lobby"],
+            environment: ["TALLY_ADMIN_TOKEN_FILE": kept], logFile: stack.directory.appendingPathComponent("kept.log"))
+        #expect(withKept.wait() == 0 && withKept.output.contains("registered fk-"), "\(withKept.output)")
         let contests = try tally(["contest", "list", "--leaderboard", leaderboard])
         #expect(contests.contains("running") && contests.contains("Demo Door Blitz"), "\(contests)")
 

@@ -26,7 +26,7 @@ struct Up: ParsableCommand {
     @Option(help: "Port for the local redis-server.") var redisPort = Environment.int("redis-port", default: 6379)
     @Option(help: "Where the local redis-server keeps its data.") var dataDir = Environment.string("data-dir", default: "data")
     @Option(help: "How many tally-scoring workers.") var scoringWorkers = Environment.int("scoring-workers", default: 1)
-    @Option(name: .customLong("admin-token"), help: "The admin token: org tokens, contests, the rep directory, in every org.") var adminTokenOption: String?
+    @Option(name: .customLong("admin-token"), help: "The admin token: org tokens, field keys, contests, the rep directory, in every org. Unset: one made once and kept in <data-dir>/admin-token.") var adminTokenOption: String?
     var adminToken: String? { adminTokenOption ?? Environment.value("admin-token") }
     @Option(name: .customLong("rules"), help: "Directory of per-org rules files.") var rulesOption: String?
     var rules: String? { rulesOption ?? Environment.value("rules") }
@@ -73,8 +73,9 @@ struct Up: ParsableCommand {
                 redisURL = redis.url
             }
 
-            // The demo creates its contest, so it needs a token even when none was given.
-            let token = adminToken ?? (demo ? UUID().uuidString : nil)
+            // Someone must be able to mint tokens and register field keys: the operator's admin
+            // token, or else one kept under the data directory (the demo's contest uses it too).
+            let token = try adminToken ?? keptAdminToken()
             var stack = LocalStack(
                 redisURL: redisURL, interfaces: .all, ingestionPort: ingestionPort, workerPort: workerPort, notifyPort: notifyPort,
                 leaderboardPort: leaderboardPort, httpPort: httpPort, displaysPort: displaysPort, tvPort: tvPort,
@@ -93,7 +94,7 @@ struct Up: ParsableCommand {
             let ingestion = stack.ingestionEndpoint
             let leaderboard = stack.leaderboardEndpoint
 
-            let demoContest = demo ? try startDemo(stack: stack, token: token!) : nil
+            let demoContest = demo ? try startDemo(stack: stack, token: token) : nil
             let tvBoards = demo ? "&board=points:today:reps&board=points:today:teams&board=contest:\(demoContest!)" : "&board=points:today:reps"
             log("""
                 ready
@@ -104,6 +105,7 @@ struct Up: ParsableCommand {
                   boards and contests (ZMQ)   \(leaderboard)
                   live updates (ZMQ SUB)      tcp://127.0.0.1:\(displaysPort)  (topics <org>/<board>, <org>/_events)
                   Redis                       \(redisURL)
+                  admin token                 \(adminToken == nil ? "in \(keptAdminTokenFile.path) (TALLY_ADMIN_TOKEN_FILE=\(keptAdminTokenFile.path) tally token create ...)" : "as given")
                   reads                       \(demo ? "open to anyone (--demo)" : "need a token: the TV page's is a viewer token of org default")
                 Ctrl-C stops everything.
                 """)
@@ -133,6 +135,23 @@ struct Up: ParsableCommand {
     /// The viewer token of org `default` that the printed TV page uses: kept under the data
     /// directory (readable by its owner only) and used again while Redis still knows it, so
     /// restarts don't pile up tokens; made anew otherwise.
+    private var keptAdminTokenFile: URL { URL(fileURLWithPath: dataDir).appendingPathComponent("admin-token") }
+
+    /// The admin token kept under the data directory, made (256 random bits) on first start.
+    private func keptAdminToken() throws -> String {
+        let file = keptAdminTokenFile
+        if let text = try? String(contentsOf: file, encoding: .utf8), !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let token = randomHex(bytes: 32)
+        try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+        guard FileManager.default.createFile(atPath: file.path, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw ValidationError("cannot write \(file.path)")
+        }
+        log("made an admin token, kept in \(file.path)")
+        return token
+    }
+
     private func tvToken(redisURL: String) throws -> String {
         let file = URL(fileURLWithPath: dataDir).appendingPathComponent("tv-token")
         let connection = try RedisConnection(url: redisURL)
@@ -172,7 +191,7 @@ struct Up: ParsableCommand {
         }
         thread.name = "demo"
         thread.start()
-        log("demo: 40 simulated reps in 5 teams send about 8 activities a second; contest 'Demo Door Blitz' runs 30 minutes; admin token \(token)")
+        log("demo: 40 simulated reps in 5 teams send about 8 activities a second; contest 'Demo Door Blitz' runs 30 minutes")
         return id
     }
 
