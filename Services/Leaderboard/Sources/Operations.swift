@@ -38,8 +38,19 @@ package struct Operations: Sendable {
             // Every key of an org carries its id in a hash tag: an org outside [a-z0-9-] is
             // refused here, once for every operation of both transports.
             guard Org.isValid(operation.org) else { throw OperationError(.badRequest, "org: must be 1 to 64 characters of a-z, 0-9 and -") }
-            try await authorize(operation, token: token)
-            return try await perform(operation)
+            switch precheck(operation, token: token) {
+            case .allowed:
+                return try await perform(operation)
+            case .refused(let error):
+                throw error
+            case .lookUp(let lookup):
+                // A metric board's read of the token's own org goes with its look-up.
+                if lookup.org == operation.org, let read = try? scriptRead(operation) {
+                    return try await lookUpAndRead(operation, lookup, read)
+                }
+                try decide(operation, caller: try lookup.caller(try await reader.redis.send(lookup.command)))
+                return try await perform(operation)
+            }
         } catch let error as OperationError {
             outcome = "\(error.kind.httpStatus)"
             throw error
@@ -102,17 +113,19 @@ package struct Operations: Sendable {
         }
     }
 
-    /// Checks the caller may do `operation` (SPEC "Access"): looked up afresh on every request,
-    /// one `HGET` in the token's org's slot unless the answer is known without Redis.
-    private func authorize(_ operation: Operation, token: String?) async throws {
-        switch precheck(operation, token: token) {
-        case .allowed: return
-        case .refused(let error): throw error
-        case .lookUp(let lookup): try decide(operation, caller: try lookup.caller(try await reader.redis.send(lookup.command)))
+    /// A token's look-up and the board read it asks for, in one round trip; the read's answer
+    /// only once the token is found to allow it.
+    private func lookUpAndRead(_ operation: Operation, _ lookup: TokenStore.Lookup, _ read: ScriptRead) async throws -> any Encodable & Sendable {
+        let call = read.call
+        let (lookedUp, replies) = try await reader.redis.withConnection { connection in
+            try BoardReader.replies([call], after: [lookup.command], on: connection)
         }
+        try decide(operation, caller: try lookup.caller(lookedUp[0]))
+        return try read.answer(try replies[0].throwingError())
     }
 
-    /// What is known of a request's access before Redis is asked.
+    /// What is known of a request's access before Redis is asked (SPEC "Access"): a token is
+    /// looked up afresh on every request, one `HGET` in its org's slot, never cached.
     package enum Precheck: Sendable {
         case allowed
         case refused(OperationError)
