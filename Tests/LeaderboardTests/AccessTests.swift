@@ -157,6 +157,9 @@ import ZeroMQ
         }
         #expect(list.body.firstMatch(of: /[0-9a-f]{64}/) == nil, "no hash either: \(list.body)")
         #expect(try http("GET", "/v1/orgs/other/tokens", token: admin).json["tokens"] as? [Any] != nil)
+        // The log records what was made, by id; never a value.
+        #expect(stack.logs.contains("id=\(lobby.id)") && stack.logs.contains("token created"))
+        #expect(!stack.logs.contains(String(lobby.token.suffix(43))) && !stack.logs.contains(String(manager.token.suffix(43))))
 
         // Redis holds the tokens' hashes only: no key, field or value anywhere has a value's text.
         let redis = stack.redis.connection()

@@ -11,15 +11,20 @@ package struct Operations: Sendable {
     let adminToken: AdminToken?
     let policy: AccessPolicy
     let metrics: PrometheusCollectorRegistry
+    /// Where credentials made and revoked are recorded (ids, never values).
+    let logger: Logger
 
     var contests: ContestBook { ContestBook(reader: reader) }
     var tokens: TokenStore { TokenStore(redis: reader.redis) }
 
-    package init(redis: RedisClient, rules: RulesBook, adminToken: String?, openReads: Bool, metrics: PrometheusCollectorRegistry) {
+    package init(
+        redis: RedisClient, rules: RulesBook, adminToken: String?, openReads: Bool, metrics: PrometheusCollectorRegistry, logger: Logger
+    ) {
         self.reader = BoardReader(redis: redis, rules: rules)
         self.adminToken = adminToken.map(AdminToken.init)
         self.policy = AccessPolicy(openReads: openReads, hasAdminToken: adminToken != nil)
         self.metrics = metrics
+        self.logger = logger
     }
 
     private static var requests: MetricNameDescriptor {
@@ -196,21 +201,27 @@ package struct Operations: Sendable {
             return try await contests.cancel(org: org, id: id)
 
         case .tokenCreate(let org, let role, let name):
-            return try await tokens.create(org: org, role: role, name: name)
+            let minted = try await tokens.create(org: org, role: role, name: name)
+            logger.notice("token created", metadata: ["org": "\(org)", "id": "\(minted.id)", "role": "\(role.rawValue)"])
+            return minted
         case .tokenList(let org):
             return TokenList(tokens: try await tokens.list(org: org))
         case .tokenRevoke(let org, let id):
             guard try await tokens.revoke(org: org, id: id) else { throw OperationError(.notFound, "id: no token \(id.quoted) in org \(org.quoted)") }
+            logger.notice("token revoked", metadata: ["org": "\(org)", "id": "\(id)"])
             return Revoked(id: id)
 
         case .fieldKeyAdd(let org, let publicKey, let name):
-            return try await FieldKeyStore(redis: reader.redis).add(org: org, publicKey: publicKey, name: name)
+            let key = try await FieldKeyStore(redis: reader.redis).add(org: org, publicKey: publicKey, name: name)
+            logger.notice("field key registered", metadata: ["org": "\(org)", "id": "\(key.id)", "public-key": "\(publicKey)"])
+            return key
         case .fieldKeyList(let org):
             return FieldKeyList(fieldKeys: try await FieldKeyStore(redis: reader.redis).list(org: org))
         case .fieldKeyRevoke(let org, let id):
             guard try await FieldKeyStore(redis: reader.redis).revoke(org: org, id: id) else {
                 throw OperationError(.notFound, "id: no field key \(id.quoted) in org \(org.quoted)")
             }
+            logger.notice("field key revoked", metadata: ["org": "\(org)", "id": "\(id)"])
             return Revoked(id: id)
         }
     }
