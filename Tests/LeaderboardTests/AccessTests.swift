@@ -86,6 +86,12 @@ import ZeroMQ
             #expect(try http("GET", path, token: stranger.token).status == 403, "\(path)")
             #expect(try http("GET", path, token: viewer.token).status == 200, "\(path)")
         }
+        // Access is decided before the board is looked at: a refused caller learns nothing of it.
+        let unknownBoard = "/v1/orgs/acme/boards/karma:today:reps"
+        #expect(try http("GET", unknownBoard).status == 401)
+        #expect(try http("GET", unknownBoard, token: stranger.token).status == 403)
+        #expect(try http("GET", unknownBoard, token: "tly_acme_" + String(repeating: "A", count: 43)).status == 401)
+        #expect(try http("GET", unknownBoard, token: viewer.token).status == 404)
         // /healthz and /metrics stay open, for probes and scrapers.
         #expect(try http("GET", "/healthz").status == 200)
     }
@@ -151,6 +157,9 @@ import ZeroMQ
         }
         #expect(list.body.firstMatch(of: /[0-9a-f]{64}/) == nil, "no hash either: \(list.body)")
         #expect(try http("GET", "/v1/orgs/other/tokens", token: admin).json["tokens"] as? [Any] != nil)
+        // The log records what was made, by id; never a value.
+        #expect(stack.logs.contains("id=\(lobby.id)") && stack.logs.contains("token created"))
+        #expect(!stack.logs.contains(String(lobby.token.suffix(43))) && !stack.logs.contains(String(manager.token.suffix(43))))
 
         // Redis holds the tokens' hashes only: no key, field or value anywhere has a value's text.
         let redis = stack.redis.connection()
@@ -211,6 +220,9 @@ import ZeroMQ
         let read = try request(top.merging(["token": viewer]) { $1 })
         #expect((read["entries"] as? [[String: Any]])?.map { $0["member"] as? String } == ["ana", "bo"])
         #expect(try request(["op": "contest.list", "org": "acme"])["error"] as? String != nil)
+        let unknownBoard: [String: Any] = ["op": "top", "org": "acme", "board": "karma:today:reps"]
+        #expect(try request(unknownBoard.merging(["token": stranger]) { $1 })["error"] as? String == "token: a token of org 'other' may not be used for org 'acme'")
+        #expect((try request(unknownBoard.merging(["token": viewer]) { $1 })["error"] as? String)?.hasPrefix("board: unknown board") == true)
         #expect(try request(["op": "contest.list", "org": "acme", "token": viewer])["ok"] as? Bool == true)
 
         let put: [String: Any] = ["op": "rep.put", "org": "acme", "rep": "bo", "name": "Bo"]

@@ -13,16 +13,14 @@ import Glibc
         let ports = (
             redis: freePort(), ingestion: freePort(), workers: freePort(), notify: freePort(), zmq: freePort(), http: freePort(),
             displays: freePort(), tv: freePort())
-        let up = try ChildProcess(
-            try stack.binary("tally"),
-            [
-                "up", "--data-dir", stack.directory.appendingPathComponent("data").path, "--redis-port", String(ports.redis),
-                "--ingestion-port", String(ports.ingestion), "--worker-port", String(ports.workers),
-                "--notify-port", String(ports.notify), "--leaderboard-port", String(ports.zmq),
-                "--http-port", String(ports.http), "--displays-port", String(ports.displays), "--tv-port", String(ports.tv),
-                "--scoring-workers", "2", "--admin-token", "tok",
-            ],
-            logFile: stack.directory.appendingPathComponent("up.log"))
+        let arguments = [
+            "up", "--data-dir", stack.directory.appendingPathComponent("data").path, "--redis-port", String(ports.redis),
+            "--ingestion-port", String(ports.ingestion), "--worker-port", String(ports.workers),
+            "--notify-port", String(ports.notify), "--leaderboard-port", String(ports.zmq),
+            "--http-port", String(ports.http), "--displays-port", String(ports.displays), "--tv-port", String(ports.tv),
+            "--scoring-workers", "2", "--admin-token", "tok",
+        ]
+        let up = try ChildProcess(try stack.binary("tally"), arguments, logFile: stack.directory.appendingPathComponent("up.log"))
         try wait("tally up to be ready", seconds: 60) { up.output.contains("[tally] ready") || !up.isRunning }
         #expect(up.isRunning, "\(up.output)")
         #expect(up.output.contains("TV page                     http://127.0.0.1:\(ports.tv)/tv?org=default&board=points:today:reps&token=tly_default_"))
@@ -132,6 +130,14 @@ import Glibc
         up.signal(SIGTERM)
         #expect(up.wait() == 0, "\(up.output)")
         #expect(up.output.contains("[tally] stopped"))
+
+        // Started again on the same data: the same TV token, not a new one each time.
+        let again = try ChildProcess(try stack.binary("tally"), arguments, logFile: stack.directory.appendingPathComponent("up-again.log"))
+        try wait("tally up to be ready again", seconds: 60) { again.output.contains("[tally] ready") || !again.isRunning }
+        #expect(again.output.firstMatch(of: /&token=(tly_default_[A-Za-z0-9_-]{43})/).map { String($0.1) } == viewer, "\(again.output)")
+        #expect(!again.output.contains("made a viewer token"))
+        again.signal(SIGTERM)
+        #expect(again.wait() == 0, "\(again.output)")
         for port in [ports.redis, ports.ingestion, ports.workers, ports.notify, ports.zmq, ports.http, ports.displays, ports.tv] {
             #expect(!isListening(port: port), "port \(port) still open")
         }

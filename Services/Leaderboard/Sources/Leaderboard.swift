@@ -15,7 +15,9 @@ package func buildLeaderboard(
     let rules = try RulesBook.load(directory: configuration.rulesDirectory)
     let metrics = PrometheusCollectorRegistry()
     let redis = RedisClient(configuration.redis, label: "leaderboard", connections: configuration.redisConnections)
-    let operations = Operations(redis: redis, rules: rules, adminToken: configuration.adminToken, openReads: configuration.openReads, metrics: metrics)
+    let operations = Operations(
+        redis: redis, rules: rules, adminToken: configuration.adminToken, openReads: configuration.openReads, metrics: metrics,
+        logger: logger)
     let zmq = try ZMQTransport(
         endpoint: configuration.zmqEndpoint, maxMessageSize: configuration.maxMessageSize,
         concurrency: configuration.zmqConcurrency, operations: operations, logger: logger)

@@ -11,15 +11,20 @@ package struct Operations: Sendable {
     let adminToken: AdminToken?
     let policy: AccessPolicy
     let metrics: PrometheusCollectorRegistry
+    /// Where credentials made and revoked are recorded (ids, never values).
+    let logger: Logger
 
     var contests: ContestBook { ContestBook(reader: reader) }
     var tokens: TokenStore { TokenStore(redis: reader.redis) }
 
-    package init(redis: RedisClient, rules: RulesBook, adminToken: String?, openReads: Bool, metrics: PrometheusCollectorRegistry) {
+    package init(
+        redis: RedisClient, rules: RulesBook, adminToken: String?, openReads: Bool, metrics: PrometheusCollectorRegistry, logger: Logger
+    ) {
         self.reader = BoardReader(redis: redis, rules: rules)
         self.adminToken = adminToken.map(AdminToken.init)
         self.policy = AccessPolicy(openReads: openReads, hasAdminToken: adminToken != nil)
         self.metrics = metrics
+        self.logger = logger
     }
 
     private static var requests: MetricNameDescriptor {
@@ -38,8 +43,19 @@ package struct Operations: Sendable {
             // Every key of an org carries its id in a hash tag: an org outside [a-z0-9-] is
             // refused here, once for every operation of both transports.
             guard Org.isValid(operation.org) else { throw OperationError(.badRequest, "org: must be 1 to 64 characters of a-z, 0-9 and -") }
-            try await authorize(operation, token: token)
-            return try await perform(operation)
+            switch precheck(operation, token: token) {
+            case .allowed:
+                return try await perform(operation)
+            case .refused(let error):
+                throw error
+            case .lookUp(let lookup):
+                // A metric board's read of the token's own org goes with its look-up.
+                if lookup.org == operation.org, let read = try? scriptRead(operation) {
+                    return try await lookUpAndRead(operation, lookup, read)
+                }
+                try decide(operation, caller: try lookup.caller(try await reader.redis.send(lookup.command)))
+                return try await perform(operation)
+            }
         } catch let error as OperationError {
             outcome = "\(error.kind.httpStatus)"
             throw error
@@ -102,17 +118,19 @@ package struct Operations: Sendable {
         }
     }
 
-    /// Checks the caller may do `operation` (SPEC "Access"): looked up afresh on every request,
-    /// one `HGET` in the token's org's slot unless the answer is known without Redis.
-    private func authorize(_ operation: Operation, token: String?) async throws {
-        switch precheck(operation, token: token) {
-        case .allowed: return
-        case .refused(let error): throw error
-        case .lookUp(let lookup): try decide(operation, caller: try lookup.caller(try await reader.redis.send(lookup.command)))
+    /// A token's look-up and the board read it asks for, in one round trip; the read's answer
+    /// only once the token is found to allow it.
+    private func lookUpAndRead(_ operation: Operation, _ lookup: TokenStore.Lookup, _ read: ScriptRead) async throws -> any Encodable & Sendable {
+        let call = read.call
+        let (lookedUp, replies) = try await reader.redis.withConnection { connection in
+            try BoardReader.replies([call], after: [lookup.command], on: connection)
         }
+        try decide(operation, caller: try lookup.caller(lookedUp[0]))
+        return try read.answer(try replies[0].throwingError())
     }
 
-    /// What is known of a request's access before Redis is asked.
+    /// What is known of a request's access before Redis is asked (SPEC "Access"): a token is
+    /// looked up afresh on every request, one `HGET` in its org's slot, never cached.
     package enum Precheck: Sendable {
         case allowed
         case refused(OperationError)
@@ -183,21 +201,27 @@ package struct Operations: Sendable {
             return try await contests.cancel(org: org, id: id)
 
         case .tokenCreate(let org, let role, let name):
-            return try await tokens.create(org: org, role: role, name: name)
+            let minted = try await tokens.create(org: org, role: role, name: name)
+            logger.notice("token created", metadata: ["org": "\(org)", "id": "\(minted.id)", "role": "\(role.rawValue)"])
+            return minted
         case .tokenList(let org):
             return TokenList(tokens: try await tokens.list(org: org))
         case .tokenRevoke(let org, let id):
             guard try await tokens.revoke(org: org, id: id) else { throw OperationError(.notFound, "id: no token \(id.quoted) in org \(org.quoted)") }
+            logger.notice("token revoked", metadata: ["org": "\(org)", "id": "\(id)"])
             return Revoked(id: id)
 
         case .fieldKeyAdd(let org, let publicKey, let name):
-            return try await FieldKeyStore(redis: reader.redis).add(org: org, publicKey: publicKey, name: name)
+            let key = try await FieldKeyStore(redis: reader.redis).add(org: org, publicKey: publicKey, name: name)
+            logger.notice("field key registered", metadata: ["org": "\(org)", "id": "\(key.id)", "public-key": "\(publicKey)"])
+            return key
         case .fieldKeyList(let org):
             return FieldKeyList(fieldKeys: try await FieldKeyStore(redis: reader.redis).list(org: org))
         case .fieldKeyRevoke(let org, let id):
             guard try await FieldKeyStore(redis: reader.redis).revoke(org: org, id: id) else {
                 throw OperationError(.notFound, "id: no field key \(id.quoted) in org \(org.quoted)")
             }
+            logger.notice("field key revoked", metadata: ["org": "\(org)", "id": "\(id)"])
             return Revoked(id: id)
         }
     }
