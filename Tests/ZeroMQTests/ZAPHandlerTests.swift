@@ -51,6 +51,32 @@ import ZeroMQ
         #expect(asked.contains { $0.publicKey == admitted.publicKey && $0.address == "127.0.0.1" })
     }
 
+    /// A handler that cannot decide at once (a key to look up) answers later, from another
+    /// thread; the handshake waits for it, and another peer is answered meanwhile.
+    @Test func aLaterAnswerAdmitsThePeerThatWaitedAndOthersAreNotHeldUp() throws {
+        let handler = try ZAPHandler(context: context) { [admitted] request in
+            guard request.publicKey == admitted.publicKey else { return .allow(userID: "at once") }
+            let answer = request.answer
+            Thread.detachNewThread {
+                Thread.sleep(forTimeInterval: 1)
+                answer(.allow(userID: "later"))
+            }
+            return nil
+        }
+        defer { handler.stop() }
+        let (router, endpoint) = try router(domain: "field")
+        let waiting = try dealer(admitted, to: endpoint)
+        try waiting.send(Data("waited".utf8))
+        let other = try dealer(stranger, to: endpoint)
+        try other.send(Data("answered at once".utf8))
+
+        let first = try #require(try router.receiveWithUserID())
+        #expect(first.userID == "at once", "the waiting handshake held up the other")
+        let second = try #require(try router.receiveWithUserID(), "the peer that waited never got in")
+        #expect(second.userID == "later")
+        #expect(second.frames.last.map { String(decoding: $0, as: UTF8.self) } == "waited")
+    }
+
     @Test func theKeyIsDerivedFromTheSecretKey() throws {
         #expect(CurveKeyPair(secretKey: server.secretKey) == server)
         #expect(CurveKeyPair(secretKey: "too short") == nil)

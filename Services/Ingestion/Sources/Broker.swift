@@ -128,10 +128,11 @@ final class Broker {
         // admitted is refused from the next refresh of the keys on.
         var org: String?
         if let fieldKeys {
-            guard let key, let keyOrg = fieldKeys.org(of: key) else {
-                return reply(envelope, IngestReply(ok: false, error: "key: this key is not registered (or was revoked)"))
+            switch key.map({ fieldKeys.standing(of: $0) }) ?? .notRegistered {
+            case .org(let keyOrg): org = keyOrg
+            case .notRegistered: return reply(envelope, IngestReply(ok: false, error: "key: this key is not registered (or was revoked)"))
+            case .unknown: return reply(envelope, unavailable)  // the keys can't be read now: nothing is taken on an old set
             }
-            org = keyOrg
         }
         // Refused before it costs a decode: over its client's bounds, or the queue's.
         guard queue.admits(body.count, from: envelope[0]) else {

@@ -1,4 +1,3 @@
-import Dispatch
 import Logging
 import Redis
 import Synchronization
@@ -10,11 +9,48 @@ import ZeroMQ
 /// whole from Redis at start and again whenever the index's version moves, which is looked
 /// at every `refreshInterval`. The ZAP handler admits a handshake by it, and the broker checks
 /// every request's key against it, so a revoked key is refused on connections already open
-/// within one refresh. While Redis cannot be reached the last set read stays in force.
+/// within one refresh.
+///
+/// The ZAP handler never waits on Redis: a handshake whose key is not known here waits (the
+/// handler answers it later) while the key is looked up in the background, and handshakes
+/// that come before the first read of the set wait for it. A refusal is for good (libzmq does
+/// not retry it), so nothing is refused for not knowing yet. Once reads have failed for
+/// `staleAfter`, requests are answered unavailable rather than taken on a set that may have
+/// revoked keys in it; handshakes are still decided by the last set read.
 final class FieldKeys: Sendable {
     static let refreshInterval: Duration = .seconds(1)
+    /// How long the set read last stays in force while Redis cannot be read.
+    static let staleAfter: Int64 = 5_000
+    /// Look-ups of unknown keys started per second, at most; beyond, unknown keys are told to
+    /// try again unasked, so a flood of invented keys costs Redis little.
+    static let maxLookUpsPerSecond = 20
+    /// Keys Redis said are not registered, remembered until the set changes (at most this many).
+    static let maxRefused = 10_000
 
-    private let orgs = Mutex<[String: String]>([:])
+    /// What the broker makes of a request's key.
+    enum Standing: Equatable {
+        case org(String)
+        case notRegistered
+        /// The set is not known now (never read, or not read for `staleAfter`).
+        case unknown
+    }
+
+    private struct State {
+        var orgs: [String: String] = [:]
+        /// Moves with every read of the whole set: a look-up that began before one does not
+        /// write what it found over it (a revocation may be in the newer read).
+        var generation = 0
+        var readAt: Int64?
+        var refused: Set<String> = []
+        var lookUpSecond: Int64 = 0
+        var lookUpsThisSecond = 0
+        /// Handshakes that came before the first read, answered by it.
+        var awaitingFirstRead: [(key: String, answer: @Sendable (ZAPHandler.Decision) -> Void)] = []
+    }
+    /// Handshakes that may wait for the first read, at most.
+    static let maxAwaitingFirstRead = 10_000
+
+    private let state = Mutex(State())
     private let store: FieldKeyStore
     private let logger: Logger
 
@@ -23,45 +59,64 @@ final class FieldKeys: Sendable {
         self.logger = logger
     }
 
-    /// The org `publicKey` writes for; nil when it is not (or no longer) registered.
-    func org(of publicKey: String) -> String? {
-        orgs.withLock { $0[publicKey] }
+    private static func isFresh(_ state: State, now: Int64) -> Bool {
+        state.readAt.map { now - $0 <= staleAfter } ?? false
     }
 
-    /// What the ZAP handler answers a field app's handshake. A key not known here is looked up
-    /// in Redis once before it is refused, so a key registered a moment ago gets in at once (a
-    /// refused client does not try again by itself). Look-ups are bounded (`maxLookUpsPerSecond`),
-    /// so a flood of invented keys costs Redis little; beyond it they are refused unasked.
-    func decide(_ request: ZAPHandler.Request) -> ZAPHandler.Decision {
+    /// The org `publicKey` writes for, as far as this instance knows now.
+    func standing(of publicKey: String, now: Int64 = Timestamp.now()) -> Standing {
+        state.withLock { state in
+            guard Self.isFresh(state, now: now) else { return .unknown }
+            return state.orgs[publicKey].map(Standing.org) ?? .notRegistered
+        }
+    }
+
+    /// What the ZAP handler answers a field app's handshake: at once when the key is known
+    /// (admitted) or known not to be (refused), else nil, and `request.answer` once it is.
+    func decide(_ request: ZAPHandler.Request) -> ZAPHandler.Decision? {
         guard let key = request.publicKey else { return .deny(reason: "CURVE only") }
-        if org(of: key) != nil || lookUp(key) { return .allow(userID: key) }
-        return .deny(reason: "key not registered")
+        let now = Timestamp.now()
+        enum Next { case decided(ZAPHandler.Decision?), lookUp(generation: Int) }
+        let next: Next = state.withLock { state in
+            if state.readAt == nil {
+                guard state.awaitingFirstRead.count < Self.maxAwaitingFirstRead else { return .decided(.deny(reason: "busy")) }
+                state.awaitingFirstRead.append((key, request.answer))
+                return .decided(nil)
+            }
+            if state.orgs[key] != nil { return .decided(.allow(userID: key)) }
+            if state.refused.contains(key) { return .decided(.deny(reason: "key not registered")) }
+            let second = now / 1000
+            if state.lookUpSecond != second { (state.lookUpSecond, state.lookUpsThisSecond) = (second, 0) }
+            guard state.lookUpsThisSecond < Self.maxLookUpsPerSecond else { return .decided(.deny(reason: "busy: too many unknown keys")) }
+            state.lookUpsThisSecond += 1
+            return .lookUp(generation: state.generation)
+        }
+        switch next {
+        case .decided(let decision):
+            return decision
+        case .lookUp(let generation):
+            Task { request.answer(await lookUp(key, generation: generation)) }
+            return nil
+        }
     }
 
-    static let maxLookUpsPerSecond = 20
-    private let lookUps = Mutex<(second: Int64, count: Int)>((0, 0))
-
-    /// Reads one key's entry of the index (waiting at most half a second); true when it is
-    /// registered, and then it is known here from now on. Called on the ZAP handler's thread.
-    private func lookUp(_ key: String) -> Bool {
-        let second = Timestamp.now() / 1000
-        let allowed = lookUps.withLock { state in
-            if state.second != second { state = (second, 0) }
-            state.count += 1
-            return state.count <= Self.maxLookUpsPerSecond
+    /// Reads one key's entry of the index, and records what it says unless the whole set was
+    /// read again meanwhile (that read decides, as it may have a revocation in it).
+    private func lookUp(_ key: String, generation: Int) async -> ZAPHandler.Decision {
+        let entry: (org: String, id: String)??
+        do { entry = try await store.registered(key) } catch { entry = nil }
+        return state.withLock { state in
+            guard let entry else { return .deny(reason: "field keys cannot be read") }
+            guard state.generation == generation else {
+                return state.orgs[key] != nil ? .allow(userID: key) : .deny(reason: "key not registered")
+            }
+            if let entry {
+                state.orgs[key] = entry.org
+                return .allow(userID: key)
+            }
+            if state.refused.count < Self.maxRefused { state.refused.insert(key) }
+            return .deny(reason: "key not registered")
         }
-        guard allowed else { return false }
-        let found = Mutex<String?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        let store = self.store
-        Task {
-            let entry = try? await store.registered(key)
-            found.withLock { $0 = entry?.org }
-            done.signal()
-        }
-        guard done.wait(timeout: .now() + .milliseconds(500)) == .success, let org = found.withLock({ $0 }) else { return false }
-        orgs.withLock { $0[key] = org }
-        return true
     }
 
     /// Reads the keys, then follows their changes until cancelled.
@@ -73,16 +128,29 @@ final class FieldKeys: Sendable {
                 let current = try await store.currentVersion()
                 if current != version {
                     let registered = try await store.registered()
-                    orgs.withLock { $0 = registered.mapValues(\.org) }
-                    if version >= 0 || !registered.isEmpty {
-                        logger.info("field keys read", metadata: ["keys": "\(registered.count)"])
+                    let waiting = state.withLock { state in
+                        state.orgs = registered.mapValues(\.org)
+                        state.refused = []
+                        state.generation += 1
+                        state.readAt = Timestamp.now()
+                        defer { state.awaitingFirstRead = [] }
+                        return state.awaitingFirstRead
                     }
+                    for (key, answer) in waiting {
+                        answer(registered[key] != nil ? .allow(userID: key) : .deny(reason: "key not registered"))
+                    }
+                    logger.info("field keys read", metadata: ["keys": "\(registered.count)"])
                     version = current
                 }
+                state.withLock { $0.readAt = Timestamp.now() }
                 if failing { logger.notice("field keys: Redis answers again") }
                 failing = false
             } catch {
-                if !failing { logger.warning("field keys: cannot read them from Redis; the last set read stays in force", metadata: ["error": "\(error)"]) }
+                if !failing {
+                    logger.warning(
+                        "field keys: cannot read them from Redis; after \(Self.staleAfter / 1000) s requests are answered unavailable",
+                        metadata: ["error": "\(error)"])
+                }
                 failing = true
             }
             try? await Task.sleep(for: Self.refreshInterval)

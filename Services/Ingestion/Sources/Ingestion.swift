@@ -27,7 +27,7 @@ package struct IngestionService: Service {
             let (keys, serviceKey) = (fieldKeys?.keys, configuration.serviceKey)
             zap = try ZAPHandler { request in
                 switch request.domain {
-                case ZAPDomain.field: keys?.decide(request) ?? .deny(reason: "no field keys")
+                case ZAPDomain.field: keys.map { $0.decide(request) } ?? .deny(reason: "no field keys")
                 case ZAPDomain.service: serviceKey?.decide(request) ?? .deny(reason: "no service key")
                 default: .deny(reason: "unknown domain")
                 }
