@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Redis
 import Synchronization
 import TallyStore
@@ -26,9 +29,7 @@ package struct StackKeys: Sendable, Equatable {
             let url = directory.appendingPathComponent(file)
             if let pair = try read(url) { return pair }
             let pair = try CurveKeyPair.generate()
-            guard FileManager.default.createFile(atPath: url.path, contents: Data((pair.secretKey + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
-                throw LaunchError.keys("cannot write \(url.path)")
-            }
+            try writeSecretFile(pair.secretKey, to: url)
             return pair
         }
         return StackKeys(frontDoor: try key(files.frontDoor), service: try key(files.service), field: try key(files.field))
@@ -78,4 +79,14 @@ private func blocking(_ body: @escaping @Sendable () async throws -> Void) throw
     }
     done.wait()
     try result.withLock { $0! }.get()
+}
+
+/// Writes `text` to a new file at `url` that only its owner can read, created so from the start
+/// (not chmodded after), so that no other user ever has a moment to read it.
+package func writeSecretFile(_ text: String, to url: URL) throws {
+    let fd = open(url.path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    guard fd >= 0 else { throw LaunchError.keys("cannot write \(url.path): \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    let bytes = Array((text + "\n").utf8)
+    guard write(fd, bytes, bytes.count) == bytes.count else { throw LaunchError.keys("cannot write \(url.path)") }
 }

@@ -45,6 +45,9 @@ package struct FieldKeyStore: Sendable {
         let key = FieldKey(id: "fk-" + randomHex(bytes: 6), name: name, publicKey: publicKey, createdAt: Timestamp.format(Timestamp.now()))
         // The index is claimed first and atomically, so two orgs racing for one key can't both have it.
         guard try await redis.send(["HSETNX", Self.index, publicKey, "\(org) \(key.id)"]).int == 1 else {
+            if try await redis.send(["HGET", Self.index, publicKey]).string == Self.revoked {
+                throw StoreError.invalid("public_key: this key was revoked; make a new key pair")
+            }
             throw StoreError.invalid("public_key: this key is registered already")
         }
         let json = String(decoding: try JSONEncoder().encode(key), as: UTF8.self)
@@ -60,6 +63,10 @@ package struct FieldKeyStore: Sendable {
         return keys.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
     }
 
+    /// What a revoked key's index entry says from then on: a revoked key is never registered
+    /// again, by any org (a device still holding it would otherwise write into the new org).
+    static let revoked = "revoked"
+
     /// Revokes one of the org's keys; false when the org has no key of that id. The index
     /// entry goes first, so a key is never admitted once its revocation has begun.
     package func revoke(org: String, id: String) async throws -> Bool {
@@ -68,7 +75,7 @@ package struct FieldKeyStore: Sendable {
             let key = try? JSONDecoder().decode(FieldKey.self, from: Data(json.utf8))
         else { return false }
         if try await redis.send(["HGET", Self.index, key.publicKey]).string == "\(org) \(id)" {
-            _ = try await redis.send(["HDEL", Self.index, key.publicKey]).throwingError()
+            _ = try await redis.send(["HSET", Self.index, key.publicKey, Self.revoked]).throwingError()
         }
         _ = try await redis.send(["INCR", Self.version]).throwingError()
         _ = try await redis.send(["HDEL", orgKey, id]).throwingError()

@@ -45,6 +45,11 @@ import Testing
         #expect(try await store.registered().keys.sorted() == [Self.tablet])
         #expect(try await store.currentVersion() > version)
         #expect(try await store.revoke(org: "acme", id: phone.id) == false, "twice is not found")
+        // Nobody registers it again: a device still holding it would write into their org.
+        await #expect(throws: StoreError.invalid("public_key: this key was revoked; make a new key pair")) {
+            try await store.add(org: "globex", publicKey: Self.phone, name: "phone")
+        }
+        #expect(try await store.registered(Self.phone) == nil)
     }
 
     @Test func badInputNamesTheField() async throws {

@@ -10,9 +10,10 @@ struct LeaderboardOptions: ParsableArguments {
     var tokenOption: String?
     @Option(name: .customLong("admin-token"), help: "The admin token (everything, org tokens included).") var adminTokenOption: String?
 
-    /// The org token if one was given, else the admin token.
+    /// What was given on the command line first (the org token, then the admin token), then
+    /// what the environment has, in the same order: a flag always beats a variable.
     var credential: String? {
-        tokenOption ?? Environment.value("token") ?? adminTokenOption ?? Environment.value("admin-token")
+        tokenOption ?? adminTokenOption ?? Environment.value("token") ?? Environment.value("admin-token")
     }
 
     /// Asks for `op` in the org with the credential; an `{"ok": false}` answer becomes the error.

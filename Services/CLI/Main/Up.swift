@@ -145,9 +145,7 @@ struct Up: ParsableCommand {
         }
         let token = randomHex(bytes: 32)
         try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
-        guard FileManager.default.createFile(atPath: file.path, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
-            throw ValidationError("cannot write \(file.path)")
-        }
+        try writeSecretFile(token, to: file)
         log("made an admin token, kept in \(file.path)")
         return token
     }
@@ -162,7 +160,7 @@ struct Up: ParsableCommand {
         }
         let minted = try TokenStore.create(org: "default", role: .viewer, name: "tally up TV page", on: connection)
         try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: file.path, contents: Data((minted.token + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        try writeSecretFile(minted.token, to: file)
         log("made a viewer token of org default for the TV (\(minted.id), kept in \(file.path))")
         return minted.token
     }

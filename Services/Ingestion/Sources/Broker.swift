@@ -220,7 +220,9 @@ final class Broker {
 
     private func drainBackend() throws {
         for _ in 0..<1_000 {
-            guard let frames = try backend.receive(dontWait: true) else { return }
+            guard let (frames, userID) = try backend.receiveWithUserID(dontWait: true) else { return }
+            // The ZAP handler admits only the service key; this holds even if it were not bound.
+            if configuration.serviceKey != nil, userID != "service" { continue }
             guard frames.count >= 2, let command = WorkerCommand(frame: frames[1]) else { continue }
             let id = frames[0]
             let now = Timestamp.now()

@@ -36,7 +36,9 @@ enum HTTPRoutes {
         } onUpgrade: { inbound, outbound, context in
             guard let (org, requested) = try? subscription(context.request, max: maxStreamBoards) else { return }
             let held: TokenStore.Lookup?
-            switch await access.admit(context.request.uri.queryParameters["token"].map(String.init), org: org) {
+            // `Authorization: Bearer` where the client can set it, `?token=` where it can't (a browser).
+            let bearer = context.request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
+            switch await access.admit(bearer ?? context.request.uri.queryParameters["token"].map(String.init), org: org) {
             case .admitted(let token): held = token
             case .refused(let code, let reason):
                 try? await outbound.close(.unknown(code), reason: reason)
