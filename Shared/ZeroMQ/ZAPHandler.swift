@@ -10,9 +10,10 @@ import Synchronization
 ///
 /// `decide` must not wait: when it cannot answer at once (a key to look up) it returns `nil`
 /// and calls the request's `answer` later, from any thread; meanwhile the handshake waits and
-/// other peers are answered. An answer that does not come within `answerWithin` is a refusal.
-/// (libzmq retries neither a 400 nor a 300: a peer refused stays refused until its socket is
-/// made again, so "not sure yet" must be a wait, never a refusal.)
+/// other peers are answered. A request never answered is forgotten after `forgetAfter`: by
+/// then libzmq's handshake timeout (30 s) has closed its connection, and the peer's libzmq
+/// connects again by itself. (libzmq retries neither a 400 nor a 300: a peer refused stays
+/// refused until its socket is made again, so "not sure yet" must be a wait, never a refusal.)
 ///
 /// Bind it before any CURVE server socket of the context binds: without a handler, libzmq
 /// admits every CURVE client.
@@ -39,8 +40,8 @@ public final class ZAPHandler: Sendable {
     }
 
     public static let endpoint = "inproc://zeromq.zap.01"
-    /// How long a deferred request may wait for its answer before it is refused.
-    public static let answerWithin: Duration = .seconds(3)
+    /// How long a deferred request is kept for its answer.
+    public static let forgetAfter: Duration = .seconds(30)
 
     private let stopped = StopFlag()
     private let finished = DispatchSemaphore(value: 0)
@@ -100,8 +101,7 @@ public final class ZAPHandler: Sendable {
             }
             let now = ContinuousClock.now
             for (id, request) in waiting where request.deadline <= now {
-                waiting[id] = nil
-                reply(request.envelope, request.requestID, .deny(reason: "no answer in time"))
+                waiting[id] = nil  // its connection has timed out; the peer tries again
             }
             guard let frames = try? socket.receive() else { continue }  // the receive timeout: look at `stopped`
             // routing id, "", version, request id, domain, address, identity, mechanism, credentials...
@@ -119,7 +119,7 @@ public final class ZAPHandler: Sendable {
             if let decision = decide(request) {
                 reply(envelope, body[1], decision)
             } else {
-                waiting[id] = Waiting(envelope: envelope, requestID: body[1], deadline: ContinuousClock.now + answerWithin)
+                waiting[id] = Waiting(envelope: envelope, requestID: body[1], deadline: ContinuousClock.now + forgetAfter)
             }
         }
     }

@@ -13,16 +13,17 @@ import ZeroMQ
 ///
 /// The ZAP handler never waits on Redis: a handshake whose key is not known here waits (the
 /// handler answers it later) while the key is looked up in the background, and handshakes
-/// that come before the first read of the set wait for it. A refusal is for good (libzmq does
-/// not retry it), so nothing is refused for not knowing yet. Once reads have failed for
+/// that come before the first read of the set wait for it (while Redis cannot be read, until
+/// libzmq's handshake timeout drops them and the peers connect again). A refusal is for good
+/// (libzmq does not retry it), so nothing is refused for not knowing yet. Once reads have failed for
 /// `staleAfter`, requests are answered unavailable rather than taken on a set that may have
 /// revoked keys in it; handshakes are still decided by the last set read.
 final class FieldKeys: Sendable {
     static let refreshInterval: Duration = .seconds(1)
     /// How long the set read last stays in force while Redis cannot be read.
     static let staleAfter: Int64 = 5_000
-    /// Look-ups of unknown keys started per second, at most; beyond, unknown keys are told to
-    /// try again unasked, so a flood of invented keys costs Redis little.
+    /// Look-ups of unknown keys started per second, at most; beyond, unknown keys are refused
+    /// unasked, so a flood of invented keys costs Redis little.
     static let maxLookUpsPerSecond = 20
     /// Keys Redis said are not registered, remembered until the set changes (at most this many).
     static let maxRefused = 10_000
@@ -95,18 +96,19 @@ final class FieldKeys: Sendable {
         case .decided(let decision):
             return decision
         case .lookUp(let generation):
-            Task { request.answer(await lookUp(key, generation: generation)) }
+            // Not answered when Redis can't be read: the handshake times out and the peer tries again.
+            Task { if let decision = await lookUp(key, generation: generation) { request.answer(decision) } }
             return nil
         }
     }
 
     /// Reads one key's entry of the index, and records what it says unless the whole set was
     /// read again meanwhile (that read decides, as it may have a revocation in it).
-    private func lookUp(_ key: String, generation: Int) async -> ZAPHandler.Decision {
+    private func lookUp(_ key: String, generation: Int) async -> ZAPHandler.Decision? {
         let entry: (org: String, id: String)??
         do { entry = try await store.registered(key) } catch { entry = nil }
         return state.withLock { state in
-            guard let entry else { return .deny(reason: "field keys cannot be read") }
+            guard let entry else { return nil }
             guard state.generation == generation else {
                 return state.orgs[key] != nil ? .allow(userID: key) : .deny(reason: "key not registered")
             }
