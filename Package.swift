@@ -24,7 +24,6 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
         // SHA-256 for org tokens (resolved already: the WebSocket client's TLS stack depends on it).
-        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // C libraries from Debian, imported as they are.
@@ -34,6 +33,10 @@ let package = Package(
         .systemLibrary(
             name: "CHiredis", path: "Shared/CHiredis", pkgConfig: "hiredis",
             providers: [.apt(["libhiredis-dev"])]),
+        // libsodium, which libzmq's CURVE already links: SHA-256 for org tokens.
+        .systemLibrary(
+            name: "CSodium", path: "Shared/CSodium", pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]),
 
         // Thin, safe Swift over the C libraries.
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"], path: "Shared/ZeroMQ"),
@@ -52,7 +55,7 @@ let package = Package(
         // stored state, the rep directory, org tokens and field keys, and the answers reads give.
         .target(
             name: "TallyStore",
-            dependencies: ["Redis", "TallyDomain", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["Redis", "TallyDomain", "CSodium"],
             path: "Shared/TallyStore",
             resources: [
                 .embedInCode("apply-sums.lua"), .embedInCode("apply-events.lua"), .embedInCode("read-board.lua"),

@@ -37,7 +37,7 @@ import Testing
     }
 
     func closed(_ display: StreamClient) throws -> (code: Int, reason: String)? {
-        try wait("the stream to be closed") { display.closedWith != nil || display.ended != nil }
+        do { try wait("the stream to be closed") { display.closedWith != nil || display.ended != nil } } catch { throw TestSetupError("\(error)\n\(stack.logs)") }
         return display.closedWith
     }
 
