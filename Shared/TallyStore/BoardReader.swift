@@ -30,9 +30,33 @@ package struct BoardReader: Sendable {
     /// A read of one board: its script call, and what the reply becomes. Building one needs
     /// no Redis, so a caller can pipeline many (the leaderboard's ZeroMQ side does, a batch at a time).
     package struct Read<Answer: Sendable>: Sendable {
+        /// The call that answers in full.
         package let call: ScriptCall
-        /// The answer from the script's reply.
+        /// The answer from the script's reply to `call`.
         package let answer: @Sendable (RedisReply) throws(StoreError) -> Answer
+
+        /// The same read for a caller that holds its answer as of the org's `version`: while the
+        /// org has not changed since, the reply is the version alone (`Version.unchanged`), at
+        /// the cost of one `GET` in the script.
+        package func call(unlessAt version: String) -> ScriptCall {
+            var call = call
+            call.arguments[call.arguments.count - 1] = version
+            return call
+        }
+    }
+
+    /// The org's version a read's reply was read at (`Keys.sequence`), and whether the reply
+    /// is that version alone because the caller's answer still holds. An org without one yet
+    /// (nothing scored) has the version "", which never holds.
+    package struct Version: Sendable, Equatable {
+        package let value: String
+        package let unchanged: Bool
+
+        package init(_ reply: RedisReply) {
+            let items = reply.array ?? []
+            value = items.first?.string ?? ""
+            unchanged = items.count == 1 && !value.isEmpty
+        }
     }
 
     /// The page `offset..<offset+limit`: one range of the board's order index.
@@ -106,7 +130,7 @@ package struct BoardReader: Sendable {
     }
 
     private static func memberRank(_ reply: RedisReply, target: BoardTarget, member: String) -> MemberRank? {
-        let items = reply.array ?? []
+        let items = Array((reply.array ?? []).dropFirst())  // after the version
         guard items.count == 3, let total = items[0].int, let rank = items[1].int, let score = items[2].double else { return nil }
         return MemberRank(board: target.board, period: target.period, member: member, rank: Int(rank), score: score, total: Int(total))
     }
@@ -119,9 +143,9 @@ package struct BoardReader: Sendable {
         _ target: BoardTarget, _ call: ScriptCall, _ list: @escaping @Sendable (Int, [Entry]) throws(StoreError) -> EntryList
     ) -> Read<EntryList> {
         Read(call: call) { reply throws(StoreError) in
-            let items = reply.array ?? []
-            let total = Int(items.first?.int ?? 0)
-            let entries = stride(from: 1, to: items.count - 3, by: 4).compactMap { index -> Entry? in
+            let items = reply.array ?? []  // the version, the total, then four items per entry
+            let total = Int(items.count > 1 ? items[1].int ?? 0 : 0)
+            let entries = stride(from: 2, to: items.count - 3, by: 4).compactMap { index -> Entry? in
                 guard let rank = items[index].int, let member = items[index + 1].string,
                     let score = items[index + 2].double, let name = items[index + 3].string
                 else { return nil }

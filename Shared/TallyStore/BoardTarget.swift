@@ -57,7 +57,7 @@ package struct BoardTarget: Sendable, Equatable {
         return (0..<count).map { end.adding(days: -$0).label }.reversed()
     }
 
-    /// `read-board.lua`'s call for one read.
+    /// `read-board.lua`'s call for one read; the answer in full (see `BoardReader.Read.call(unlessAt:)`).
     package func call(mode: String, _ a: Int, _ b: Int, member: String) -> ScriptCall {
         let keys = Keys(org: org)
         let stored = id == nil ? "" : period
@@ -71,7 +71,7 @@ package struct BoardTarget: Sendable, Equatable {
         let withNames = scope == .reps
         return ScriptCall(
             keys: [keys.board(board, period: stored), keys.order(board, period: stored)] + dayKeys + reachedKeys
-                + (withNames ? [keys.names] : []),
-            arguments: [mode, String(a), String(b), member, String(dayKeys.count), String(reachedKeys.count), withNames ? "1" : "0"])
+                + (withNames ? [keys.names] : []) + [keys.sequence],
+            arguments: [mode, String(a), String(b), member, String(dayKeys.count), String(reachedKeys.count), withNames ? "1" : "0", ""])
     }
 }

@@ -43,7 +43,9 @@ package struct Keys: Sendable {
     package var names: String { "\(prefix)names" }
     /// Each rep's latest team (rep id → team id).
     package var teams: String { "\(prefix)teams" }
-    /// The org's sequence counter for first-reached order.
+    /// The org's sequence counter for first-reached order, and its version: everything that
+    /// changes what a board read answers (scores, names) moves it, so a reader that kept an
+    /// answer knows it still holds while the sequence has not moved (`read-board.lua`).
     package var sequence: String { "\(prefix)seq" }
     /// The idempotency record of one event id.
     package func seen(_ eventID: String) -> String { "\(prefix)seen:\(eventID)" }

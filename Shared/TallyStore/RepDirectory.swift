@@ -9,13 +9,15 @@ package struct RepDirectory: Sendable {
         self.redis = redis
     }
 
-    /// Sets a rep's name and team, those that are given; one round trip.
+    /// Sets a rep's name and team, those that are given; one round trip. A name is part of
+    /// every board answer, so it moves the org's version (`Keys.sequence`) too, after it is written.
     package func put(org: String, rep: String, name: String?, team: String?) async throws {
         let keys = Keys(org: org)
         var commands: [[String]] = []
         if let name { commands.append(["HSET", keys.names, rep, name]) }
         if let team { commands.append(["HSET", keys.teams, rep, team]) }
         guard !commands.isEmpty else { return }
+        commands.append(["INCR", keys.sequence])
         let written = commands
         try await redis.withConnection { connection in
             for reply in try connection.pipeline(written.map { $0 as [any RedisArgument] }) { _ = try reply.throwingError() }

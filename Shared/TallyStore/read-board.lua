@@ -12,13 +12,20 @@
 -- widened to the groups of equal scores at its edges. A rolling board (7d, 30d) has no index
 -- either: it is summed from its days' boards here, in memory, and ordered in Lua.
 --
+-- The org's sequence is its version: every write of a board or a name moves it. A caller that
+-- kept an earlier answer passes the version it was read at, and while the sequence still holds
+-- that value the script answers with the version alone, before reading anything.
+--
 -- KEYS: the board and its order index (for a rolling board, neither is stored), then the day
 --   boards to sum (none for other boards), then the reached hashes (one per day for a rolling
---   board), then the names hash when the board's members are reps.
+--   board), then the names hash when the board's members are reps, then the org's sequence.
 -- ARGV: mode (page, rank, around), offset or n, limit, member, day count, reached count,
---   1 when the names hash is given, else 0.
--- Replies: page and around {total, {rank, member, score, name}...}; rank {total, rank, score},
---   or {total} when the member is not on the board.
+--   1 when the names hash is given, else 0, the version the caller holds ('' for none).
+-- Replies start with the version read ('' when the org has none yet), then: page and around
+--   {total, {rank, member, score, name}...}; rank {total, rank, score}, or {total} when the
+--   member is not on the board. {version} alone: unchanged since the version the caller holds.
+local version = redis.call('GET', KEYS[#KEYS]) or ''
+if version ~= '' and version == ARGV[8] then return {version} end
 local key, order = KEYS[1], KEYS[2]
 local mode, a, b, member = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local n_days, n_reached = tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -205,12 +212,18 @@ local function summed()
   return reply(total, page)
 end
 
-if n_days > 0 then return summed() end
-local total = redis.call('ZCARD', key)
-if mode == 'rank' then
-  local score = redis.call('ZSCORE', key, member)
-  if not score then return {total} end
-  return {total, redis.call('ZCOUNT', key, '(' .. score, '+inf') + 1, score}
+local function read()
+  if n_days > 0 then return summed() end
+  local total = redis.call('ZCARD', key)
+  if mode == 'rank' then
+    local score = redis.call('ZSCORE', key, member)
+    if not score then return {total} end
+    return {total, redis.call('ZCOUNT', key, '(' .. score, '+inf') + 1, score}
+  end
+  if total > 0 and redis.call('ZCARD', order) == total then return indexed(total) end
+  return unindexed(total)
 end
-if total > 0 and redis.call('ZCARD', order) == total then return indexed(total) end
-return unindexed(total)
+
+local answer = read()
+table.insert(answer, 1, version)
+return answer

@@ -78,9 +78,9 @@ import Testing
         let call = target.call(mode: "page", 0, 10, member: "")
         #expect(call.keys == [
             "{acme}:board:points:week:reps:2026-W48", "{acme}:order:points:week:reps:2026-W48",
-            "{acme}:reached:points:week:reps:2026-W48", "{acme}:names",
+            "{acme}:reached:points:week:reps:2026-W48", "{acme}:names", "{acme}:seq",
         ])
-        #expect(call.arguments == ["page", "0", "10", "", "0", "1", "1"])
+        #expect(call.arguments == ["page", "0", "10", "", "0", "1", "1", ""])
     }
 
     @Test func readOfARollingTeamBoard() throws {
@@ -90,8 +90,9 @@ import Testing
         // The rolling board itself is not stored (its days are summed as it is read); no names
         // hash: a team board's members are shown by their ids.
         #expect(call.keys == ["{acme}:board:points:7d:teams:2026-11-29", "{acme}:order:points:7d:teams:2026-11-29"]
-            + days.map { "{acme}:board:points:today:teams:\($0)" } + days.map { "{acme}:reached:points:today:teams:\($0)" })
-        #expect(call.arguments == ["rank", "0", "0", "north", "7", "7", "0"])
+            + days.map { "{acme}:board:points:today:teams:\($0)" } + days.map { "{acme}:reached:points:today:teams:\($0)" }
+            + ["{acme}:seq"])
+        #expect(call.arguments == ["rank", "0", "0", "north", "7", "7", "0", ""])
     }
 
     @Test func readOfAContestBoard() throws {
@@ -101,8 +102,8 @@ import Testing
             """.utf8)
         let contest = try ContestDefinition.decode(definition).validated(rules: .default)
         let call = BoardTarget(org: "acme", contest: contest).call(mode: "around", 5, 0, member: "north")
-        #expect(call.keys == ["{acme}:board:contest:blitz", "{acme}:order:contest:blitz", "{acme}:reached:contest:blitz"])
-        #expect(call.arguments == ["around", "5", "0", "north", "0", "1", "0"])
+        #expect(call.keys == ["{acme}:board:contest:blitz", "{acme}:order:contest:blitz", "{acme}:reached:contest:blitz", "{acme}:seq"])
+        #expect(call.arguments == ["around", "5", "0", "north", "0", "1", "0", ""])
     }
 
     @Test func badBoardsAndPeriodsAreRefusedByField() {

@@ -114,6 +114,40 @@ final class StoreFixture {
         }
     }
 
+    /// A reader that kept an answer asks with the version it was read at: while nothing of the
+    /// org changed it gets the version alone, and after a score or a name changed, the new answer.
+    @Test func aReadAtTheVersionItHoldsIsAnsweredWithTheVersionAloneUntilTheOrgChanges() async throws {
+        let target = try #require(try reader.metricTarget(org: "acme", board: "doors:today:reps", period: "2026-11-29"))
+        let read = BoardReader.top(target, offset: 0, limit: 10)
+        func ask(_ call: ScriptCall) throws -> (BoardReader.Version, RedisReply) {
+            let reply = try BoardReader.replies([call], on: connection)[0].throwingError()
+            return (BoardReader.Version(reply), reply)
+        }
+        // Nothing scored yet: no version, so nothing a caller holds can be current.
+        let (empty, _) = try ask(read.call(unlessAt: ""))
+        #expect(empty.value == "" && !empty.unchanged)
+
+        _ = try apply([Self.knock("e1", "ana"), Self.knock("e2", "bo")])
+        let (first, reply) = try ask(read.call)
+        #expect(!first.unchanged && !first.value.isEmpty)
+        #expect(try read.answer(reply).entries.map(\.member) == ["ana", "bo"])
+        let (again, alone) = try ask(read.call(unlessAt: first.value))
+        #expect(again.unchanged && again.value == first.value)
+        #expect(alone.array?.count == 1)
+
+        // Another board's event is still a change of the org: the full answer comes back.
+        _ = try apply([Self.knock("e3", "bo", at: Self.day - 86_400_000)])
+        let (afterOther, _) = try ask(read.call(unlessAt: first.value))
+        #expect(!afterOther.unchanged && afterOther.value != first.value)
+
+        // A name set in the directory changes what the page says, so it moves the version too.
+        let (current, _) = try ask(read.call)
+        try await RepDirectory(redis: client).put(org: "acme", rep: "bo", name: "Bo Berg", team: nil)
+        let (renamed, page) = try ask(read.call(unlessAt: current.value))
+        #expect(!renamed.unchanged)
+        #expect(try read.answer(page).entries.map(\.name) == ["ana", "Bo Berg"])
+    }
+
     @Test func aRollingBoardSumsItsLastDays() async throws {
         let day: Int64 = 86_400_000
         _ = try apply([

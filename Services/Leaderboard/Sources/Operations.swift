@@ -13,6 +13,8 @@ package struct Operations: Sendable {
     let metrics: PrometheusCollectorRegistry
     /// Where credentials made and revoked are recorded (ids, never values).
     let logger: Logger
+    /// Board answers kept while their org has not changed (see `ReadCache`).
+    let cache: ReadCache
 
     var contests: ContestBook { ContestBook(reader: reader) }
     var tokens: TokenStore { TokenStore(redis: reader.redis) }
@@ -25,6 +27,7 @@ package struct Operations: Sendable {
         self.policy = AccessPolicy(openReads: openReads, hasAdminToken: adminToken != nil)
         self.metrics = metrics
         self.logger = logger
+        self.cache = ReadCache()
     }
 
     private static var requests: MetricNameDescriptor {
@@ -45,13 +48,14 @@ package struct Operations: Sendable {
             guard Org.isValid(operation.org) else { throw OperationError(.badRequest, "org: must be 1 to 64 characters of a-z, 0-9 and -") }
             switch precheck(operation, token: token) {
             case .allowed:
+                if let read = try? scriptRead(operation) { return try await self.read(operation, read, lookup: nil) }
                 return try await perform(operation)
             case .refused(let error):
                 throw error
             case .lookUp(let lookup):
                 // A metric board's read of the token's own org goes with its look-up.
                 if lookup.org == operation.org, let read = try? scriptRead(operation) {
-                    return try await lookUpAndRead(operation, lookup, read)
+                    return try await self.read(operation, read, lookup: lookup)
                 }
                 try decide(operation, caller: try lookup.caller(try await reader.redis.send(lookup.command)))
                 return try await perform(operation)
@@ -95,6 +99,10 @@ package struct Operations: Sendable {
     package struct ScriptRead: Sendable {
         package let call: ScriptCall
         package let answer: @Sendable (RedisReply) throws(OperationError) -> any FastJSON & Encodable & Sendable
+        /// `call` for a caller that holds the answer as of the org's `version`.
+        package let unlessAt: @Sendable (_ version: String) -> ScriptCall
+
+        package func call(unlessAt version: String) -> ScriptCall { unlessAt(version) }
 
         /// The read a `top`, `rank` or `around` asks of `target`; nil for other operations.
         init?(_ operation: Operation, on target: BoardTarget) {
@@ -108,6 +116,7 @@ package struct Operations: Sendable {
 
         private init<Answer: FastJSON & Encodable & Sendable>(_ read: BoardReader.Read<Answer>) {
             call = read.call
+            unlessAt = { version in read.call(unlessAt: version) }
             answer = { reply throws(OperationError) in
                 do throws(StoreError) {
                     return try read.answer(reply)
@@ -118,15 +127,48 @@ package struct Operations: Sendable {
         }
     }
 
-    /// A token's look-up and the board read it asks for, in one round trip; the read's answer
-    /// only once the token is found to allow it.
-    private func lookUpAndRead(_ operation: Operation, _ lookup: TokenStore.Lookup, _ read: ScriptRead) async throws -> any Encodable & Sendable {
-        let call = read.call
+    /// A board read and its token's look-up (if any) in one round trip; the read's answer only
+    /// once the token is found to allow it.
+    private func read(_ operation: Operation, _ read: ScriptRead, lookup: TokenStore.Lookup?) async throws -> any Encodable & Sendable {
+        let cached = cachedRead(read)
+        let call = cached.call
         let (lookedUp, replies) = try await reader.redis.withConnection { connection in
-            try BoardReader.replies([call], after: [lookup.command], on: connection)
+            try BoardReader.replies([call], after: lookup.map { [$0.command] } ?? [], on: connection)
         }
-        try decide(operation, caller: try lookup.caller(lookedUp[0]))
-        return try read.answer(try replies[0].throwingError())
+        if let lookup { try decide(operation, caller: try lookup.caller(lookedUp[0])) }
+        return try finish(cached, reply: replies[0]).answer
+    }
+
+    /// A board read as the cache asks it: in full, or only if the org changed since the answer
+    /// it keeps (`ReadCache`).
+    struct CachedRead: Sendable {
+        let read: ScriptRead
+        let key: String
+        let kept: ReadCache.Kept?
+        var call: ScriptCall { kept.map { read.call(unlessAt: $0.version) } ?? read.call }
+    }
+
+    func cachedRead(_ read: ScriptRead) -> CachedRead {
+        let key = ReadCache.key(read.call)
+        return CachedRead(read: read, key: key, kept: cache.kept(key))
+    }
+
+    /// The answer to a cached read from the script's reply: the kept one while the org has not
+    /// changed, else the new one, which is kept in its place.
+    func finish(_ cached: CachedRead, reply: RedisReply) throws(OperationError) -> ReadCache.Kept {
+        if case .error(let message) = reply { throw OperationError(.unavailable, "redis: \(message)") }
+        let version = BoardReader.Version(reply)
+        if version.unchanged {
+            guard let kept = cached.kept, kept.version == version.value else {
+                throw OperationError(.unavailable, "redis: the board's answer came back without its rows")
+            }
+            return kept
+        }
+        let answer = try cached.read.answer(reply)
+        guard !version.value.isEmpty else {
+            return ReadCache.Kept(version: "", answer: answer, zmq: answer.json(ok: true), keptAt: .now)
+        }
+        return cache.keep(cached.key, version: version.value, answer: answer)
     }
 
     /// What is known of a request's access before Redis is asked (SPEC "Access"): a token is

@@ -150,7 +150,7 @@ private final class InlineReads: @unchecked Sendable {
         struct Pending {
             let index: Int
             let operation: Operation
-            let read: Operations.ScriptRead?
+            let read: Operations.CachedRead?
             let lookup: TokenStore.Lookup?
         }
         var pending: [Pending] = []
@@ -177,7 +177,7 @@ private final class InlineReads: @unchecked Sendable {
                 guard let read = try operations.scriptRead(operation) else { continue }
                 // A token of another org is refused whatever it is: no board is read for it.
                 let sameOrg = lookup.map { $0.org == operation.org } ?? true
-                pending.append(Pending(index: index, operation: operation, read: sameOrg ? read : nil, lookup: lookup))
+                pending.append(Pending(index: index, operation: operation, read: sameOrg ? operations.cachedRead(read) : nil, lookup: lookup))
             } catch {
                 // A bad board or period; with a token still to look up, `run` tells which comes first.
                 guard lookup == nil else { continue }
@@ -211,8 +211,7 @@ private final class InlineReads: @unchecked Sendable {
                     }
                     // No read only for a token of another org, which `decide` has refused.
                     guard let (read, reply) = result else { throw OperationError(.forbidden, "token: not allowed") }
-                    guard case .error(let message) = reply else { return try read.answer(reply).json(ok: true) }
-                    throw OperationError(.unavailable, "redis: \(message)")
+                    return try operations.finish(read, reply: reply).zmq
                 }
             }
             downUntil = nil
