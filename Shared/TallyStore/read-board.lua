@@ -26,6 +26,13 @@
 --   member is not on the board. {version} alone: unchanged since the version the caller holds.
 local version = redis.call('GET', KEYS[#KEYS]) or ''
 if version ~= '' and version == ARGV[8] then return {version} end
+-- A rank on a stored board, first and alone: the read most often asked, three commands.
+if ARGV[1] == 'rank' and ARGV[5] == '0' then
+  local total = redis.call('ZCARD', KEYS[1])
+  local score = redis.call('ZSCORE', KEYS[1], ARGV[4])
+  if not score then return {version, total} end
+  return {version, total, redis.call('ZCOUNT', KEYS[1], '(' .. score, '+inf') + 1, score}
+end
 local key, order = KEYS[1], KEYS[2]
 local mode, a, b, member = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local n_days, n_reached = tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -215,11 +222,6 @@ end
 local function read()
   if n_days > 0 then return summed() end
   local total = redis.call('ZCARD', key)
-  if mode == 'rank' then
-    local score = redis.call('ZSCORE', key, member)
-    if not score then return {total} end
-    return {total, redis.call('ZCOUNT', key, '(' .. score, '+inf') + 1, score}
-  end
   if total > 0 and redis.call('ZCARD', order) == total then return indexed(total) end
   return unindexed(total)
 end
