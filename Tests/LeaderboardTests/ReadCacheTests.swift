@@ -56,6 +56,9 @@ import Testing
                 #expect(try page(try ask(top)) == first)
             }
             #expect(try calls("zrevrange") == pagesBefore)
+            let metrics = String(buffer: try await client.execute(uri: "/metrics", method: .get).body)
+            #expect(metrics.contains(#"tally_read_cache_total{outcome="hit"} 20"#))
+            #expect(metrics.contains(#"tally_read_cache_total{outcome="miss"} 1"#))
 
             // An event acknowledged, then the board read at once: the page has it, each time.
             // A proposal is worth 15 points: new1 has 30, new2 45, new3 60, each the new top.

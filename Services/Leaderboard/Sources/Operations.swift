@@ -15,6 +15,8 @@ package struct Operations: Sendable {
     let logger: Logger
     /// Board answers kept while their org has not changed (see `ReadCache`).
     let cache: ReadCache
+    /// Reads answered with a kept answer, and reads that found none or an out-of-date one.
+    private let kept: (hit: Counter, miss: Counter)
 
     var contests: ContestBook { ContestBook(reader: reader) }
     var tokens: TokenStore { TokenStore(redis: reader.redis) }
@@ -28,6 +30,11 @@ package struct Operations: Sendable {
         self.metrics = metrics
         self.logger = logger
         self.cache = ReadCache()
+        let descriptor = MetricNameDescriptor(
+            namespace: "tally", metricName: "read_cache", unitName: "total",
+            helpText: "Board reads answered with the answer kept since the org last changed (hit), or read in full (miss).")
+        self.kept = (metrics.makeCounter(descriptor: descriptor, labels: [("outcome", "hit")]),
+                     metrics.makeCounter(descriptor: descriptor, labels: [("outcome", "miss")]))
     }
 
     private static var requests: MetricNameDescriptor {
@@ -162,8 +169,10 @@ package struct Operations: Sendable {
             guard let kept = cached.kept, kept.version == version.value else {
                 throw OperationError(.unavailable, "redis: the board's answer came back without its rows")
             }
+            self.kept.hit.increment()
             return kept
         }
+        self.kept.miss.increment()
         let answer = try cached.read.answer(reply)
         guard !version.value.isEmpty else {
             return ReadCache.Kept(version: "", answer: answer, zmq: answer.json(ok: true), keptAt: .now)
