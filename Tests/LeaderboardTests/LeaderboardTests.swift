@@ -323,7 +323,7 @@ func zmqClient(_ endpoint: String) throws -> (String) throws -> [String: Any] {
             #expect(try ask(top)["ok"] as? Bool == true)
 
             try floor.stack.redis.connection().send("SAVE")  // so that the boards come back with it
-            floor.stack.redis.stop()
+            floor.stack.server.stop()
             // Reads answered on the socket's thread, twice (the second inside its retry pause),
             // and an operation served as a task: each gets an answer saying Redis is away.
             for json in [top, top, #"{"op": "contest.list"}"#] {
@@ -334,7 +334,7 @@ func zmqClient(_ endpoint: String) throws -> (String) throws -> [String: Any] {
             let http = try await client.execute(uri: "/v1/orgs/default/boards/points:today:reps", method: .get)
             #expect(http.status == .serviceUnavailable)
 
-            try floor.stack.redis.restart()
+            try floor.stack.server.restart()
             var back: [String: Any] = [:]
             for _ in 0..<50 where back["ok"] as? Bool != true {
                 back = try ask(top)
