@@ -43,8 +43,8 @@ final class Floor: @unchecked Sendable {
     let now = Date()
     var today: [String: String] { periods(now.addingTimeInterval(-60)) }
 
-    init() throws {
-        stack = try TallyStack()
+    init(deployment: RedisDeployment = .single) throws {
+        stack = try TallyStack(deployment: deployment)
         try stack.startIngestion()
         try stack.startWorker()
         let app = try FieldApp(stack.endpoint)
@@ -113,7 +113,10 @@ func zmqClient(_ endpoint: String) throws -> (String) throws -> [String: Any] {
         (try? JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any])?["error"] as? String
     }
 
-    @Test func queriesOverHTTP() async throws {
+    /// Once more on a three-master Redis Cluster: the same answers.
+    @Test(arguments: RedisDeployment.allCases)
+    func queriesOverHTTP(on deployment: RedisDeployment) async throws {
+        let floor = deployment == .single ? self.floor : try Floor(deployment: deployment)
         let app = try buildLeaderboard(configuration: floor.configuration(), logger: Logger(label: "test"))
         let today = floor.today["today"]!
         try await app.test(.live) { client in
