@@ -1,17 +1,37 @@
-import CHiredis
 import Foundation
 
-/// A blocking connection to Redis over hiredis. Not thread-safe: one owner calls it from one
-/// thread at a time (a worker's own thread, or a `RedisClient` connection's thread), never from the
-/// cooperative pool.
+/// A blocking connection to a Redis deployment (one server, a Redis Cluster, or the master
+/// that Sentinel names), as `RedisConfiguration.deployment` says. Not thread-safe: one owner
+/// calls it from one thread at a time (a worker's own thread, or a `RedisClient` connection's
+/// thread), never from the cooperative pool.
+///
+/// Callers see one server. On a cluster each command goes to the master of its first key's
+/// slot (a connection per master, made on first use); a pipeline is split per master, the
+/// parts written to all of them before any reply is read, and the replies put back in order.
+/// `MOVED` refreshes the slot map and sends the command where it said; `ASK` sends it there
+/// once behind `ASKING`; `TRYAGAIN` and `CLUSTERDOWN` wait (doubling, within the command
+/// timeout) and try again. None of these replies means the command ran, so none is doubled.
+/// Scripts are loaded on each server that runs them; a `NOSCRIPT` reloads it there and runs
+/// just the calls that it refused again. With Sentinel, the master is asked of the Sentinels
+/// whenever a connection has to be made, and must say `ROLE` master before it is used.
 ///
 /// The connection is made on first use. When it breaks, the call in flight throws a
-/// `.connection` error and the next call connects again.
+/// `.connection` error and the next call connects again (asking again where to).
 package final class RedisConnection {
     package let configuration: RedisConfiguration
-    private var context: UnsafeMutablePointer<redisContext>?
-    /// SHA1 of each script already loaded into this server, keyed by source.
-    private var scriptSHAs: [String: String] = [:]
+    /// A connection per server, by address: the one server, the Sentinel's master, or each
+    /// cluster node used.
+    private var nodes: [RedisAddress: RedisNode] = [:]
+    /// The master a `.server` or `.sentinel` deployment sends everything to, once known.
+    private var master: RedisNode?
+    /// A cluster's slot map, once read; `slotsStale` says read it again before the next call.
+    private var slots: SlotMap?
+    private var slotsStale = true
+    /// Sentinel: a connection to each Sentinel asked.
+    private var sentinels: [RedisAddress: RedisNode] = [:]
+
+    /// The most rounds one call takes through redirections and waits before it gives up.
+    static let maxRounds = 32
 
     package init(_ configuration: RedisConfiguration) {
         self.configuration = configuration
@@ -21,33 +41,39 @@ package final class RedisConnection {
         self.init(try RedisConfiguration(url: url))
     }
 
-    deinit {
-        if let context { redisFree(context) }
-    }
+    package var isConnected: Bool { nodes.values.contains { $0.isConnected } }
 
-    package var isConnected: Bool { context != nil }
-
-    /// Connects now, instead of on the first command.
+    /// Connects now, instead of on the first command (on a cluster: reads its slot map).
     package func connect() throws(RedisError) {
-        _ = try connectedContext()
+        switch configuration.deployment {
+        case .server, .sentinel: _ = try masterNode()
+        case .cluster:
+            try refreshSlots()
+            for address in slots?.masters ?? [] { try node(address).connect() }
+        }
     }
 
-    /// Closes the connection; the next command opens a new one.
+    /// Closes every connection; the next command opens them again.
     package func disconnect() {
-        if let context { redisFree(context) }
-        context = nil
+        for node in nodes.values { node.disconnect() }
+        for sentinel in sentinels.values { sentinel.disconnect() }
+        master = nil
+        slotsStale = true
     }
 
-    /// Sends one command and waits for its reply. An error reply is thrown.
+    // MARK: - Commands
+
+    /// Sends one command and waits for its reply. An error reply is thrown. On a cluster, a
+    /// command about a whole server's keys (DBSIZE, KEYS, FLUSHALL, FLUSHDB, SCRIPT) goes to
+    /// every master and their replies are added up, joined, or checked alike.
     @discardableResult
     package func send(_ arguments: [any RedisArgument]) throws(RedisError) -> RedisReply {
-        let context = try connectedContext()
-        let raw = PackedCommand(arguments).withArgv { argc, argv, argvlen in
-            redisCommandArgv(context, argc, argv, argvlen)
+        if case .cluster = configuration.deployment, let name = arguments.first.map(CommandKeys.upperName),
+            CommandKeys.everyMaster.contains(name)
+        {
+            return try sendToEveryMaster(arguments, name: name)
         }
-        guard let raw else { throw connectionLost(context) }
-        defer { freeReplyObject(raw) }
-        return try RedisReply(raw.assumingMemoryBound(to: redisReply.self)).throwingError()
+        return try execute([Call(arguments)])[0].throwingError()
     }
 
     @discardableResult
@@ -55,173 +81,376 @@ package final class RedisConnection {
         try send(arguments)
     }
 
-    /// Sends every command at once and reads the replies in one round trip. Error replies come
-    /// back in place as `.error`; only a connection failure throws.
+    /// Sends every command at once and reads the replies in one round trip (on a cluster, one
+    /// per master, all at once). Error replies come back in place as `.error`; only a
+    /// connection failure throws.
     package func pipeline(_ commands: [[any RedisArgument]]) throws(RedisError) -> [RedisReply] {
-        guard !commands.isEmpty else { return [] }
-        let context = try connectedContext()
-        for command in commands {
-            let rc = PackedCommand(command).withArgv { argc, argv, argvlen in
-                redisAppendCommandArgv(context, argc, argv, argvlen)
-            }
-            guard rc == REDIS_OK else { throw connectionLost(context) }
-        }
-        var replies: [RedisReply] = []
-        replies.reserveCapacity(commands.count)
-        for _ in commands {
-            var raw: UnsafeMutableRawPointer?
-            guard redisGetReply(context, &raw) == REDIS_OK, let raw else { throw connectionLost(context) }
-            replies.append(RedisReply(raw.assumingMemoryBound(to: redisReply.self)))
-            freeReplyObject(raw)
-        }
-        return replies
+        try execute(commands.map { Call($0) })
     }
 
-    /// Runs a Lua script by its SHA1, loading it first when this server does not have it
+    /// Runs a Lua script by its SHA1, loading it first when the server does not have it
     /// (a new connection, a restarted server, or after SCRIPT FLUSH).
     @discardableResult
     package func run(
         _ script: RedisScript, keys: [any RedisArgument] = [], arguments: [any RedisArgument] = []
     ) throws(RedisError) -> RedisReply {
-        func evalsha(_ sha: String) throws(RedisError) -> RedisReply {
-            try send(["EVALSHA", sha, keys.count] + keys + arguments)
-        }
-        if let sha = scriptSHAs[script.source] {
-            do {
-                return try evalsha(sha)
-            } catch where error.code == "NOSCRIPT" {
-                scriptSHAs[script.source] = nil
-            }
-        }
-        return try evalsha(try load(script))
+        try execute([Call(script, keys: keys, arguments: arguments)])[0].throwingError()
     }
 
     /// Runs a script once per call in one round trip (EVALSHA pipelined), loading it first
-    /// when needed. Error replies come back in place; a NOSCRIPT (the server lost its scripts
-    /// meanwhile) reloads the script and runs the pipeline once more.
+    /// when needed. Error replies come back in place; calls refused with NOSCRIPT (the server
+    /// lost its scripts meanwhile) run once more after the script is loaded again.
     package func pipeline(
         _ script: RedisScript, calls: [(keys: [String], arguments: [String])]
     ) throws(RedisError) -> [RedisReply] {
-        guard !calls.isEmpty else { return [] }
-        for attempt in 0..<2 {
-            let sha = try load(script)
-            let replies = try pipeline(calls.map { call in
-                ["EVALSHA", sha, call.keys.count] + call.keys + call.arguments
-            })
-            let lost = replies.contains { if case .error(let message) = $0 { message.hasPrefix("NOSCRIPT") } else { false } }
-            if !lost || attempt == 1 { return replies }
-            scriptSHAs[script.source] = nil
-        }
-        return []
+        try execute(calls.map { Call(script, keys: $0.keys, arguments: $0.arguments) })
     }
 
     /// Plain commands, then one call of `script` each, all in one round trip: a read and what
-    /// it needs checked first (a token's look-up) cost one trip. A NOSCRIPT runs the whole
-    /// pipeline once more, so the commands must be reads too.
+    /// it needs checked first (a token's look-up) cost one trip.
     package func pipeline(
         _ commands: [[any RedisArgument]], then script: RedisScript, calls: [(keys: [String], arguments: [String])]
     ) throws(RedisError) -> (commands: [RedisReply], calls: [RedisReply]) {
-        guard !calls.isEmpty else { return (try pipeline(commands), []) }
+        let replies = try execute(commands.map { Call($0) } + calls.map { Call(script, keys: $0.keys, arguments: $0.arguments) })
+        return (Array(replies.prefix(commands.count)), Array(replies.dropFirst(commands.count)))
+    }
+
+    /// Sends a command that takes no key to every master this connection has open, e.g. `WAIT`
+    /// after writes (on one server or Sentinel's master: to that one).
+    package func sendToConnectedMasters(_ arguments: [any RedisArgument]) throws(RedisError) -> [(master: RedisAddress, reply: RedisReply)] {
+        let masters: [RedisNode]
+        switch configuration.deployment {
+        case .server, .sentinel: masters = [try masterNode()]
+        case .cluster:
+            let known = Set(slots?.masters ?? [])
+            masters = nodes.values.filter { $0.isConnected && known.contains($0.address) }.sorted { $0.address.description < $1.address.description }
+        }
+        var replies: [(RedisAddress, RedisReply)] = []
+        for node in masters { replies.append((node.address, try node.send(arguments))) }
+        return replies
+    }
+
+    // MARK: - Calls
+
+    /// A command, or a call of a script (its arguments then are the key count, keys and other
+    /// arguments, to follow `EVALSHA <sha>`).
+    private struct Call {
+        let arguments: [any RedisArgument]
+        let script: RedisScript?
+        /// The slot of its first key; nil for none.
+        let slot: Int?
+
+        init(_ arguments: [any RedisArgument]) {
+            self.arguments = arguments
+            self.script = nil
+            self.slot = CommandKeys.firstKey(arguments).map(HashSlot.of)
+        }
+
+        init(_ script: RedisScript, keys: [any RedisArgument], arguments: [any RedisArgument]) {
+            self.arguments = [keys.count] + keys + arguments
+            self.script = script
+            self.slot = keys.first.map(HashSlot.of)
+        }
+
+        func command(on node: RedisNode) throws(RedisError) -> [any RedisArgument] {
+            guard let script else { return arguments }
+            return ["EVALSHA", try node.sha(script)] + arguments
+        }
+    }
+
+    private func execute(_ calls: [Call]) throws(RedisError) -> [RedisReply] {
+        guard !calls.isEmpty else { return [] }
+        switch configuration.deployment {
+        case .server, .sentinel: return try executeOnMaster(calls)
+        case .cluster: return try executeOnCluster(calls)
+        }
+    }
+
+    /// One server: one pipeline, and the calls refused with NOSCRIPT once more.
+    private func executeOnMaster(_ calls: [Call]) throws(RedisError) -> [RedisReply] {
+        var replies = [RedisReply?](repeating: nil, count: calls.count)
+        var pending = Array(calls.indices)
         for attempt in 0..<2 {
-            let sha = try load(script)
-            let replies = try pipeline(commands + calls.map { call in
-                ["EVALSHA", sha, call.keys.count] + call.keys + call.arguments
-            })
-            let scriptReplies = Array(replies.dropFirst(commands.count))
-            let lost = scriptReplies.contains { if case .error(let message) = $0 { message.hasPrefix("NOSCRIPT") } else { false } }
-            if !lost || attempt == 1 { return (Array(replies.prefix(commands.count)), scriptReplies) }
-            scriptSHAs[script.source] = nil
-        }
-        return ([], [])
-    }
-
-    /// The script's SHA1 on this server, loading it if this connection has not yet.
-    private func load(_ script: RedisScript) throws(RedisError) -> String {
-        if let sha = scriptSHAs[script.source] { return sha }
-        guard let sha = try send("SCRIPT", "LOAD", script.source).string else {
-            throw RedisError(.server, "SCRIPT LOAD returned no SHA1")
-        }
-        scriptSHAs[script.source] = sha
-        return sha
-    }
-
-    // MARK: - Connecting
-
-    private func connectedContext() throws(RedisError) -> UnsafeMutablePointer<redisContext> {
-        if let context { return context }
-        let context = try open()
-        self.context = context
-        scriptSHAs = [:]
-        do {
-            if let password = configuration.password {
-                if let username = configuration.username {
-                    try send("AUTH", username, password)
+            let node = try masterNode()
+            var commands: [[any RedisArgument]] = []
+            commands.reserveCapacity(pending.count)
+            for index in pending { commands.append(try calls[index].command(on: node)) }
+            let got: [RedisReply]
+            do {
+                got = try node.pipeline(commands)
+            } catch {
+                master = nil
+                throw error
+            }
+            var again: [Int] = []
+            var readOnly = false
+            for (index, reply) in zip(pending, got) {
+                if attempt == 0, let script = calls[index].script, reply.errorCode == "NOSCRIPT" {
+                    node.forget(script)
+                    again.append(index)
                 } else {
-                    try send("AUTH", password)
+                    // A master demoted to replica under us: ask Sentinel again from the next call.
+                    if reply.errorCode == "READONLY" { readOnly = true }
+                    replies[index] = reply
                 }
             }
-            if configuration.database != 0 { try send("SELECT", configuration.database) }
-        } catch {
-            disconnect()
-            throw error
+            if readOnly, case .sentinel = configuration.deployment {
+                node.disconnect()
+                master = nil
+            }
+            pending = again
+            if pending.isEmpty { break }
         }
-        return context
+        return replies.map { $0! }
     }
 
-    private func open() throws(RedisError) -> UnsafeMutablePointer<redisContext> {
-        let where_ = "\(configuration.host):\(configuration.port)"
-        guard let context = redisConnectWithTimeout(
-            configuration.host, Int32(configuration.port), timeval(configuration.connectTimeout))
-        else { throw RedisError(.connection, "\(where_): out of memory") }
-        if context.pointee.err != 0 {
-            let message = errorText(context)
-            redisFree(context)
-            throw RedisError(.connection, "\(where_): \(message)")
+    /// A cluster: each call to its slot's master, in rounds until every call has an answer
+    /// that is not a redirection or a "wait" (or the rounds or the command timeout run out:
+    /// then the last such reply is the answer).
+    private func executeOnCluster(_ calls: [Call]) throws(RedisError) -> [RedisReply] {
+        var replies = [RedisReply?](repeating: nil, count: calls.count)
+        /// Where a call must go instead of its slot's master (after MOVED or ASK), and whether behind ASKING.
+        var redirected = [(address: RedisAddress, asking: Bool)?](repeating: nil, count: calls.count)
+        var pending = Array(calls.indices)
+        var pause = 0.005
+        let deadline = ContinuousClock.now + configuration.commandTimeout
+        for round in 0..<Self.maxRounds {
+            if slotsStale || slots == nil { try refreshSlots() }
+            guard let slots else { throw RedisError(.connection, "the cluster's slot map could not be read") }
+
+            // Group by server, keeping each server's calls in their order.
+            var groups: [(node: RedisNode, calls: [Int])] = []
+            var position: [RedisAddress: Int] = [:]
+            for index in pending {
+                let address = redirected[index]?.address ?? calls[index].slot.flatMap(slots.master(of:)) ?? slots.masters.first
+                guard let address else {
+                    throw RedisError(.server, "CLUSTERDOWN no master serves slot \(calls[index].slot ?? 0)")
+                }
+                if let at = position[address] {
+                    groups[at].calls.append(index)
+                } else {
+                    position[address] = groups.count
+                    groups.append((node(address), [index]))
+                }
+            }
+
+            // Write every server's part, then read them all: the servers work at once.
+            var written: [RedisNode] = []
+            do {
+                for (node, indices) in groups {
+                    var commands: [[any RedisArgument]] = []
+                    for index in indices {
+                        if redirected[index]?.asking == true { commands.append(["ASKING"]) }
+                        commands.append(try calls[index].command(on: node))
+                    }
+                    written.append(node)
+                    try node.write(commands)
+                }
+            } catch {
+                abandon(written)
+                throw error
+            }
+
+            var again: [Int] = []
+            var wait = false
+            for (groupIndex, (node, indices)) in groups.enumerated() {
+                let asking = indices.count { redirected[$0]?.asking == true }
+                let got: [RedisReply]
+                do {
+                    got = try node.read(indices.count + asking)
+                } catch {
+                    abandon(Array(written[groupIndex...]))
+                    throw error
+                }
+                var replyIndex = 0
+                for index in indices {
+                    if redirected[index]?.asking == true { replyIndex += 1 }  // ASKING's +OK
+                    let reply = got[replyIndex]
+                    replyIndex += 1
+                    let last = round == Self.maxRounds - 1
+                    switch Redirection(reply) {
+                    case .moved(let address) where !last:
+                        slotsStale = true
+                        redirected[index] = (address, false)
+                        again.append(index)
+                    case .ask(let address) where !last:
+                        redirected[index] = (address, true)
+                        again.append(index)
+                    case .tryAgain where !last, .clusterDown where !last:
+                        if case .clusterDown = Redirection(reply) { slotsStale = true }
+                        redirected[index] = nil
+                        wait = true
+                        again.append(index)
+                    case .noScript where !last && calls[index].script != nil:
+                        node.forget(calls[index].script!)
+                        again.append(index)
+                    default:
+                        replies[index] = reply
+                    }
+                }
+            }
+            pending = again
+            if pending.isEmpty { break }
+            if wait {
+                guard ContinuousClock.now + .seconds(pause) < deadline else {
+                    // Out of time: the calls still waiting answer with the error they had.
+                    for index in pending { replies[index] = .error("TRYAGAIN the cluster did not settle within \(configuration.commandTimeout)") }
+                    break
+                }
+                Thread.sleep(forTimeInterval: pause)
+                pause = min(pause * 2, 0.25)
+            }
         }
-        redisSetTimeout(context, timeval(configuration.commandTimeout))
-        redisEnableKeepAlive(context)
-        return context
+        return replies.map { $0 ?? .error("TRYAGAIN the cluster kept redirecting this command") }
     }
 
-    /// Frees a broken context and describes what broke it.
-    private func connectionLost(_ context: UnsafeMutablePointer<redisContext>) -> RedisError {
-        var message = context.pointee.err == 0 ? "no reply" : errorText(context)
-        if message == "Resource temporarily unavailable" {
-            message = "no reply within \(configuration.commandTimeout)"
-        }
-        disconnect()
-        return RedisError(.connection, "\(configuration.host):\(configuration.port): \(message)")
+    /// Drops connections whose replies will not be read (a call failed halfway): they would
+    /// answer the next call with this one's replies. The slot map is read again too.
+    private func abandon(_ nodes: [RedisNode]) {
+        for node in nodes { node.disconnect() }
+        slotsStale = true
     }
 
-    private func errorText(_ context: UnsafeMutablePointer<redisContext>) -> String {
-        withUnsafeBytes(of: &context.pointee.errstr) { bytes in
-            String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+    private func node(_ address: RedisAddress) -> RedisNode {
+        if let node = nodes[address] { return node }
+        let node = RedisNode(configuration.node(address))
+        nodes[address] = node
+        return node
+    }
+
+    // MARK: - A cluster's slot map
+
+    /// Reads the slot map from the first node that answers: those of the last map, then the
+    /// seeds. Connections to nodes no longer in the map are closed.
+    private func refreshSlots() throws(RedisError) {
+        guard case .cluster(let seeds) = configuration.deployment else { return }
+        var candidates: [RedisAddress] = []
+        for address in (slots?.masters ?? []) + seeds where !candidates.contains(address) { candidates.append(address) }
+        var problems: [String] = []
+        for address in candidates {
+            do {
+                let map = try SlotMap(clusterSlots: try node(address).send(["CLUSTER", "SLOTS"]), askedAt: address)
+                guard map.assigned > 0 else {
+                    problems.append("\(address): serves no slot")
+                    continue
+                }
+                slots = map
+                slotsStale = false
+                for (address, node) in nodes where !map.masters.contains(address) {
+                    node.disconnect()
+                    nodes[address] = nil
+                }
+                return
+            } catch {
+                problems.append(error.message)
+            }
         }
+        throw RedisError(.connection, "no node of the cluster told its slots: " + problems.joined(separator: "; "))
+    }
+
+    private func sendToEveryMaster(_ arguments: [any RedisArgument], name: String) throws(RedisError) -> RedisReply {
+        if slotsStale || slots == nil { try refreshSlots() }
+        var replies: [RedisReply] = []
+        for address in slots?.masters ?? [] { replies.append(try node(address).send(arguments)) }
+        switch name {
+        case "DBSIZE": return .integer(replies.reduce(0) { $0 + ($1.int ?? 0) })
+        case "KEYS": return .array(replies.flatMap { $0.array ?? [] })
+        default: return replies.first ?? .null
+        }
+    }
+
+    // MARK: - One server, or Sentinel's master
+
+    /// The connected master: the one server, or the one Sentinel names (asked again whenever
+    /// the last connection broke), once it says ROLE master.
+    private func masterNode() throws(RedisError) -> RedisNode {
+        if let master, master.isConnected { return master }
+        switch configuration.deployment {
+        case .server, .cluster:
+            let node = node(configuration.address)
+            try node.connect()
+            master = node
+            return node
+        case .sentinel(let addresses, let name):
+            let address = try askSentinels(addresses, name: name)
+            let node = node(address)
+            try node.connect()
+            let role = try node.send(["ROLE"])
+            guard role.array?.first?.string == "master" else {
+                node.disconnect()
+                throw RedisError(.connection, "\(address), which Sentinel names master '\(name)', is not a master (ROLE says \(role.array?.first?.string ?? "nothing"))")
+            }
+            master = node
+            return node
+        }
+    }
+
+    /// The master's address, from the first Sentinel that knows it.
+    private func askSentinels(_ addresses: [RedisAddress], name: String) throws(RedisError) -> RedisAddress {
+        var problems: [String] = []
+        for address in addresses {
+            let sentinel: RedisNode
+            if let known = sentinels[address] {
+                sentinel = known
+            } else {
+                var asked = configuration.node(address)
+                asked.username = nil
+                asked.password = nil
+                asked.database = 0
+                sentinel = RedisNode(asked)
+                sentinels[address] = sentinel
+            }
+            do {
+                let reply = try sentinel.send(["SENTINEL", "get-master-addr-by-name", name])
+                guard let items = reply.array, items.count == 2, let host = items[0].string, let port = items[1].int else {
+                    problems.append("\(address): knows no master '\(name)'")
+                    continue
+                }
+                return RedisAddress(host: host, port: Int(port))
+            } catch {
+                problems.append(error.message)
+            }
+        }
+        throw RedisError(.connection, "no Sentinel named the master '\(name)': " + problems.joined(separator: "; "))
     }
 }
 
-private func timeval(_ duration: Duration) -> timeval {
-    let (seconds, attoseconds) = duration.components
-    return Glibc.timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
+/// What a cluster's error reply asks of the client.
+private enum Redirection {
+    case moved(RedisAddress)
+    case ask(RedisAddress)
+    case tryAgain
+    case clusterDown
+    case noScript
+    case none
+
+    init(_ reply: RedisReply) {
+        guard case .error(let message) = reply else {
+            self = .none
+            return
+        }
+        let words = message.split(separator: " ")
+        switch words.first {
+        case "MOVED" where words.count >= 3: self = Self.address(words[2]).map(Redirection.moved) ?? .none
+        case "ASK" where words.count >= 3: self = Self.address(words[2]).map(Redirection.ask) ?? .none
+        case "TRYAGAIN": self = .tryAgain
+        case "CLUSTERDOWN": self = .clusterDown
+        case "NOSCRIPT": self = .noScript
+        default: self = .none
+        }
+    }
+
+    /// `host:port` (IPv6 hosts are written bare: the last colon splits).
+    private static func address(_ text: Substring) -> RedisAddress? {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]) else { return nil }
+        return RedisAddress(host: String(text[..<colon]), port: port)
+    }
 }
 
 extension RedisReply {
-    /// Copies a hiredis reply tree into Swift values.
-    init(_ reply: UnsafeMutablePointer<redisReply>) {
-        let r = reply.pointee
-        switch r.type {
-        case REDIS_REPLY_STRING:
-            self = .bulk(r.len == 0 ? Data() : Data(bytes: r.str, count: r.len))
-        case REDIS_REPLY_STATUS:
-            self = .status(String(decoding: UnsafeRawBufferPointer(start: r.str, count: r.len), as: UTF8.self))
-        case REDIS_REPLY_ERROR:
-            self = .error(String(decoding: UnsafeRawBufferPointer(start: r.str, count: r.len), as: UTF8.self))
-        case REDIS_REPLY_INTEGER:
-            self = .integer(Int64(r.integer))
-        case REDIS_REPLY_ARRAY:
-            self = .array((0..<r.elements).map { RedisReply(r.element[$0]!) })
-        default:
-            self = .null
-        }
+    /// The first word of an error reply (`NOSCRIPT`, `MOVED`, ...); nil for any other reply.
+    var errorCode: Substring? {
+        guard case .error(let message) = self else { return nil }
+        return message.split(separator: " ", maxSplits: 1).first
     }
 }

@@ -13,6 +13,10 @@ package struct RedisServerOptions: Sendable {
     package var password: String?
     /// A replica of the server on this loopback port (`--replicaof`).
     package var replicaOf: Int?
+    /// A node of a Redis Cluster (`--cluster-enabled yes`, its node table in its directory),
+    /// talking to the other nodes on this port (`--cluster-port`: any free one, not port + 10000).
+    package var clusterBusPort: Int?
+    package var clusterNode: Bool { clusterBusPort != nil }
 
     package init(port: Int, directory: URL, appendOnly: Bool = true, password: String? = nil) {
         self.port = port
@@ -36,6 +40,13 @@ package struct RedisServerOptions: Sendable {
         if appendOnly { arguments += ["--appendfsync", "always"] }
         if let password { arguments += ["--requirepass", password, "--masterauth", password] }
         if let replicaOf { arguments += ["--replicaof", "127.0.0.1", String(replicaOf)] }
+        if let clusterBusPort {
+            arguments += [
+                "--cluster-port", String(clusterBusPort),
+                "--cluster-enabled", "yes", "--cluster-config-file", directory.appendingPathComponent("nodes-\(port).conf").path,
+                "--cluster-node-timeout", "5000",
+            ]
+        }
         return arguments
     }
 }

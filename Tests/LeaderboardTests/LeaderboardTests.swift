@@ -43,8 +43,8 @@ final class Floor: @unchecked Sendable {
     let now = Date()
     var today: [String: String] { periods(now.addingTimeInterval(-60)) }
 
-    init() throws {
-        stack = try TallyStack()
+    init(deployment: RedisDeployment = .single) throws {
+        stack = try TallyStack(deployment: deployment)
         try stack.startIngestion()
         try stack.startWorker()
         let app = try FieldApp(stack.endpoint)
@@ -113,7 +113,10 @@ func zmqClient(_ endpoint: String) throws -> (String) throws -> [String: Any] {
         (try? JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any])?["error"] as? String
     }
 
-    @Test func queriesOverHTTP() async throws {
+    /// Once more on a three-master Redis Cluster: the same answers.
+    @Test(arguments: RedisDeployment.allCases)
+    func queriesOverHTTP(on deployment: RedisDeployment) async throws {
+        let floor = deployment == .single ? self.floor : try Floor(deployment: deployment)
         let app = try buildLeaderboard(configuration: floor.configuration(), logger: Logger(label: "test"))
         let today = floor.today["today"]!
         try await app.test(.live) { client in
@@ -323,7 +326,7 @@ func zmqClient(_ endpoint: String) throws -> (String) throws -> [String: Any] {
             #expect(try ask(top)["ok"] as? Bool == true)
 
             try floor.stack.redis.connection().send("SAVE")  // so that the boards come back with it
-            floor.stack.redis.stop()
+            floor.stack.server.stop()
             // Reads answered on the socket's thread, twice (the second inside its retry pause),
             // and an operation served as a task: each gets an answer saying Redis is away.
             for json in [top, top, #"{"op": "contest.list"}"#] {
@@ -334,7 +337,7 @@ func zmqClient(_ endpoint: String) throws -> (String) throws -> [String: Any] {
             let http = try await client.execute(uri: "/v1/orgs/default/boards/points:today:reps", method: .get)
             #expect(http.status == .serviceUnavailable)
 
-            try floor.stack.redis.restart()
+            try floor.stack.server.restart()
             var back: [String: Any] = [:]
             for _ in 0..<50 where back["ok"] as? Bool != true {
                 back = try ask(top)

@@ -43,8 +43,8 @@ import ZeroMQ
     @Test func subscriptionsToInventedOrgsCostOneCheckEachThenNoRedisCommandsAtAll() async throws {
         try send("ana", "call")
         let connection = stack.redis.connection()
-        let log = stack.redis.directory.appendingPathComponent("monitor.log")
-        let monitor = try ChildProcess(try Executables.installed("redis-cli"), ["-p", String(stack.redis.port), "monitor"], logFile: log)
+        let log = stack.server.directory.appendingPathComponent("monitor.log")
+        let monitor = try ChildProcess(try Executables.installed("redis-cli"), ["-p", String(stack.server.port), "monitor"], logFile: log)
         defer { monitor.stop(within: 2) }
         try wait("redis-cli monitor to start") { (try connection.send("CLIENT", "LIST").string ?? "").contains("cmd=monitor") }
 

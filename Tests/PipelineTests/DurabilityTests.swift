@@ -11,7 +11,7 @@ import Glibc
 @Suite struct DurabilityTests {
     @Test func anEventIsAcceptedOnlyOnceAReplicaHasIt() throws {
         let stack = try TallyStack()
-        let replica = try RedisServer(replicaOf: stack.redis)
+        let replica = try RedisServer(replicaOf: stack.server)
         let master = stack.redis.connection()
         try wait("the replica to be in sync") {
             (try master.send("INFO", "replication").string ?? "").contains("state=online")
@@ -66,9 +66,9 @@ import Glibc
                 killed = true
                 Thread.detachNewThread {
                     Thread.sleep(forTimeInterval: 0.05)
-                    stack.redis.signal(SIGKILL)
+                    stack.server.signal(SIGKILL)
                     Thread.sleep(forTimeInterval: 1)
-                    try? stack.redis.restart()
+                    try? stack.server.restart()
                 }
             }
             // A field app resends a request until it has an answer for every event.

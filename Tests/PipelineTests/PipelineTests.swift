@@ -8,7 +8,7 @@ import Glibc
 #endif
 
 /// A field app's view of tally-ingestion and tally-scoring, run as real processes over a
-/// real redis-server.
+/// real redis-server; the first tests once more over a three-master Redis Cluster.
 @Suite(.serialized) struct PipelineTests {
     /// A minute ago, so that every event of a test falls in the same periods.
     let at = Date().addingTimeInterval(-60)
@@ -29,8 +29,9 @@ import Glibc
                   value: event.kind == "deal_won" ? event.value : nil, at: rfc3339(at))
     }
 
-    @Test func reqClientSingleAndBatchedEventsLandOnEveryBoard() throws {
-        let stack = try TallyStack()
+    @Test(arguments: RedisDeployment.allCases)
+    func reqClientSingleAndBatchedEventsLandOnEveryBoard(on deployment: RedisDeployment) throws {
+        let stack = try TallyStack(deployment: deployment)
         try stack.startIngestion()
         try stack.startWorker()
         let app = try FieldApp(stack.endpoint)
@@ -64,8 +65,9 @@ import Glibc
         #expect(stack.workers[0].wait() == 0, "\(stack.logs)")
     }
 
-    @Test func dealerClientWithAHundredRequestsInFlight() throws {
-        let stack = try TallyStack()
+    @Test(arguments: RedisDeployment.allCases)
+    func dealerClientWithAHundredRequestsInFlight(on deployment: RedisDeployment) throws {
+        let stack = try TallyStack(deployment: deployment)
         try stack.startIngestion()
         try stack.startWorker()
         let dealer = try Socket(.dealer, options: [.receiveTimeout(milliseconds: 10_000)])
@@ -134,8 +136,9 @@ import Glibc
         #expect(try redis.send("ZSCORE", "{default}:board:points:today:reps:\(Expected.periods(now)["today"]!)", "late-rep") == .null)
     }
 
-    @Test func aRepeatedIDIsCountedOnce() throws {
-        let stack = try TallyStack()
+    @Test(arguments: RedisDeployment.allCases)
+    func aRepeatedIDIsCountedOnce(on deployment: RedisDeployment) throws {
+        let stack = try TallyStack(deployment: deployment)
         try stack.startIngestion()
         try stack.startWorker()
         let app = try FieldApp(stack.endpoint)

@@ -9,7 +9,8 @@ import Glibc
 /// what a field app talks to. Logs go to a temporary directory, printed when a test fails.
 package final class TallyStack: @unchecked Sendable {
     // `@unchecked`: one test owns a stack and drives it from one task at a time.
-    package let redis: RedisServer
+    /// The stack's Redis: one server, or a cluster (`deployment`).
+    package let redis: any TestRedis
     package let directory: URL
     /// Where each service listens; connection settings in its `environment`.
     package let services: LocalStack
@@ -37,11 +38,12 @@ package final class TallyStack: @unchecked Sendable {
     /// `tally up` runs them; the tools' field key is registered for org `default`.
     /// `openReads`: leaderboard and notification let anyone read (`--open-reads`), as the tests
     /// of what reads answer assume; access tests start closed, with `adminToken` set.
+    /// `deployment`: one Redis server, or a three-master Redis Cluster.
     package init(
         rules: [String: String] = [:], heartbeatMs: Int = 250, unavailableAfterMs: Int = 2_000, durableRedis: Bool = false,
-        keys: StackKeys? = nil, openReads: Bool = true, adminToken: String? = nil
+        keys: StackKeys? = nil, openReads: Bool = true, adminToken: String? = nil, deployment: RedisDeployment = .single
     ) throws {
-        redis = try RedisServer(durable: durableRedis)
+        redis = try deployment.start(durable: durableRedis)
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tally-stack-\(UUID().uuidString)")
         launcher = Launcher(logs: .files(in: directory))
         var services = LocalStack.onFreePorts(redisURL: redis.url, rules: directory.appendingPathComponent("rules").path, logLevel: "debug")
@@ -61,6 +63,12 @@ package final class TallyStack: @unchecked Sendable {
     deinit {
         launcher.stopAll(within: 0)
         try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// The stack's one Redis server, for the tests that stop, freeze or watch it.
+    package var server: RedisServer {
+        guard let server = redis as? RedisServer else { preconditionFailure("this test runs on one Redis server, not a cluster") }
+        return server
     }
 
     private var rulesDirectory: URL { directory.appendingPathComponent("rules") }
