@@ -45,8 +45,12 @@ package struct Keys: Sendable {
     package var teams: String { "\(prefix)teams" }
     /// The org's sequence counter for first-reached order.
     package var sequence: String { "\(prefix)seq" }
-    /// The idempotency record of one event id.
+    /// The idempotency record of one event id: the ids of its entries in the activity log,
+    /// oldest first (the event as accepted, then each correction), or `1` for an event counted
+    /// before the log existed.
     package func seen(_ eventID: String) -> String { "\(prefix)seen:\(eventID)" }
+    /// The activity log: a stream of every accepted event and correction, trimmed by age.
+    package var activity: String { "\(prefix)activity" }
 
     /// Contest id → stored `Contest` JSON.
     package var contests: String { "\(prefix)contests" }
