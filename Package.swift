@@ -59,7 +59,7 @@ let package = Package(
             path: "Shared/TallyStore",
             resources: [
                 .embedInCode("apply-sums.lua"), .embedInCode("apply-events.lua"), .embedInCode("read-board.lua"),
-                .embedInCode("create-token.lua"),
+                .embedInCode("create-token.lua"), .embedInCode("correct-event.lua"),
             ]),
 
         // The messages on the changes socket (scoring and leaderboard → notification).

@@ -13,12 +13,13 @@ package struct ChangeNotice: Codable, Sendable, Equatable {
 
     package struct Deal: Codable, Sendable, Equatable {
         package var rep: String
-        package var name: String
+        /// The name the event carried; nil: notification names the rep from the directory.
+        package var name: String?
         package var team: String?
         package var value: Double
         package var at: String
 
-        package init(rep: String, name: String, team: String?, value: Double, at: String) {
+        package init(rep: String, name: String?, team: String?, value: Double, at: String) {
             self.rep = rep
             self.name = name
             self.team = team
@@ -27,14 +28,53 @@ package struct ChangeNotice: Codable, Sendable, Equatable {
         }
     }
 
+    /// A new event of one of the rules' `feed_kinds`.
+    package struct Activity: Codable, Sendable, Equatable {
+        package var id: String
+        package var rep: String
+        /// The name the event carried; nil: notification names the rep from the directory.
+        package var name: String?
+        package var team: String?
+        package var kind: String
+        package var value: Double
+        package var at: String
+
+        package init(id: String, rep: String, name: String?, team: String?, kind: String, value: Double, at: String) {
+            self.id = id
+            self.rep = rep
+            self.name = name
+            self.team = team
+            self.kind = kind
+            self.value = value
+            self.at = at
+        }
+    }
+
+    /// An event retracted or amended (by the leaderboard).
+    package struct Correction: Codable, Sendable, Equatable {
+        package var id: String
+        package var rep: String
+        package var status: String
+
+        package init(id: String, rep: String, status: String) {
+            self.id = id
+            self.rep = rep
+            self.status = status
+        }
+    }
+
     package var type = "changes"
     package var org: String
     package var boards: [BoardChange]
     package var deals: [Deal]
+    package var activity: [Activity]?
+    package var corrections: [Correction]?
 
-    package init(org: String, boards: [BoardChange], deals: [Deal]) {
+    package init(org: String, boards: [BoardChange], deals: [Deal], activity: [Activity]? = nil, corrections: [Correction]? = nil) {
         self.org = org
         self.boards = boards
         self.deals = deals
+        self.activity = activity
+        self.corrections = corrections
     }
 }

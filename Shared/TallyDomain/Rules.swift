@@ -12,6 +12,10 @@ package struct Rules: Sendable, Equatable {
     package var scopes: [Scope]
     /// How long calendar periods and idempotency records are kept, and how old an event may be.
     package var retentionDays: Int
+    /// How long accepted events are kept in the org's activity log (and can be corrected).
+    package var logDays: Int = 90
+    /// The kinds whose new events `_events` announces as `activity` (the TV page's ticker).
+    package var feedKinds: [String] = ["appointment", "demo", "proposal", "deal_won"]
 
     package static let defaultKinds = ["door_knock", "call", "email", "appointment", "demo", "proposal", "deal_won"]
 
@@ -34,6 +38,7 @@ package struct Rules: Sendable, Equatable {
         retentionDays: 400)
 
     package var retentionMilliseconds: Int64 { Int64(retentionDays) * 86_400_000 }
+    package var logMilliseconds: Int64 { Int64(logDays) * 86_400_000 }
 
     package func metric(named name: String) -> Metric? { metrics.first { $0.name == name } }
 
@@ -73,7 +78,7 @@ extension Rules {
         return try from(object)
     }
 
-    private static let knownKeys: Set<String> = ["timezone", "week_starts", "kinds", "metrics", "windows", "scopes", "retention_days"]
+    private static let knownKeys: Set<String> = ["timezone", "week_starts", "kinds", "metrics", "windows", "scopes", "retention_days", "log_days", "feed_kinds"]
 
     private static func from(_ object: [String: Any]) throws(RulesError) -> Rules {
         var rules = Rules.default
@@ -133,6 +138,20 @@ extension Rules {
                 throw RulesError(key: "retention_days", problem: "must be a whole number of days from 1 to 3650")
             }
             rules.retentionDays = days
+        }
+        if let raw = object["log_days"] {
+            guard let days = raw as? Int, (1...3650).contains(days) else {
+                throw RulesError(key: "log_days", problem: "must be a whole number of days from 1 to 3650")
+            }
+            rules.logDays = days
+        }
+        if let raw = object["feed_kinds"] {
+            guard let kinds = raw as? [String], kinds.allSatisfy(rules.kinds.contains) else {
+                throw RulesError(key: "feed_kinds", problem: "must be a list of the org's activity kinds")
+            }
+            rules.feedKinds = kinds
+        } else {
+            rules.feedKinds = rules.feedKinds.filter(rules.kinds.contains)
         }
         return rules
     }

@@ -39,6 +39,8 @@ package struct ScoringPlan: Sendable, Equatable {
     package struct Entry: Sendable, Equatable {
         package let event: ActivityEvent
         package let increments: [Increment]
+        /// The same increments as the activity log keeps them (what a correction takes back).
+        package let contribution: Contribution
     }
 
     package let org: String
@@ -58,14 +60,24 @@ package struct ScoringPlan: Sendable, Equatable {
             let date = dayCache[minute] ?? LocalDate(milliseconds: event.at, in: rules.timeZone)
             dayCache[minute] = date
             var increments: [Increment] = []
+            var contribution = Contribution()
             for metric in rules.metrics {
                 guard let amount = metric.amount(kind: event.kind, value: event.value) else { continue }
+                if amount != 0 { contribution.amounts[metric.name] = amount }
                 for scope in rules.scopes {
                     guard let member = scope == .reps ? event.rep : event.team else { continue }
                     for window in rules.windows where !window.isRolling {
                         let board = board(BoardID(metric: metric.name, window: window, scope: scope), date, rules)
                         increments.append(Increment(board: board, member: member, amount: amount))
                     }
+                }
+            }
+            if !contribution.amounts.isEmpty {
+                for scope in rules.scopes {
+                    if let member = scope == .reps ? event.rep : event.team { contribution.members[scope.rawValue] = member }
+                }
+                for window in rules.windows where !window.isRolling {
+                    contribution.periods[window.rawValue] = window.period(of: date, weekStart: rules.weekStart)
                 }
             }
             for play in contests {
@@ -75,8 +87,9 @@ package struct ScoringPlan: Sendable, Equatable {
                 var board = Board(name: contest.boardID, period: "", expiresAt: nil)
                 board.goal = contest.goal
                 increments.append(Increment(board: index(of: board), member: member, amount: amount))
+                if amount != 0 { contribution.contests.append(.init(contest: contest.id, member: member, amount: amount)) }
             }
-            entries.append(Entry(event: event, increments: increments))
+            entries.append(Entry(event: event, increments: increments, contribution: contribution))
         }
     }
 

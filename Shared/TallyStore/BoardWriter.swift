@@ -17,7 +17,7 @@ package enum BoardWriter {
     package static func apply(_ plans: [(plan: ScoringPlan, rules: Rules)], now: Int64, on redis: RedisConnection) throws -> [[Bool]] {
         var counted: [[Bool]?] = Array(repeating: nil, count: plans.count)
         let summable = plans.indices.filter { index in !plans[index].plan.boards.contains { $0.goal != nil } }
-        let sums = try redis.pipeline(Scripts.applySums, calls: summable.map { summedCall(plans[$0].plan, rules: plans[$0].rules).pair })
+        let sums = try redis.pipeline(Scripts.applySums, calls: summable.map { summedCall(plans[$0].plan, rules: plans[$0].rules, now: now).pair })
         for (index, reply) in zip(summable, sums) where try reply.throwingError().int == 1 {
             counted[index] = Array(repeating: true, count: plans[index].plan.entries.count)
         }
@@ -35,7 +35,7 @@ package enum BoardWriter {
     }
 
     /// `apply-sums.lua`'s call: what the batch adds per board and member, summed here.
-    package static func summedCall(_ plan: ScoringPlan, rules: Rules) -> ScriptCall {
+    package static func summedCall(_ plan: ScoringPlan, rules: Rules, now: Int64) -> ScriptCall {
         let keys = Keys(org: plan.org)
         // Per board, each member's sum and the position of the last event that added to it.
         var members: [[String: Int]] = Array(repeating: [:], count: plan.boards.count)
@@ -57,8 +57,9 @@ package enum BoardWriter {
             if let team = entry.event.team, !team.isEmpty { teams[entry.event.rep] = team }
         }
         var call = ScriptCall(
-            keys: [keys.boards, keys.names, keys.teams, keys.sequence] + plan.entries.map { keys.seen($0.event.id) },
-            arguments: [String(rules.seenSeconds), String(plan.entries.count)])
+            keys: [keys.boards, keys.names, keys.teams, keys.sequence, keys.activity] + plan.entries.map { keys.seen($0.event.id) },
+            arguments: [String(rules.seenSeconds), String(plan.entries.count), String(now), String(now - rules.logMilliseconds)]
+                + plan.entries.map { LogEntry.accepted($0.event, $0.contribution) })
         let index = indexIDs(plan, rules: rules)
         call.arguments.append(String(index.count))
         call.arguments += index
@@ -81,8 +82,9 @@ package enum BoardWriter {
     package static func eventByEventCall(_ plan: ScoringPlan, rules: Rules, now: Int64) -> ScriptCall {
         let keys = Keys(org: plan.org)
         var call = ScriptCall(
-            keys: [keys.boards, keys.names, keys.teams, keys.sequence] + plan.entries.map { keys.seen($0.event.id) },
-            arguments: [String(rules.seenSeconds), String(now), String(plan.entries.count)])
+            keys: [keys.boards, keys.names, keys.teams, keys.sequence, keys.activity] + plan.entries.map { keys.seen($0.event.id) },
+            arguments: [String(rules.seenSeconds), String(now), String(plan.entries.count), String(now - rules.logMilliseconds)]
+                + plan.entries.map { LogEntry.accepted($0.event, $0.contribution) })
         let index = indexIDs(plan, rules: rules)
         call.arguments.append(String(index.count))
         call.arguments += index
@@ -123,7 +125,7 @@ package enum BoardWriter {
 extension Keys {
     /// The keys a scoring script writes for one board: the sorted set, its reached hash and its
     /// order index.
-    fileprivate func written(_ board: ScoringPlan.Board) -> [String] {
+    func written(_ board: ScoringPlan.Board) -> [String] {
         [self.board(board.name, period: board.period), reached(board.name, period: board.period), order(board.name, period: board.period)]
     }
 }

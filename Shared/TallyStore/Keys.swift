@@ -47,8 +47,12 @@ package struct Keys: Sendable {
     /// changes what a board read answers (scores, names) moves it, so a reader that kept an
     /// answer knows it still holds while the sequence has not moved (`read-board.lua`).
     package var sequence: String { "\(prefix)seq" }
-    /// The idempotency record of one event id.
+    /// The idempotency record of one event id: the ids of its entries in the activity log,
+    /// oldest first (the event as accepted, then each correction), or `1` for an event counted
+    /// before the log existed.
     package func seen(_ eventID: String) -> String { "\(prefix)seen:\(eventID)" }
+    /// The activity log: a stream of every accepted event and correction, trimmed by age.
+    package var activity: String { "\(prefix)activity" }
 
     /// Contest id → stored `Contest` JSON.
     package var contests: String { "\(prefix)contests" }

@@ -30,4 +30,11 @@ package struct RepDirectory: Sendable {
         let reply = try await redis.send(["HMGET", Keys(org: org).teams] + reps)
         return (reply.array ?? []).map(\.string)
     }
+
+    /// Each rep's name from the directory, in order (nil: none known).
+    package func names(org: String, reps: [String]) async throws -> [String?] {
+        guard !reps.isEmpty else { return [] }
+        let reply = try await redis.send(["HMGET", Keys(org: org).names] + reps)
+        return (reply.array ?? []).map(\.string)
+    }
 }

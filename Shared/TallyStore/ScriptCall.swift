@@ -31,6 +31,8 @@ package enum Scripts {
     package static let applyEvents = RedisScript(String(decoding: PackageResources.apply_events_lua, as: UTF8.self))
     /// Reads a page, a rank or the entries around a member (`BoardReader`).
     package static let readBoard = RedisScript(String(decoding: PackageResources.read_board_lua, as: UTF8.self))
+    /// Retracts or amends one event (`EventLog`).
+    package static let correctEvent = RedisScript(String(decoding: PackageResources.correct_event_lua, as: UTF8.self))
     /// Stores a new org token under the org's cap (`TokenStore`).
     package static let createToken = RedisScript(String(decoding: PackageResources.create_token_lua, as: UTF8.self))
 }

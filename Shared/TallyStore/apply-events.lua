@@ -3,24 +3,34 @@
 -- comes, so the first member to reach the goal wins and the board stops counting; every other
 -- board gets one ZINCRBY per member with what the new events add up to. An increment of 0
 -- writes nothing: it must not make its member "reach" its score again, on this board or on
--- the rolling boards read from it.
+-- the rolling boards read from it. Each new event goes into the org's activity log (a stream)
+-- as recorded, with what it added, and its idempotency record holds its log entry's id.
 --
--- KEYS: the board index, names, teams, the org's sequence, one idempotency record per event,
+-- KEYS: the board index, names, teams, the org's sequence, the activity log, one idempotency record per event,
 --   then each board's sorted set, its reached hash and its order index (read-board.lua; kept
 --   for boards of more than 128 members), then
 --   the finish hash of each race, in the order of the races among the boards.
--- ARGV: idempotency TTL (s), now (ms), event count, index ids (count, ids), boards (count,
+-- ARGV: idempotency TTL (s), now (ms), event count, the oldest log id to keep (ms), one log
+--   entry per event, index ids (count, ids), boards (count,
 --   then per board: expire-at or 0, the race's goal or ''), then per event: rep, name or '',
 --   team or '', increment count, then per increment: board (1-based), member, amount.
 -- Returns 1 (counted) or 0 (duplicate) per event.
-local index, names, teams, sequence = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local seen_ttl, now_ms, n_events = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local i = 4
+local index, names, teams, sequence, activity = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local seen_ttl, now_ms, n_events, keep_from = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local entries_at = 4
+local i = 5 + n_events
+-- Log ids are '<ms>-<n>' after the log's last entry (see apply-sums.lua).
+local id_ms, id_seq = tonumber(now_ms), -1
+local last = redis.call('XREVRANGE', activity, '+', '-', 'COUNT', 1)[1]
+if last then
+  local ms, sq = string.match(last[1], '^(%d+)-(%d+)$')
+  if tonumber(ms) >= id_ms then id_ms, id_seq = tonumber(ms), tonumber(sq) end
+end
 local n_index = tonumber(ARGV[i]); i = i + 1
 for _ = 1, n_index do redis.call('SADD', index, ARGV[i]); i = i + 1 end
 
 local n_boards = tonumber(ARGV[i]); i = i + 1
-local first_board = 4 + n_events
+local first_board = 5 + n_events
 local races = first_board + 3 * n_boards
 local board, reached, order, expire_at, goal, finish, frozen = {}, {}, {}, {}, {}, {}, {}
 for b = 1, n_boards do
@@ -35,6 +45,7 @@ for b = 1, n_boards do
   i = i + 2
 end
 
+-- Every write moves the org's sequence: readers that cache answers check it.
 local seq = redis.call('INCRBY', sequence, n_events) - n_events
 
 -- A member of a board's order index (read-board.lua): its reached sequence inverted and
@@ -60,7 +71,10 @@ local sums, last, counted = {}, {}, {}
 for e = 1, n_events do
   local rep, name, team, n = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
   i = i + 4
-  if redis.call('SET', KEYS[4 + e], '1', 'NX', 'EX', seen_ttl) then
+  local log_id = string.format('%d-%d', id_ms, id_seq + 1)
+  if redis.call('SET', KEYS[5 + e], log_id, 'NX', 'EX', seen_ttl) then
+    id_seq = id_seq + 1
+    redis.call('XADD', activity, log_id, 'e', ARGV[entries_at + e])
     counted[e] = 1
     seq = seq + 1
     for _ = 1, n do
@@ -142,4 +156,5 @@ for b in pairs(written) do
   local size = redis.call('ZCARD', board[b])
   if size > SMALL and size <= REBUILD and redis.call('ZCARD', order[b]) ~= size then build_index(b) end
 end
+redis.call('XTRIM', activity, 'MINID', '~', keep_from)
 return counted

@@ -2,27 +2,42 @@
 -- event order, as apply-events.lua would), so Redis gets one line per member per board rather
 -- than one per event per board. All or nothing: if any event was seen before, the idempotency
 -- records set so far are taken back, nothing else is written, and the worker sends the batch
--- through apply-events.lua instead.
+-- through apply-events.lua instead. Each event goes into the org's activity log (a stream)
+-- as recorded, with what it added, and its idempotency record holds its log entry's id.
 --
--- KEYS: the board index, names, teams, the org's sequence, one idempotency record per event,
---   then each board's sorted set, its reached hash and its order index (read-board.lua; kept
---   for boards of more than 128 members).
--- ARGV: idempotency TTL (s), event count, index ids (count, ids), names (count, then rep and
---   name), teams (count, then rep and team), boards (count, then per board: expire-at or 0,
---   member count, then per member: member, amount (never 0: the worker leaves out what adds
---   nothing), the position in the batch (1-based) of the last event that added to it).
+-- KEYS: the board index, names, teams, the org's sequence, the activity log, one idempotency
+--   record per event, then each board's sorted set, its reached hash and its order index
+--   (read-board.lua; kept for boards of more than 128 members).
+-- ARGV: idempotency TTL (s), event count, now (ms), the oldest log id to keep (ms), one log
+--   entry per event, index ids (count, ids), names (count, then rep and name), teams (count,
+--   then rep and team), boards (count, then per board: expire-at or 0, member count, then per
+--   member: member, amount (never 0: the worker leaves out what adds nothing), the position in
+--   the batch (1-based) of the last event that added to it).
 -- Returns 1 (applied) or 0 (a duplicate: nothing done).
-local index, names, teams, sequence = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local seen_ttl, n_events = ARGV[1], tonumber(ARGV[2])
+local index, names, teams, sequence, activity = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local seen_ttl, n_events, now_ms, keep_from = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+-- Log ids are '<ms>-<n>' after the log's last entry, so a worker whose clock lags another's
+-- still appends in order (the same rule is in apply-events.lua and correct-event.lua).
+local id_ms, id_seq = now_ms, -1
+local last = redis.call('XREVRANGE', activity, '+', '-', 'COUNT', 1)[1]
+if last then
+  local ms, sq = string.match(last[1], '^(%d+)-(%d+)$')
+  if tonumber(ms) >= id_ms then id_ms, id_seq = tonumber(ms), tonumber(sq) end
+end
+local ids = {}
 for e = 1, n_events do
-  if not redis.call('SET', KEYS[4 + e], '1', 'NX', 'EX', seen_ttl) then
-    for d = 1, e - 1 do redis.call('DEL', KEYS[4 + d]) end
+  ids[e] = string.format('%d-%d', id_ms, id_seq + e)
+  if not redis.call('SET', KEYS[5 + e], ids[e], 'NX', 'EX', seen_ttl) then
+    for d = 1, e - 1 do redis.call('DEL', KEYS[5 + d]) end
     return 0
   end
 end
+for e = 1, n_events do redis.call('XADD', activity, ids[e], 'e', ARGV[4 + e]) end
+redis.call('XTRIM', activity, 'MINID', '~', keep_from)
+-- Every write moves the org's sequence: readers that cache answers check it.
 local seq = redis.call('INCRBY', sequence, n_events) - n_events
 
-local i = 3
+local i = 5 + n_events
 -- unpack() has a stack limit: write long argument lists a thousand values at a time.
 local function in_chunks(command, key, values)
   for first = 1, #values, 1000 do
@@ -75,7 +90,7 @@ n = tonumber(ARGV[i]); i = i + 1
 in_chunks('HSET', teams, take(2 * n))
 
 local n_boards = tonumber(ARGV[i]); i = i + 1
-local k = 4 + n_events
+local k = 5 + n_events
 for _ = 1, n_boards do
   local board, reached, order = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3]
   k = k + 3

@@ -69,9 +69,9 @@ import Testing
         try wait("the new order") { try browser.texts(".row .name") == ["Ben Okafor", "Ana Lopez", hostile] }
         #expect(try browser.texts(".row .score") == ["11", "3", "2"])
 
-        // A deal is announced.
+        // A deal is announced, in a lower third.
         try send("ana", "deal_won", name: "Ana Lopez", value: 12_500)
-        try wait("the deal banner") { try browser.texts("#banner").joined().contains("Ana Lopez") }
+        try wait("the deal's lower third") { try browser.texts("#lower").joined().contains("Ana Lopez") }
         try wait("Ana back on top") { try browser.texts(".row .name").first == "Ana Lopez" }
         try browser.screenshot(to: Self.screenshots.appendingPathComponent("tv-1280x720-deal.png"))
         #expect(browser.errors == [])

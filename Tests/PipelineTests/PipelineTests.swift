@@ -195,6 +195,13 @@ import Glibc
                     contents[name] = stride(from: 0, to: pairs.count, by: 2).map { "\(pairs[$0])=\(pairs[$0 + 1])" }.sorted().joined(separator: ",") + expires
                 case "set":
                     contents[name] = (try redis.send("SMEMBERS", key).array ?? []).compactMap(\.string).sorted().joined(separator: ",") + expires
+                case "stream":
+                    // The activity log: the entries, in order, without their ids (times of writing).
+                    let entries = (try redis.send("XRANGE", key, "-", "+").array ?? []).compactMap { $0.array?.last }
+                    contents[name] = "\(entries)" + expires
+                case _ where name.hasPrefix("seen:"):
+                    // An idempotency record names its log entry by id: that it exists is what counts.
+                    contents[name] = "seen" + expires
                 default:
                     contents[name] = "\(try redis.send("GET", key))" + expires
                 }

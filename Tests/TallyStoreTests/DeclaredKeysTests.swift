@@ -32,6 +32,14 @@ import Testing
         let next = ActivityEvent(id: "e9", org: "acme", rep: "cy", kind: "deal_won", value: 500, at: at)
         _ = try BoardWriter.apply(ScoringPlan(org: "acme", events: [next], rules: rules), rules: rules, now: at, on: connection)
 
+        // ...the corrections (a retraction, an amendment that moves a deal to another rep and kind)...
+        let client = RedisClient(server.configuration)
+        let running = Task { [client] in await client.run() }
+        defer { running.cancel() }
+        let eventLog = EventLog(redis: client)
+        _ = try await eventLog.retract(org: "acme", id: "e0", by: "admin", rules: rules)
+        _ = try await eventLog.amend(org: "acme", id: "e9", changes: .init(value: 20, kind: "demo", rep: "di"), by: "admin", rules: rules)
+
         // ...and every kind of read: a page, a rank, around, of calendar, rolling, team and contest boards.
         var reads: [ScriptCall] = []
         for (board, period) in [("points:today:reps", "2026-11-29"), ("points:7d:reps", "2026-11-29"), ("revenue:30d:teams", "2026-11-29"), ("doors:month:teams", "2026-11")] {
@@ -63,8 +71,8 @@ import Testing
                 scripts += 1
             }
         }
-        // 2 or 3 script calls for the writers (a summed attempt may come first), 14 reads, a token.
-        #expect(scripts >= 17)
+        // 2 or 3 script calls for the writers (a summed attempt may come first), 2 corrections, 14 reads, a token.
+        #expect(scripts >= 19)
         #expect(checked > 100)
     }
 }

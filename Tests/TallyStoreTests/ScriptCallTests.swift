@@ -28,8 +28,18 @@ import Testing
         ActivityEvent(id: "e3", org: "acme", rep: "ana", team: "north", kind: "door_knock", at: at),
     ]
 
+    /// Each event's activity log entry, written out by hand.
+    static let logEntries = [
+        #"{"t":"accepted","id":"e1","rep":"ana","name":"Ana","kind":"door_knock","value":1.0,"at":1795946400000,"c":{"m":{"doors":1.0},"w":{"today":"2026-11-29"},"s":{"reps":"ana"},"x":[]}}"#,
+        #"{"t":"accepted","id":"e2","rep":"bo","kind":"door_knock","value":1.0,"at":1795946400000,"c":{"m":{"doors":1.0},"w":{"today":"2026-11-29"},"s":{"reps":"bo"},"x":[]}}"#,
+        #"{"t":"accepted","id":"e3","rep":"ana","team":"north","kind":"door_knock","value":1.0,"at":1795946400000,"c":{"m":{"doors":1.0},"w":{"today":"2026-11-29"},"s":{"reps":"ana"},"x":[]}}"#,
+    ]
+    /// A minute after the events; the log keeps 90 days before it.
+    static let now: Int64 = 1_795_946_460_000
+    static let keepFrom = "1788170460000"
+
     static let commonKeys = [
-        "{acme}:boards", "{acme}:names", "{acme}:teams", "{acme}:seq",
+        "{acme}:boards", "{acme}:names", "{acme}:teams", "{acme}:seq", "{acme}:activity",
         "{acme}:seen:e1", "{acme}:seen:e2", "{acme}:seen:e3",
         "{acme}:board:doors:today:reps:2026-11-29", "{acme}:reached:doors:today:reps:2026-11-29",
         "{acme}:order:doors:today:reps:2026-11-29",
@@ -37,10 +47,10 @@ import Testing
 
     @Test func summedBatch() {
         let plan = ScoringPlan(org: "acme", events: Self.events, rules: Self.doorRules)
-        let call = BoardWriter.summedCall(plan, rules: Self.doorRules)
+        let call = BoardWriter.summedCall(plan, rules: Self.doorRules, now: Self.now)
         #expect(call.keys == Self.commonKeys)
         #expect(call.arguments == [
-            Self.seenTTL, "3",
+            Self.seenTTL, "3", String(Self.now), Self.keepFrom] + Self.logEntries + [
             "2", "doors:7d:reps", "doors:today:reps",  // the index: the stored board and the rolling one it feeds
             "1", "ana", "Ana",  // names
             "1", "ana", "north",  // teams
@@ -59,12 +69,18 @@ import Testing
         let plan = ScoringPlan(
             org: "acme", events: Self.events, rules: Self.doorRules,
             contests: [.init(contest: contest, finishedAt: nil)], now: Self.at)
-        let call = BoardWriter.eventByEventCall(plan, rules: Self.doorRules, now: 42)
+        let call = BoardWriter.eventByEventCall(plan, rules: Self.doorRules, now: Self.now)
         #expect(call.keys == Self.commonKeys + [
             "{acme}:board:contest:race", "{acme}:reached:contest:race", "{acme}:order:contest:race", "{acme}:contest-finish:race",
         ])
+        // The same entries, each with what it added to the race.
+        let raceEntries = [
+            #"{"t":"accepted","id":"e1","rep":"ana","name":"Ana","kind":"door_knock","value":1.0,"at":1795946400000,"c":{"m":{"doors":1.0},"w":{"today":"2026-11-29"},"s":{"reps":"ana"},"x":[{"c":"race","s":"ana","a":1.0}]}}"#,
+            #"{"t":"accepted","id":"e2","rep":"bo","kind":"door_knock","value":1.0,"at":1795946400000,"c":{"m":{"doors":1.0},"w":{"today":"2026-11-29"},"s":{"reps":"bo"},"x":[{"c":"race","s":"bo","a":1.0}]}}"#,
+            #"{"t":"accepted","id":"e3","rep":"ana","team":"north","kind":"door_knock","value":1.0,"at":1795946400000,"c":{"m":{"doors":1.0},"w":{"today":"2026-11-29"},"s":{"reps":"ana"},"x":[{"c":"race","s":"ana","a":1.0}]}}"#,
+        ]
         #expect(call.arguments == [
-            Self.seenTTL, "42", "3",
+            Self.seenTTL, String(Self.now), "3", Self.keepFrom] + raceEntries + [
             "3", "contest:race", "doors:7d:reps", "doors:today:reps",
             "2", Self.dayExpiry, "", "0", "2.0",  // the day board; the race (kept, goal 2)
             "ana", "Ana", "", "2", "1", "ana", "1.0", "2", "ana", "1.0",

@@ -52,6 +52,10 @@ package struct StreamMessage: Decodable, Sendable, Equatable {
     package let rep: String?
     package let name: String?
     package let value: Double?
+    // activity, correction
+    package let id: String?
+    package let kind: String?
+    package let status: String?
     // contest
     package let contest: String?
     package let state: String?

@@ -40,3 +40,23 @@ package struct Revoked: Codable, Sendable, Equatable {
     package var id: String
     package var revoked = true
 }
+
+/// `event.retract`'s answer.
+struct Retracted: Encodable, Sendable {
+    let id: String
+    let status: String
+}
+
+/// A page of the activity log, newest first; `next` is the cursor for the page after (null at the end).
+struct ActivityPage: Encodable, Sendable {
+    let activity: [EventLog.View]
+    let next: String?
+
+    enum CodingKeys: CodingKey { case activity, next }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(activity, forKey: .activity)
+        try c.encode(next, forKey: .next)
+    }
+}

@@ -18,14 +18,21 @@ struct ContestScheduler: Service {
     let logger: Logger
     var interval: Duration = .milliseconds(250)
 
-    init(book: ContestBook, notify: [String], serviceKey: ServiceKey?, logger: Logger) throws {
-        let pub = try Socket(.pub, options: [.sendHighWaterMark(10_000), .linger(milliseconds: 500)] + (serviceKey?.clientOptions ?? []))
-        for endpoint in notify { try pub.connect(endpoint) }
-        self.publisher = AsyncSocket(pub, errors: { what, error in
-            logger.warning("contest announcements: \(what) failed", metadata: ["notify": "\(notify)", "error": "\(error)"])
-        })
+    /// `publisher` is the leaderboard's PUB socket to notification (`makePublisher`); the
+    /// scheduler runs it, and corrections' notices go out on it too.
+    init(book: ContestBook, publisher: AsyncSocket, logger: Logger) {
+        self.publisher = publisher
         self.book = book
         self.logger = logger
+    }
+
+    /// The PUB socket connected to every notify endpoint.
+    static func makePublisher(notify: [String], serviceKey: ServiceKey?, logger: Logger) throws -> AsyncSocket {
+        let pub = try Socket(.pub, options: [.sendHighWaterMark(10_000), .linger(milliseconds: 500)] + (serviceKey?.clientOptions ?? []))
+        for endpoint in notify { try pub.connect(endpoint) }
+        return AsyncSocket(pub, errors: { what, error in
+            logger.warning("announcements to notification: \(what) failed", metadata: ["notify": "\(notify)", "error": "\(error)"])
+        })
     }
 
     func run() async throws {

@@ -80,6 +80,28 @@ enum HTTPTransport {
             await respond(operations, request, "field-key.revoke", context.parameters, [])
         }
 
+        // The activity log and corrections (SPEC "Corrections and the activity log").
+        v1.get("events/:id") { request, context in
+            await respond(operations, request, "event.get", context.parameters, [])
+        }
+        v1.delete("events/:id") { request, context in
+            await respond(operations, request, "event.retract", context.parameters, [])
+        }
+        v1.patch("events/:id") { request, context in
+            let body: [String: String]
+            do {
+                body = try await changeFields(request)
+            } catch let error as OperationError {
+                return json(["error": error.message], status: .badRequest)
+            } catch {
+                return json(["error": "body: \(error)"], status: .badRequest)
+            }
+            return await respond(operations, request, "event.amend", context.parameters, [], body: body)
+        }
+        v1.get("activity") { request, context in
+            await respond(operations, request, "activity", context.parameters, ["limit", "rep", "kind", "before"])
+        }
+
         router.get("healthz") { _, _ in
             await operations.healthy()
                 ? json(["status": "ok"], status: .ok)
@@ -110,6 +132,16 @@ enum HTTPTransport {
     private static func stringFields(_ request: Request) async -> [String: String]? {
         guard let buffer = try? await request.body.collect(upTo: 64 * 1024) else { return nil }
         return try? JSONDecoder().decode([String: String].self, from: Data(buffer: buffer))
+    }
+
+    /// An amendment's body, `{"value"?, "kind"?, "rep"?, "team"?}`, as fields; at most 64 KiB.
+    private static func changeFields(_ request: Request) async throws(OperationError) -> [String: String] {
+        guard let buffer = try? await request.body.collect(upTo: 64 * 1024),
+            let object = try? JSONSerialization.jsonObject(with: Data(buffer: buffer)) as? [String: Any]
+        else {
+            throw OperationError(.badRequest, "body: must be a JSON object {\"value\"?, \"kind\"?, \"rep\"?, \"team\"?} of at most 64 KiB")
+        }
+        return try EventChanges.fields(object)
     }
 
     /// Runs the operation named `op` with the path parameters, the listed query parameters and

@@ -15,14 +15,14 @@ package func buildLeaderboard(
     let rules = try RulesBook.load(directory: configuration.rulesDirectory)
     let metrics = PrometheusCollectorRegistry()
     let redis = RedisClient(configuration.redis, label: "leaderboard", connections: configuration.redisConnections)
+    let publisher = try ContestScheduler.makePublisher(notify: configuration.notify, serviceKey: configuration.serviceKey, logger: logger)
     let operations = Operations(
         redis: redis, rules: rules, adminToken: configuration.adminToken, openReads: configuration.openReads, metrics: metrics,
-        logger: logger)
+        logger: logger, announce: { publisher.send($0) })
     let zmq = try ZMQTransport(
         endpoint: configuration.zmqEndpoint, maxMessageSize: configuration.maxMessageSize,
         concurrency: configuration.zmqConcurrency, operations: operations, logger: logger)
-    let scheduler = try ContestScheduler(
-        book: operations.contests, notify: configuration.notify, serviceKey: configuration.serviceKey, logger: logger)
+    let scheduler = ContestScheduler(book: operations.contests, publisher: publisher, logger: logger)
     logger.info("listening", metadata: [
         "zmq": "\(zmq.endpoint)", "http": "\(configuration.httpHost):\(configuration.httpPort)",
         "redis": "\(configuration.redis.redactedURL)", "reads": "\(configuration.openReads ? "open" : "need a token")",

@@ -1,5 +1,6 @@
 import Foundation
 import TallyDomain
+import TallyStore
 
 /// One request to tally-leaderboard, whichever transport it came by.
 package enum Operation: Sendable, Equatable {
@@ -21,6 +22,10 @@ package enum Operation: Sendable, Equatable {
     case fieldKeyAdd(org: String, publicKey: String, name: String)
     case fieldKeyList(org: String)
     case fieldKeyRevoke(org: String, id: String)
+    case eventGet(org: String, id: String)
+    case eventRetract(org: String, id: String)
+    case eventAmend(org: String, id: String, changes: EventLog.Changes)
+    case activity(org: String, limit: Int, rep: String?, kind: String?, before: LogID?)
 
     /// The operation's name, as ZeroMQ clients send it and metrics label it.
     package var name: String {
@@ -42,6 +47,10 @@ package enum Operation: Sendable, Equatable {
         case .fieldKeyAdd: "field-key.add"
         case .fieldKeyList: "field-key.list"
         case .fieldKeyRevoke: "field-key.revoke"
+        case .eventGet: "event.get"
+        case .eventRetract: "event.retract"
+        case .eventAmend: "event.amend"
+        case .activity: "activity"
         }
     }
 
@@ -52,7 +61,8 @@ package enum Operation: Sendable, Equatable {
             .member(let org, _), .repPut(let org, _, _, _), .contestCreate(let org, _), .contestList(let org, _),
             .contestGet(let org, _), .contestEnd(let org, _), .contestCancel(let org, _),
             .tokenCreate(let org, _, _), .tokenList(let org), .tokenRevoke(let org, _),
-            .fieldKeyAdd(let org, _, _), .fieldKeyList(let org), .fieldKeyRevoke(let org, _):
+            .fieldKeyAdd(let org, _, _), .fieldKeyList(let org), .fieldKeyRevoke(let org, _),
+            .eventGet(let org, _), .eventRetract(let org, _), .eventAmend(let org, _, _), .activity(let org, _, _, _, _):
             org
         }
     }
@@ -71,8 +81,9 @@ package enum Operation: Sendable, Equatable {
     /// organizer's; tokens are the admin's alone.
     package var access: AccessNeed {
         switch self {
-        case .boards, .top, .rank, .around, .member, .contestList, .contestGet: .read
-        case .repPut, .contestCreate, .contestEnd, .contestCancel, .fieldKeyAdd, .fieldKeyList, .fieldKeyRevoke: .write
+        case .boards, .top, .rank, .around, .member, .contestList, .contestGet, .eventGet, .activity: .read
+        case .repPut, .contestCreate, .contestEnd, .contestCancel, .fieldKeyAdd, .fieldKeyList, .fieldKeyRevoke, .eventRetract, .eventAmend:
+            .write
         case .tokenCreate, .tokenList, .tokenRevoke: .admin
         }
     }
@@ -94,6 +105,8 @@ package enum Operation: Sendable, Equatable {
     }
 
     package static let maxLimit = 1_000
+    /// The most activity items one page holds.
+    package static let maxActivityLimit = 200
 
     /// Reads an operation from named fields: the HTTP path and query, or a ZeroMQ JSON body.
     package static func parse(op: String, _ fields: [String: String]) throws(OperationError) -> Operation {
@@ -152,6 +165,53 @@ package enum Operation: Sendable, Equatable {
             return .fieldKeyList(org: org)
         case "field-key.revoke":
             return .fieldKeyRevoke(org: org, id: try required("id", fields))
+        case "event.get":
+            return .eventGet(org: org, id: try eventID(fields))
+        case "event.retract":
+            return .eventRetract(org: org, id: try eventID(fields))
+        case "event.amend":
+            var changes = EventLog.Changes()
+            if let text = fields["value"] {
+                guard let value = Double(text), value.isFinite, (0...1e12).contains(value) else {
+                    throw OperationError(.badRequest, "value: must be a number from 0 to 1e12")
+                }
+                changes.value = value
+            }
+            if let kind = fields["kind"] {
+                guard isMemberID(kind) else { throw OperationError(.badRequest, "kind: must be one of the org's activity kinds") }
+                changes.kind = kind
+            }
+            if let rep = fields["rep"] {
+                guard isMemberID(rep) else { throw OperationError(.badRequest, "rep: must be 1 to 64 characters of A-Z, a-z, 0-9 and . _ : @ -") }
+                changes.rep = rep
+            }
+            if let team = fields["team"] {
+                guard team.isEmpty || isMemberID(team) else {
+                    throw OperationError(.badRequest, "team: must be 1 to 64 characters of A-Z, a-z, 0-9 and . _ : @ - (or \"\" for none)")
+                }
+                changes.team = team
+            }
+            guard changes != EventLog.Changes() else {
+                throw OperationError(.badRequest, "changes: name at least one of value, kind, rep, team")
+            }
+            return .eventAmend(org: org, id: try eventID(fields), changes: changes)
+        case "activity":
+            let limit = try number(
+                "limit", fields, default: 50, range: 1...maxActivityLimit, rule: "a whole number from 1 to \(maxActivityLimit)")
+            if let rep = fields["rep"], !isMemberID(rep) {
+                throw OperationError(.badRequest, "rep: must be 1 to 64 characters of A-Z, a-z, 0-9 and . _ : @ -")
+            }
+            if let kind = fields["kind"], !isMemberID(kind) {
+                throw OperationError(.badRequest, "kind: must be an activity kind")
+            }
+            var before: LogID?
+            if let text = fields["before"], !text.isEmpty {
+                guard let cursor = LogID(text) else { throw OperationError(.badRequest, "before: must be a cursor from a previous page's next") }
+                before = cursor
+            }
+            return .activity(
+                org: org, limit: limit, rep: fields["rep"].flatMap { $0.isEmpty ? nil : $0 },
+                kind: fields["kind"].flatMap { $0.isEmpty ? nil : $0 }, before: before)
         default:
             throw OperationError(.badRequest, "op: unknown operation \(op.quoted)")
         }
@@ -162,6 +222,13 @@ package enum Operation: Sendable, Equatable {
         let name = try required("name", fields)
         guard name.unicodeScalars.count <= 100 else { throw OperationError(.badRequest, "name: must be 1 to 100 characters") }
         return name
+    }
+
+    /// An event id: 1 to 128 characters.
+    private static func eventID(_ fields: [String: String]) throws(OperationError) -> String {
+        let id = try required("id", fields)
+        guard id.unicodeScalars.count <= 128 else { throw OperationError(.badRequest, "id: must be 1 to 128 characters") }
+        return id
     }
 
     private static func required(_ field: String, _ fields: [String: String]) throws(OperationError) -> String {
@@ -175,5 +242,30 @@ package enum Operation: Sendable, Equatable {
         guard let text = fields[field] else { return fallback }
         guard let value = Int(text), range.contains(value) else { throw OperationError(.badRequest, "\(field): must be \(rule)") }
         return value
+    }
+}
+
+/// An amendment's changes as both transports receive them (a JSON object), checked for the
+/// fields' JSON types and made into named fields for `Operation.parse`.
+enum EventChanges {
+    static let names = ["value", "kind", "rep", "team"]
+
+    static func fields(_ object: [String: Any]) throws(OperationError) -> [String: String] {
+        if let unknown = object.keys.sorted().first(where: { !names.contains($0) }) {
+            throw OperationError(.badRequest, "\(String(unknown.prefix(64))): unknown field (an amendment changes value, kind, rep or team)")
+        }
+        var fields: [String: String] = [:]
+        if let raw = object["value"] {
+            guard let number = raw as? NSNumber else {
+                throw OperationError(.badRequest, "value: must be a number from 0 to 1e12")
+            }
+            fields["value"] = number.stringValue
+        }
+        for name in ["kind", "rep", "team"] {
+            guard let raw = object[name] else { continue }
+            guard let text = raw as? String else { throw OperationError(.badRequest, "\(name): must be a string") }
+            fields[name] = text
+        }
+        return fields
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Prometheus
 import Redis
+import TallyChanges
 import TallyDomain
 import TallyStore
 
@@ -17,13 +18,17 @@ package struct Operations: Sendable {
     let cache: ReadCache
     /// Reads answered with a kept answer, and reads that found none or an out-of-date one.
     private let kept: (hit: Counter, miss: Counter)
+    /// Publishes a message's frames to notification (a correction's change notice).
+    let announce: @Sendable ([Data]) -> Void
 
     var contests: ContestBook { ContestBook(reader: reader) }
     var tokens: TokenStore { TokenStore(redis: reader.redis) }
 
     package init(
-        redis: RedisClient, rules: RulesBook, adminToken: String?, openReads: Bool, metrics: PrometheusCollectorRegistry, logger: Logger
+        redis: RedisClient, rules: RulesBook, adminToken: String?, openReads: Bool, metrics: PrometheusCollectorRegistry, logger: Logger,
+        announce: @escaping @Sendable ([Data]) -> Void = { _ in }
     ) {
+        self.announce = announce
         self.reader = BoardReader(redis: redis, rules: rules)
         self.adminToken = adminToken.map(AdminToken.init)
         self.policy = AccessPolicy(openReads: openReads, hasAdminToken: adminToken != nil)
@@ -56,7 +61,9 @@ package struct Operations: Sendable {
             switch precheck(operation, token: token) {
             case .allowed:
                 if let read = try? scriptRead(operation) { return try await self.read(operation, read, lookup: nil) }
-                return try await perform(operation)
+                var caller: Caller?
+                if case .known(let known) = TokenStore.resolve(token, admin: adminToken) { caller = known }
+                return try await perform(operation, caller: caller)
             case .refused(let error):
                 throw error
             case .lookUp(let lookup):
@@ -64,14 +71,23 @@ package struct Operations: Sendable {
                 if lookup.org == operation.org, let read = try? scriptRead(operation) {
                     return try await self.read(operation, read, lookup: lookup)
                 }
-                try decide(operation, caller: try lookup.caller(try await reader.redis.send(lookup.command)))
-                return try await perform(operation)
+                let caller = try lookup.caller(try await reader.redis.send(lookup.command))
+                try decide(operation, caller: caller)
+                return try await perform(operation, caller: caller)
             }
         } catch let error as OperationError {
             outcome = "\(error.kind.httpStatus)"
             throw error
         } catch let error as StoreError {
             let error = OperationError(error)
+            outcome = "\(error.kind.httpStatus)"
+            throw error
+        } catch let refusal as EventLog.Refusal {
+            let error = switch refusal {
+            case .notFound(let message): OperationError(.notFound, message)
+            case .conflict(let message): OperationError(.conflict, message)
+            case .invalid(let message): OperationError(.badRequest, message)
+            }
             outcome = "\(error.kind.httpStatus)"
             throw error
         } catch {
@@ -213,7 +229,7 @@ package struct Operations: Sendable {
         }
     }
 
-    private func perform(_ operation: Operation) async throws -> any Encodable & Sendable {
+    private func perform(_ operation: Operation, caller: Caller?) async throws -> any Encodable & Sendable {
         switch operation {
         case .boards(let org):
             return BoardList(org: org, boards: try await reader.boards(org: org))
@@ -274,6 +290,65 @@ package struct Operations: Sendable {
             }
             logger.notice("field key revoked", metadata: ["org": "\(org)", "id": "\(id)"])
             return Revoked(id: id)
+
+        case .eventGet(let org, let id):
+            guard let record = try await EventLog(redis: reader.redis).record(org: org, id: id) else {
+                throw OperationError(.notFound, "id: no event \(id.quoted) in the activity log of org \(org.quoted)")
+            }
+            return EventLog.View(record)
+        case .eventRetract(let org, let id):
+            let log = EventLog(redis: reader.redis)
+            let before = try await log.record(org: org, id: id)
+            let after = try await log.retract(org: org, id: id, by: Self.by(caller), rules: reader.rules.rules(for: org))
+            if before?.status != "retracted" { announceCorrection(before, after, org: org) }
+            return Retracted(id: id, status: after.status)
+        case .eventAmend(let org, let id, let changes):
+            let log = EventLog(redis: reader.redis)
+            let before = try await log.record(org: org, id: id)
+            let after = try await log.amend(org: org, id: id, changes: changes, by: Self.by(caller), rules: reader.rules.rules(for: org))
+            if before?.seen != after.seen { announceCorrection(before, after, org: org) }
+            return EventLog.View(after)
+        case .activity(let org, let limit, let rep, let kind, let before):
+            let page = try await EventLog(redis: reader.redis).activity(org: org, before: before, limit: limit, rep: rep, kind: kind)
+            return ActivityPage(activity: page.records.map(EventLog.View.init), next: page.next?.description)
+        }
+    }
+
+    /// Who made a correction, as the log records it: `admin`, or `token:<id>`.
+    private static func by(_ caller: Caller?) -> String {
+        switch caller {
+        case .admin: "admin"
+        case .member(_, _, let id): "token:\(id)"
+        default: "anonymous"
+        }
+    }
+
+    /// Tells notification what a correction moved: the boards the event added to before and
+    /// adds to now (and the rolling boards that end today), and the correction itself for
+    /// `_events`. Displays then get an ordinary `update`.
+    private func announceCorrection(_ before: EventLog.Record?, _ after: EventLog.Record, org: String) {
+        let rules = reader.rules.rules(for: org)
+        let today = LocalDate(milliseconds: Timestamp.now(), in: rules.timeZone)
+        var boards = Set<String>()
+        var changes: [ChangeNotice.BoardChange] = []
+        for increment in (before?.contribution?.increments ?? []) + (after.contribution?.increments ?? []) {
+            guard boards.insert("\(increment.board) \(increment.period)").inserted else { continue }
+            changes.append(.init(board: increment.board, period: increment.period))
+            guard let id = BoardID(increment.board), id.window == .today, let day = LocalDate(label: increment.period) else { continue }
+            for window in rules.windows where window.isRolling {
+                let age = today.daysSinceEpoch - day.daysSinceEpoch
+                guard age >= 0, age < window.rollingDays! else { continue }
+                let rolling = BoardID(metric: id.metric, window: window, scope: id.scope).description
+                if boards.insert("\(rolling) \(today.label)").inserted { changes.append(.init(board: rolling, period: today.label)) }
+            }
+        }
+        let notice = ChangeNotice(
+            org: org, boards: changes, deals: [],
+            corrections: [.init(id: after.event.id, rep: before?.event.rep ?? after.event.rep, status: after.status)])
+        do {
+            announce(try ChangeMessage.changes(notice).frames())
+        } catch {
+            logger.warning("correction not announced", metadata: ["org": "\(org)", "id": "\(after.event.id)", "error": "\(error)"])
         }
     }
 

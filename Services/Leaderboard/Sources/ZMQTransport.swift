@@ -96,6 +96,13 @@ package struct ZMQTransport: Service {
             else { throw OperationError(.badRequest, "contest: must be the contest's definition as a JSON object") }
             return (.contestCreate(org: fields["org"] ?? Org.default, definition: data), token)
         }
+        if op == "event.amend" {
+            guard let changes = object["changes"] as? [String: Any] else {
+                throw OperationError(.badRequest, "changes: must be a JSON object {\"value\"?, \"kind\"?, \"rep\"?, \"team\"?}")
+            }
+            for key in ["value", "kind", "rep", "team"] { fields[key] = nil }
+            fields.merge(try EventChanges.fields(changes)) { $1 }
+        }
         return (try Operation.parse(op: op, fields), token)
     }
 

@@ -74,3 +74,26 @@ struct DealMessage: Codable, Sendable {
     var value: Double
     var at: String
 }
+
+/// `{"type": "activity", ...}` on an org's `_events` channel: a new event of a `feed_kinds` kind.
+struct ActivityMessage: Codable, Sendable {
+    var type = "activity"
+    var org: String
+    var id: String
+    var rep: String
+    var name: String
+    var team: String?
+    var kind: String
+    var value: Double
+    var at: String
+}
+
+/// `{"type": "correction", ...}` on an org's `_events` channel: an event retracted or amended.
+struct CorrectionMessage: Codable, Sendable {
+    var type = "correction"
+    var org: String
+    var id: String
+    var rep: String
+    var name: String
+    var status: String
+}

@@ -13,16 +13,22 @@ import ZeroMQ
 struct ChangeFeed: Service {
     let socket: AsyncSocket
     let hub: Hub
+    /// Where announcements find the names of reps whose events carried none.
+    let directory: RepDirectory
     let metrics: NotificationMetrics
     let logger: Logger
 
-    init(endpoint: String, serviceKey: ServiceKey?, maxMessageSize: Int64, hub: Hub, metrics: NotificationMetrics, logger: Logger) throws {
+    init(
+        endpoint: String, serviceKey: ServiceKey?, maxMessageSize: Int64, hub: Hub, directory: RepDirectory, metrics: NotificationMetrics,
+        logger: Logger
+    ) throws {
         let sub = try Socket(.sub, options: [.subscribe(Data()), .maxMessageSize(maxMessageSize), .receiveHighWaterMark(100_000)] + (serviceKey?.serverOptions ?? []))
         try sub.bind(endpoint)
         socket = AsyncSocket(sub, errors: { what, error in
             logger.warning("change feed: \(what) failed", metadata: ["endpoint": "\(endpoint)", "error": "\(error)"])
         })
         self.hub = hub
+        self.directory = directory
         self.metrics = metrics
         self.logger = logger
     }
@@ -48,9 +54,24 @@ struct ChangeFeed: Service {
         case .changes(let notice):
             logger.trace("change notice", metadata: ["org": "\(notice.org)", "boards": "\(notice.boards.count)", "deals": "\(notice.deals.count)"])
             await hub.changed(org: notice.org, boards: Set(notice.boards.map(\.board)))
+            let names = await self.names(notice)
+            let org = notice.org
+            func name(_ rep: String, _ carried: String?) -> String { carried ?? names[rep] ?? rep }
+            var messages: [any Encodable] = []
             for deal in notice.deals {
-                let message = DealMessage(org: notice.org, rep: deal.rep, name: deal.name, team: deal.team, value: deal.value, at: deal.at)
-                if let data = try? JSONEncoder().encode(message) { await hub.event(org: notice.org, json: data) }
+                messages.append(DealMessage(org: org, rep: deal.rep, name: name(deal.rep, deal.name), team: deal.team, value: deal.value, at: deal.at))
+            }
+            for item in notice.activity ?? [] {
+                messages.append(ActivityMessage(
+                    org: org, id: item.id, rep: item.rep, name: name(item.rep, item.name), team: item.team, kind: item.kind,
+                    value: item.value, at: item.at))
+            }
+            for correction in notice.corrections ?? [] {
+                messages.append(CorrectionMessage(
+                    org: org, id: correction.id, rep: correction.rep, name: name(correction.rep, nil), status: correction.status))
+            }
+            for message in messages {
+                if let data = try? JSONEncoder().encode(message) { await hub.event(org: org, json: data) }
             }
         case .contest(let contest) where Org.isValid(contest.org):
             // Re-encoded, so displays get only the fields the protocol names; the contest's
@@ -60,6 +81,25 @@ struct ChangeFeed: Service {
             await hub.changed(org: contest.org, boards: [contest.board])
         case .contest, nil:
             logger.warning("change feed: ignored a message that is neither a change notice nor a contest announcement", metadata: ["org": "\(org)"])
+        }
+    }
+
+    /// The directory's names of the reps a notice announces without a name of their own: an
+    /// announcement names people as the boards do, with the rep id only as the last fallback.
+    private func names(_ notice: ChangeNotice) async -> [String: String] {
+        var reps = Set<String>()
+        for deal in notice.deals where deal.name == nil { reps.insert(deal.rep) }
+        for item in notice.activity ?? [] where item.name == nil { reps.insert(item.rep) }
+        for correction in notice.corrections ?? [] { reps.insert(correction.rep) }
+        guard !reps.isEmpty, Org.isValid(notice.org) else { return [:] }
+        let ordered = reps.sorted()
+        do {
+            var names: [String: String] = [:]
+            for (rep, name) in zip(ordered, try await directory.names(org: notice.org, reps: ordered)) { names[rep] = name }
+            return names
+        } catch {
+            logger.warning("announcements named by rep id: the directory could not be read", metadata: ["org": "\(notice.org)", "error": "\(error)"])
+            return [:]
         }
     }
 }

@@ -24,8 +24,8 @@ package func buildNotification(configuration: NotificationConfiguration, logger:
     // Bound before the changes socket, so no publisher's handshake goes unchecked.
     let zap = try configuration.serviceKey.map { try ZAPHandlerService($0.zapHandler()) }
     let feed = try ChangeFeed(
-        endpoint: configuration.changesEndpoint, serviceKey: configuration.serviceKey, maxMessageSize: configuration.maxMessageSize, hub: hub, metrics: metrics,
-        logger: logger)
+        endpoint: configuration.changesEndpoint, serviceKey: configuration.serviceKey, maxMessageSize: configuration.maxMessageSize, hub: hub, directory: RepDirectory(redis: redis),
+        metrics: metrics, logger: logger)
     let bus = DisplayBus(socket: publisher, hub: hub, logger: logger)
     logger.info("listening", metadata: [
         "changes": "\(feed.endpoint)", "displays": "\(bus.endpoint)",

@@ -71,16 +71,22 @@ struct BatchScorer {
     static func notice(_ plan: ScoringPlan, counted: [Bool], rules: Rules, now: Int64) -> ChangeNotice? {
         var changed = Set<Int>()
         var deals: [ChangeNotice.Deal] = []
+        var activity: [ChangeNotice.Activity] = []
         for (entry, wasCounted) in zip(plan.entries, counted) where wasCounted {
             for increment in entry.increments { changed.insert(increment.board) }
             let event = entry.event
             if event.kind == "deal_won" {
                 deals.append(ChangeNotice.Deal(
-                    rep: event.rep, name: event.repName ?? event.rep, team: event.team,
+                    rep: event.rep, name: event.repName, team: event.team,
+                    value: event.value, at: Timestamp.format(event.at)))
+            }
+            if rules.feedKinds.contains(event.kind) {
+                activity.append(ChangeNotice.Activity(
+                    id: event.id, rep: event.rep, name: event.repName, team: event.team, kind: event.kind,
                     value: event.value, at: Timestamp.format(event.at)))
             }
         }
-        guard !changed.isEmpty else { return nil }
+        guard !changed.isEmpty || !activity.isEmpty else { return nil }
         var changes: [ChangeNotice.BoardChange] = []
         let today = LocalDate(milliseconds: now, in: rules.timeZone)
         for index in changed.sorted() {
@@ -95,6 +101,6 @@ struct BatchScorer {
                 changes.append(.init(board: id.description, period: today.label))
             }
         }
-        return ChangeNotice(org: plan.org, boards: changes, deals: deals)
+        return ChangeNotice(org: plan.org, boards: changes, deals: deals, activity: activity.isEmpty ? nil : activity)
     }
 }

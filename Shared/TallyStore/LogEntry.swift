@@ -1,0 +1,161 @@
+import Foundation
+import TallyDomain
+
+/// One entry of an org's activity log (`Keys.activity`), as JSON in the stream entry's one
+/// field `e`: an event as accepted or as amended (its fields and what it added), or a
+/// retraction. The entry's stream id says when it was written (`received_at`).
+package struct LogEntry: Sendable, Equatable, Decodable {
+    /// `accepted`, `amended` or `retracted`.
+    package var status: String
+    package var id: String
+    package var rep: String?
+    package var name: String?
+    package var team: String?
+    package var kind: String?
+    package var value: Double?
+    /// Milliseconds since 1970.
+    package var at: Int64?
+    package var contribution: Contribution?
+    /// Who made a correction: `admin` or the token's id.
+    package var by: String?
+    /// The fields an amendment changed.
+    package var changes: [String]?
+
+    enum CodingKeys: String, CodingKey {
+        case status = "t", id, rep, name, team, kind, value, at, contribution = "c", by, changes
+    }
+
+    /// The entry of an event as the scoring scripts log it. Written by hand: it is made for
+    /// every event scored, where JSONEncoder would cost the worker more than the script does.
+    package static func accepted(_ event: ActivityEvent, _ contribution: Contribution) -> String {
+        entry(status: "accepted", event, contribution, by: nil, changes: nil)
+    }
+
+    /// An amendment's entry: the event as now recorded and what it now adds.
+    package static func amended(_ event: ActivityEvent, _ contribution: Contribution, by: String, changes: [String]) -> String {
+        entry(status: "amended", event, contribution, by: by, changes: changes)
+    }
+
+    /// A retraction's entry.
+    package static func retracted(id: String, by: String) -> String {
+        var out = "{\"t\":\"retracted\",\"id\":"
+        appendString(id, to: &out)
+        out += ",\"by\":"
+        appendString(by, to: &out)
+        out += "}"
+        return out
+    }
+
+    private static func entry(status: String, _ event: ActivityEvent, _ contribution: Contribution, by: String?, changes: [String]?) -> String {
+        var out = "{\"t\":\"\(status)\",\"id\":"
+        out.reserveCapacity(256)
+        appendString(event.id, to: &out)
+        out += ",\"rep\":"
+        appendString(event.rep, to: &out)
+        if let name = event.repName, !name.isEmpty {
+            out += ",\"name\":"
+            appendString(name, to: &out)
+        }
+        if let team = event.team, !team.isEmpty {
+            out += ",\"team\":"
+            appendString(team, to: &out)
+        }
+        out += ",\"kind\":"
+        appendString(event.kind, to: &out)
+        out += ",\"value\":\(number(event.value)),\"at\":\(event.at),\"c\":{\"m\":{"
+        appendPairs(contribution.amounts.sorted { $0.key < $1.key }.map { ($0.key, number($0.value)) }, quoted: false, to: &out)
+        out += "},\"w\":{"
+        appendPairs(contribution.periods.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, quoted: true, to: &out)
+        out += "},\"s\":{"
+        appendPairs(contribution.members.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, quoted: true, to: &out)
+        out += "},\"x\":["
+        for (position, share) in contribution.contests.enumerated() {
+            if position > 0 { out += "," }
+            out += "{\"c\":"
+            appendString(share.contest, to: &out)
+            out += ",\"s\":"
+            appendString(share.member, to: &out)
+            out += ",\"a\":\(number(share.amount))}"
+        }
+        out += "]}"
+        if let by {
+            out += ",\"by\":"
+            appendString(by, to: &out)
+        }
+        if let changes {
+            out += ",\"changes\":["
+            for (position, field) in changes.enumerated() {
+                if position > 0 { out += "," }
+                appendString(field, to: &out)
+            }
+            out += "]"
+        }
+        out += "}"
+        return out
+    }
+
+    /// A finite number as JSON (`1000.0`, `1e+12` are JSON numbers).
+    private static func number(_ value: Double) -> String { value.description }
+
+    private static func appendPairs(_ pairs: [(String, String)], quoted: Bool, to out: inout String) {
+        for (position, (key, value)) in pairs.enumerated() {
+            if position > 0 { out += "," }
+            appendString(key, to: &out)
+            out += ":"
+            if quoted { appendString(value, to: &out) } else { out += value }
+        }
+    }
+
+    /// A JSON string literal: quotes, backslashes and control characters escaped.
+    static func appendString(_ text: String, to out: inout String) {
+        out += "\""
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
+            out += text
+        } else {
+            for scalar in text.unicodeScalars {
+                switch scalar {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case "\n": out += "\\n"
+                case "\r": out += "\\r"
+                case "\t": out += "\\t"
+                case _ where scalar.value < 0x20:
+                    let hex = String(scalar.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                default: out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        out += "\""
+    }
+
+    /// Reads an entry; nil for one that is not an entry.
+    package static func decode(_ json: Data) -> LogEntry? {
+        try? JSONDecoder().decode(LogEntry.self, from: json)
+    }
+
+    /// The event this entry records (nil for a retraction).
+    package func event(org: String) -> ActivityEvent? {
+        guard let rep, let kind, let value, let at else { return nil }
+        return ActivityEvent(id: id, org: org, rep: rep, repName: name, team: team, kind: kind, value: value, at: at)
+    }
+}
+
+/// A log entry's stream id, `<ms>-<n>`: its milliseconds are when it was written.
+package struct LogID: Sendable, Hashable, Comparable, CustomStringConvertible {
+    package let milliseconds: Int64
+    package let sequence: Int64
+
+    package init?(_ text: some StringProtocol) {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 2, let ms = Int64(parts[0]), let seq = Int64(parts[1]), ms >= 0, seq >= 0 else { return nil }
+        milliseconds = ms
+        sequence = seq
+    }
+
+    package var description: String { "\(milliseconds)-\(sequence)" }
+
+    package static func < (a: LogID, b: LogID) -> Bool {
+        (a.milliseconds, a.sequence) < (b.milliseconds, b.sequence)
+    }
+}
