@@ -115,7 +115,7 @@ import Glibc
 
         let pair = try tally(["keys"])
         let publicKey = try #require(pair.output.firstMatch(of: /public: (\S{40})/).map { String($0.1) }, "\(pair.output)")
-        let added = try tally(["field-key", "add", "--leaderboard", leaderboard, "--token", organizer, "--public-key", publicKey, "--name", "Tablets"])
+        let added = try tally(["field-key", "add", "--leaderboard", leaderboard, "--token", organizer, "--public-key=\(publicKey)", "--name", "Tablets"])
         let keyID = try #require(added.output.firstMatch(of: /registered (fk-[0-9a-f]+) \(Tablets\)/).map { String($0.1) }, "\(added.output)")
         #expect(try tally(["field-key", "list", "--leaderboard", leaderboard, "--token", organizer]).output.contains("\(keyID)\t"))
         #expect(try tally(["field-key", "revoke", keyID, "--leaderboard", leaderboard, "--token", organizer]).output.contains("revoked \(keyID)"))

@@ -81,6 +81,7 @@ import Glibc
             try stack.binary("tally-scoring"), [], environment: ["TALLY_REDIS_URL": "http://nope"],
             logFile: stack.directory.appendingPathComponent("env-scoring.log"))
         #expect(bad.wait() != 0)
-        #expect(bad.output.contains("redis-url: expected redis://[:password@]host:port[/db], got 'http://nope'"), "\(bad.output)")
+        #expect(bad.output.contains("--redis-url: expected redis://"), "\(bad.output)")
+        #expect(bad.output.contains("got 'http://nope'"), "\(bad.output)")
     }
 }

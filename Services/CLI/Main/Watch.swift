@@ -49,7 +49,9 @@ struct Watch: ParsableCommand {
             // Topics match by prefix: `default/contest:q4` also brings `default/contest:q4-final`.
             let messageTopic = String(decoding: frames[0], as: UTF8.self)
             if messageTopic == events {
-                if let line = Self.news(message) { news = Array(([line] + news).prefix(5)) }
+                // Other messages of the org's channel (activity, corrections) change nothing shown here.
+                guard let line = Self.news(message) else { continue }
+                news = Array(([line] + news).prefix(5))
                 if let last { draw(last, news: news, terminal: terminal) }
                 continue
             }
