@@ -20,9 +20,13 @@ struct PendingRequest {
     var client: Data { envelope[0] }
 }
 
-/// The requests waiting for a worker: one queue per client, served in turn, so a client that
-/// keeps many requests waiting delays the others by at most one request each turn. It also
-/// counts what each client and all of them hold (waiting or in a job), which admission bounds.
+/// The requests waiting for a worker: one queue per client, the lightest client first. A
+/// client's weight is the events it holds, waiting or in a job, so a field app with one event
+/// to send waits behind the job in progress and no more, however many large requests others
+/// keep queued; clients of equal weight take turns. A heavy client served last is not starved
+/// for long: its requests expire at their deadline and it is told `unavailable`, and its bounds
+/// keep it from holding more. The queue also counts what each client and all of them hold,
+/// which admission bounds.
 struct RequestQueue {
     struct Limits {
         var clientRequests: Int
@@ -36,6 +40,7 @@ struct RequestQueue {
         /// Admitted and not yet answered: waiting or in a job.
         var requests = 0
         var bytes = 0
+        var events = 0
 
         var hasWaiting: Bool { head < waiting.count }
 
@@ -74,6 +79,7 @@ struct RequestQueue {
     mutating func admit(_ request: PendingRequest) {
         clients[request.client, default: Client()].requests += 1
         clients[request.client]!.bytes += request.bytes
+        clients[request.client]!.events += request.validCount
         admittedCount += 1
         admittedBytes += request.bytes
         enqueue(request, atFront: false)
@@ -84,6 +90,7 @@ struct RequestQueue {
         guard var client = clients[request.client] else { return }
         client.requests -= 1
         client.bytes -= request.bytes
+        client.events -= request.validCount
         admittedCount -= 1
         admittedBytes -= request.bytes
         if client.requests == 0 && !client.hasWaiting {
@@ -109,23 +116,31 @@ struct RequestQueue {
         waitingCount += 1
     }
 
-    /// The requests for one job, taken a client at a time in turn: at most `maxEvents` valid
-    /// events and `maxBytes` of payload, except that the first request always goes.
+    /// The requests for one job: at most `maxEvents` valid events and `maxBytes` of payload,
+    /// except that the first request always goes. Clients are taken lightest first (the events
+    /// they hold do not change while a job is put together, so one ordering serves the whole
+    /// job), each for as many of its requests as fit; clients served go to the back of their
+    /// weight's turn.
     mutating func nextJob(maxEvents: Int, maxBytes: Int) -> [PendingRequest] {
+        let order = turns.indices.sorted {
+            (clients[turns[$0]]!.events, $0) < (clients[turns[$1]]!.events, $1)
+        }.map { turns[$0] }
         var taken: [PendingRequest] = []
+        var served: Set<Data> = []
         var events = 0
         var bytes = 0
-        while !turns.isEmpty {
-            let id = turns[0]
-            let head = clients[id]!.waiting[clients[id]!.head]
-            if !taken.isEmpty && (events + head.validCount > maxEvents || bytes + head.payload.count > maxBytes) { break }
-            taken.append(clients[id]!.popFirst())
-            events += head.validCount
-            bytes += head.payload.count
-            waitingCount -= 1
-            turns.removeFirst()
-            if clients[id]!.hasWaiting { turns.append(id) }
+        fill: for id in order {
+            while clients[id]!.hasWaiting {
+                let head = clients[id]!.waiting[clients[id]!.head]
+                if !taken.isEmpty && (events + head.validCount > maxEvents || bytes + head.payload.count > maxBytes) { break fill }
+                taken.append(clients[id]!.popFirst())
+                events += head.validCount
+                bytes += head.payload.count
+                waitingCount -= 1
+                served.insert(id)
+            }
         }
+        turns = turns.filter { !served.contains($0) } + order.filter { served.contains($0) && clients[$0]!.hasWaiting }
         return taken
     }
 
