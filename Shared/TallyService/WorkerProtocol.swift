@@ -5,7 +5,11 @@ import TallyDomain
 /// (DEALER). Each message is a command frame, then its arguments:
 ///
 /// - worker → ingestion: `READY`; `HB`; `DONE <job> <JobResult JSON>`; `BYE`
-/// - ingestion → worker: `JOB <job> <Job, encoded>`; `HB`
+/// - ingestion → worker: `JOB <job> <Job, encoded>`; `HB`; `BYE`
+///
+/// A worker that stops says `BYE` and goes on answering jobs until ingestion's `BYE` says it
+/// holds none for it: a job already on its way when the worker decided to stop is answered,
+/// not given back.
 package enum WorkerCommand: String, Sendable {
     case ready = "READY"
     case heartbeat = "HB"

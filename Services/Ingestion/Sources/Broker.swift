@@ -30,6 +30,8 @@ final class Broker {
         var lastSeen: Int64
         /// At most one: a worker is given a job only when it has none.
         var jobs: Set<UInt64> = []
+        /// It said BYE with a job still out: it gets no more, and is let go once that is answered.
+        var leaving = false
     }
 
     private struct InFlight {
@@ -239,9 +241,18 @@ final class Broker {
                 workers[id]?.lastSeen = now
                 guard frames.count >= 4 else { continue }
                 finish(job: UInt64(String(decoding: frames[2], as: UTF8.self)) ?? 0, body: frames[3], worker: id)
-                makeReady(id)
+                if workers[id]?.leaving == true {
+                    letGo(id)
+                } else {
+                    makeReady(id)
+                }
             case .bye:
-                removeWorker(id, reason: "left")
+                if let worker = workers[id], !worker.jobs.isEmpty {
+                    workers[id]!.leaving = true
+                    ready.removeAll { $0 == id }
+                } else {
+                    letGo(id)
+                }
             case .job:
                 continue
             }
@@ -250,7 +261,7 @@ final class Broker {
 
     /// A known worker with no job joins the back of the ready list.
     private func makeReady(_ id: Data) {
-        guard let worker = workers[id], worker.jobs.isEmpty, !ready.contains(id) else { return }
+        guard let worker = workers[id], worker.jobs.isEmpty, !worker.leaving, !ready.contains(id) else { return }
         ready.append(id)
     }
 
@@ -282,6 +293,12 @@ final class Broker {
             answer(request, statuses: result.statuses[offset..<offset + request.validCount])
             offset += request.validCount
         }
+    }
+
+    /// A worker that said BYE and holds no job: removed, and told so, which lets it exit.
+    private func letGo(_ id: Data) {
+        removeWorker(id, reason: "left")
+        _ = try? backend.send([id, WorkerCommand.bye.frame], dontWait: true)
     }
 
     /// How many workers a request may lose before it is answered `unavailable`.

@@ -8,7 +8,8 @@ import TallyStore
 import ZeroMQ
 
 /// A scoring worker's poll loop: announces itself to ingestion, applies each job it is given
-/// and reports back, heartbeats while idle, and reconnects when ingestion falls silent.
+/// and reports back, heartbeats while idle, reconnects when ingestion falls silent, and leaves
+/// only when ingestion has no job out to it.
 /// One thread owns the sockets and the Redis connection.
 final class ScoringWorker {
     private let configuration: ScoringConfiguration
@@ -30,18 +31,46 @@ final class ScoringWorker {
         for endpoint in configuration.notify { try publisher.connect(endpoint) }
     }
 
-    /// Serves until `stop`; then says BYE and returns only once its last DONE and the BYE
-    /// have left (or the linger has passed): the DEALER has a context of its own, whose
-    /// termination waits for them, where the shared one is never terminated before exit.
+    /// Serves until `stop`; then says BYE, answers whatever jobs were already on their way
+    /// until ingestion's BYE, and returns only once its last DONE has left (or the linger has
+    /// passed): the DEALER has a context of its own, whose termination waits for it, where the
+    /// shared one is never terminated before exit.
     func run(until stop: StopSignal) throws {
         let context = try Context()
         try withExtendedLifetime(context) {
             var socket: Socket? = try connect(context)
             defer { socket = nil }
             try serve(until: stop, socket: &socket!, context: context)
-            try socket!.send(WorkerCommand.bye.frame)
+            try sayGoodbye(on: socket!)
         }
         logger.info("stopped")
+    }
+
+    /// Answers jobs until ingestion lets the worker go, or falls silent.
+    private func sayGoodbye(on socket: Socket) throws {
+        try socket.send(WorkerCommand.bye.frame)
+        let silence = configuration.heartbeatInterval.milliseconds * Int64(configuration.heartbeatLiveness)
+        var ingestionSeen = Timestamp.now()
+        while Timestamp.now() - ingestionSeen <= silence {
+            var poller = Poller()
+            poller.add(socket)
+            guard try poller.poll(timeout: Int(configuration.heartbeatInterval.milliseconds))[0].contains(.readable) else { continue }
+            while let frames = try socket.receive(dontWait: true) {
+                ingestionSeen = Timestamp.now()
+                if try handle(frames, on: socket) == .bye { return }
+            }
+        }
+        logger.warning("ingestion did not answer the goodbye; leaving anyway")
+    }
+
+    /// Answers a job; returns the command it was given.
+    private func handle(_ frames: [Data], on socket: Socket) throws -> WorkerCommand? {
+        let command = frames.first.flatMap(WorkerCommand.init(frame:))
+        if command == .job, frames.count >= 3 {
+            let result = process(frames[2])
+            try socket.send([WorkerCommand.done.frame, frames[1], try encoder.encode(result)])
+        }
+        return command
     }
 
     private func serve(until stop: StopSignal, socket: inout Socket, context: Context) throws {
@@ -58,12 +87,7 @@ final class ScoringWorker {
             if ready[0].contains(.readable) {
                 while let frames = try socket.receive(dontWait: true) {
                     ingestionSeen = Timestamp.now()
-                    guard let command = frames.first.flatMap(WorkerCommand.init(frame:)) else { continue }
-                    if command == .job, frames.count >= 3 {
-                        let result = process(frames[2])
-                        try socket.send([WorkerCommand.done.frame, frames[1], try encoder.encode(result)])
-                        nextHeartbeat = Timestamp.now() + interval
-                    }
+                    if try handle(frames, on: socket) == .job { nextHeartbeat = Timestamp.now() + interval }
                 }
             }
             let now = Timestamp.now()
