@@ -69,4 +69,23 @@ import ZeroMQ
         #expect(final.winners?.map(\.member) == ["ana"], "\(final)")
         _ = try display.wait(for: "the final on the stream") { $0.type == "contest" && $0.state == "final" }
     }
+
+    @Test func aContestStateHeardTwiceReachesDisplaysOnce() throws {
+        // What a scheduler that took over does when its predecessor died between sending a
+        // state and storing it as sent: the same state again.
+        let events = try ZMQDisplay("tcp://127.0.0.1:\(stack.displaysPort)", topics: ["default/_events"])
+        defer { Task { await events.close() } }
+        let publisher = try Socket(.pub, options: [.linger(milliseconds: 1_000)])
+        try publisher.connect("tcp://127.0.0.1:\(stack.notifyPort)")
+        Thread.sleep(forTimeInterval: 0.5)  // both subscriptions reach their publishers
+        func announce(_ state: String) throws {
+            let json = #"{"type":"contest","org":"default","contest":"twice","name":"Twice","state":"\#(state)","board":"contest:twice","starts_at_ms":0,"ends_at_ms":1}"#
+            _ = try publisher.send([Data("default".utf8), Data(json.utf8)])
+        }
+        for state in ["running", "running", "ended", "ended", "final"] { try announce(state) }
+        _ = try events.wait(for: "the final", topic: "default/_events") { $0.type == "contest" && $0.state == "final" }
+        Thread.sleep(forTimeInterval: 0.3)
+        let heard = events.messages(topic: "default/_events").filter { $0.contest == "twice" }.map { $0.state ?? "" }
+        #expect(heard == ["running", "ended", "final"])
+    }
 }

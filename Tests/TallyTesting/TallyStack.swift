@@ -19,6 +19,7 @@ package final class TallyStack: @unchecked Sendable {
     package private(set) var notification: ChildProcess?
     package private(set) var leaderboard: ChildProcess?
     private var notificationRuns = 0
+    private var otherLeaderboards = 0
     package private(set) var workers: [ChildProcess] = []
     private let heartbeatMs: Int
     private let unavailableAfterMs: Int
@@ -107,6 +108,18 @@ package final class TallyStack: @unchecked Sendable {
     /// Starts tally-leaderboard and waits until it serves.
     package func startLeaderboard(_ options: [String] = []) throws {
         leaderboard = try launcher.start(.leaderboard, of: services, options: options)
+    }
+
+    /// Starts another tally-leaderboard on ports of its own, over the same Redis and
+    /// notification, as an operator runs two for availability; its HTTP port with it.
+    @discardableResult
+    package func startAnotherLeaderboard(_ options: [String] = []) throws -> (process: ChildProcess, httpPort: Int) {
+        var other = services
+        other.leaderboardPort = freePort()
+        other.httpPort = freePort()
+        otherLeaderboards += 1
+        let process = try launcher.start(.leaderboard, of: other, name: "leaderboard-\(otherLeaderboards + 1)", options: options)
+        return (process, other.httpPort)
     }
 
     /// tally-notification, tally-ingestion and one worker: what displays watch. Notification

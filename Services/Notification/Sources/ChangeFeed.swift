@@ -3,6 +3,7 @@ import TallyChanges
 import TallyStore
 import Logging
 import ServiceLifecycle
+import Synchronization
 import TallyDomain
 import TallyService
 import ZeroMQ
@@ -17,6 +18,7 @@ struct ChangeFeed: Service {
     let directory: RepDirectory
     let metrics: NotificationMetrics
     let logger: Logger
+    private let contestStates = ContestStates()
 
     init(
         endpoint: String, serviceKey: ServiceKey?, maxMessageSize: Int64, hub: Hub, directory: RepDirectory, metrics: NotificationMetrics,
@@ -74,6 +76,12 @@ struct ChangeFeed: Service {
                 if let data = try? JSONEncoder().encode(message) { await hub.event(org: org, json: data) }
             }
         case .contest(let contest) where Org.isValid(contest.org):
+            // Each state of a contest once: a scheduler that took over from one that died
+            // between sending a state and storing it as sent sends it again.
+            guard contestStates.isNew(contest) else {
+                logger.debug("contest state heard again, not passed on", metadata: ["org": "\(contest.org)", "contest": "\(contest.contest)", "state": "\(contest.state)"])
+                return
+            }
             // Re-encoded, so displays get only the fields the protocol names; the contest's
             // board has its final standings.
             guard let data = try? JSONEncoder().encode(contest) else { return }
@@ -100,6 +108,26 @@ struct ChangeFeed: Service {
         } catch {
             logger.warning("announcements named by rep id: the directory could not be read", metadata: ["org": "\(notice.org)", "error": "\(error)"])
             return [:]
+        }
+    }
+}
+
+/// The last state passed on for each contest, so that each is passed on once. Bounded: past
+/// `capacity` contests it starts again empty (at worst one state heard twice is passed on twice).
+final class ContestStates: Sendable {
+    private let states = Mutex<[String: String]>([:])
+    let capacity: Int
+
+    init(capacity: Int = 10_000) { self.capacity = capacity }
+
+    /// Whether `announcement`'s state is new for its contest; it is the last one from now on.
+    func isNew(_ announcement: ContestAnnouncement) -> Bool {
+        let key = "\(announcement.org)\u{0}\(announcement.contest)"
+        return states.withLock { states in
+            if states[key] == announcement.state { return false }
+            if states.count >= capacity { states.removeAll() }
+            states[key] = announcement.state
+            return true
         }
     }
 }
