@@ -14,8 +14,8 @@ import ZeroMQ
 // `@unchecked Sendable`: each test gets its own instance, and the closures that capture it run
 // one at a time inside that test.
 @Suite(.serialized) final class ContestTests: @unchecked Sendable {
-    let stack: TallyStack
-    let app: FieldApp
+    private(set) var stack: TallyStack!
+    private(set) var app: FieldApp!
     /// tally-notification's side: contest announcements heard so far, as "id:state".
     let announcements = Announcements()
     let listener: AsyncSocket
@@ -23,11 +23,15 @@ import ZeroMQ
     let zmqEndpoint = "tcp://127.0.0.1:\(freePort())"
     let secondZMQEndpoint = "tcp://127.0.0.1:\(freePort())"
 
-    init() throws {
-        stack = try TallyStack()
+    /// The real ingestion and a worker over `deployment`; each test starts with it.
+    func start(on deployment: RedisDeployment = .single) throws {
+        stack = try TallyStack(deployment: deployment)
         try stack.startIngestion()
         try stack.startWorker()
         app = try FieldApp(stack.endpoint)
+    }
+
+    init() throws {
         let port = freePort()
         notifyEndpoint = "tcp://127.0.0.1:\(port)"
         let sub = try Socket(.sub, options: [.subscribe(Data())])
@@ -91,7 +95,9 @@ import ZeroMQ
         ByteBuffer(bytes: try! JSONSerialization.data(withJSONObject: fields))
     }
 
-    @Test func aShortContestCountsWhatTheSpecSays() async throws {
+    @Test(arguments: RedisDeployment.allCases)
+    func aShortContestCountsWhatTheSpecSays(on deployment: RedisDeployment) async throws {
+        try start(on: deployment)
         try await leaderboard().test(.live) { client in
             // Seconds apart, so that a loaded machine still sees each phase.
             let start = Date().addingTimeInterval(3)
@@ -144,7 +150,9 @@ import ZeroMQ
         }
     }
 
-    @Test func teamWeightedRaceEndAndCancel() async throws {
+    @Test(arguments: RedisDeployment.allCases)
+    func teamWeightedRaceEndAndCancel(on deployment: RedisDeployment) async throws {
+        try start(on: deployment)
         let now = Date()
         let window = ["starts_at": rfc3339(now.addingTimeInterval(-1)), "ends_at": rfc3339(now.addingTimeInterval(600))]
         try await leaderboard().test(.live) { client in
@@ -208,6 +216,7 @@ import ZeroMQ
     }
 
     @Test func aRestartedLeaderboardKeepsTheContestsState() async throws {
+        try start()
         let start = Date().addingTimeInterval(-1)
         let end = Date().addingTimeInterval(8)
         try await leaderboard().test(.live) { client in
@@ -243,6 +252,7 @@ import ZeroMQ
     ]
 
     @Test func badDefinitionsAndAuthAreRefusedByField() async throws {
+        try start()
         try await leaderboard().test(.live) { client in
             for (fields, status, message) in Self.badDefinitions {
                 let response = try await client.execute(uri: "/v1/orgs/default/contests", method: .post, headers: admin, body: definition(fields))

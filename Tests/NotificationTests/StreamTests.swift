@@ -8,13 +8,14 @@ import ZeroMQ
 /// of tally-notification over WebSocket and ZeroMQ as snapshots and sequenced updates.
 // `@unchecked Sendable`: each test gets its own instance and drives it from one task.
 @Suite(.serialized) final class StreamTests: @unchecked Sendable {
-    let stack: TallyStack
-    let app: FieldApp
+    private(set) var stack: TallyStack!
+    private(set) var app: FieldApp!
     let board = "points:all:reps"
     var events = 0
 
-    init() throws {
-        stack = try TallyStack()
+    /// Notification, ingestion and a worker over `deployment`; each test starts with it.
+    func start(on deployment: RedisDeployment = .single) throws {
+        stack = try TallyStack(deployment: deployment)
         try stack.startWithNotification()
         app = try FieldApp(stack.endpoint)
     }
@@ -46,7 +47,9 @@ import ZeroMQ
         return Set(lines) == Set(expected) && lines.map(score) == expected.map(score)
     }
 
-    @Test func aWebSocketDisplayGetsASnapshotThenUpdatesInSequenceEqualToTheBoard() throws {
+    @Test(arguments: RedisDeployment.allCases)
+    func aWebSocketDisplayGetsASnapshotThenUpdatesInSequenceEqualToTheBoard(on deployment: RedisDeployment) throws {
+        try start(on: deployment)
         // Points (default rules): door knock 1, call 1, demo 10.
         try send("ana", "door_knock", team: "north")
         try send("ana", "door_knock", team: "north")
@@ -82,7 +85,9 @@ import ZeroMQ
         #expect(sameBoard(updates.last?.lines ?? [], try redisLines()))
     }
 
-    @Test func aZeroMQDisplayGetsTheSnapshotUpdatesAndTheOrgsDeals() async throws {
+    @Test(arguments: RedisDeployment.allCases)
+    func aZeroMQDisplayGetsTheSnapshotUpdatesAndTheOrgsDeals(on deployment: RedisDeployment) async throws {
+        try start(on: deployment)
         try send("ana", "call")
         let display = try ZMQDisplay("tcp://127.0.0.1:\(stack.displaysPort)", topics: ["default/\(board)", "default/_events"])
         defer { Task { await display.close() } }
@@ -102,6 +107,7 @@ import ZeroMQ
     }
 
     @Test func twoHundredDisplaysOnOneBoardAllGetTheSameUpdate() throws {
+        try start()
         try send("ana", "call")
         let displays = (0..<200).map { _ in StreamClient(url: streamURL) }
         for (index, display) in displays.enumerated() {
@@ -119,6 +125,7 @@ import ZeroMQ
     }
 
     @Test func aDisplayThatStopsReadingHoldsUpNobodyAndIsSentASnapshotLater() throws {
+        try start()
         // A small outbox and big messages (300 reps with long names on each of 8 boards), so
         // the stalled display fills the kernel's socket buffer (up to 4 MiB here) and then its
         // outbox within a few seconds.
@@ -166,6 +173,7 @@ import ZeroMQ
     }
 
     @Test func aBoardNobodyWatchesAnyMoreIsForgotten() async throws {
+        try start()
         func watched() throws -> Double? {
             try httpGet(port: stack.notificationHTTPPort, "/metrics").body.split(separator: "\n")
                 .first { $0.hasPrefix("tally_watched_boards ") }.flatMap { Double($0.split(separator: " ")[1]) }
@@ -190,6 +198,7 @@ import ZeroMQ
     }
 
     @Test func aResyncRequestIsAnsweredWithASnapshotAndABadOneWithAnError() throws {
+        try start()
         try send("ana", "call")
         let display = StreamClient(url: streamURL)
         _ = try display.wait(for: "the snapshot") { $0.type == "snapshot" }
@@ -205,6 +214,7 @@ import ZeroMQ
     }
 
     @Test func aBoardThatDoesNotExistIsAnErrorOnTheStreamAndABadRequestIsRefused() throws {
+        try start()
         try send("ana", "call")
         // A TV page cannot read an HTTP error, so unknown boards are reported on the stream.
         let display = StreamClient(url: "ws://127.0.0.1:\(stack.notificationHTTPPort)/v1/stream?board=nope:today:reps&board=\(board)")
