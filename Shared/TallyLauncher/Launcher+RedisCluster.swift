@@ -16,6 +16,7 @@ extension Launcher {
         let create = try start("\(name)-create", try Executables.installed("redis-cli"), arguments)
         try waitUntil("redis-cli --cluster create", seconds: 30) { !create.isRunning }
         guard create.wait() == 0 else { throw LaunchError.exited("\(name)-create", status: create.wait(), output: create.output) }
+        forget(create)  // done, as it should be: not a service that died
         let url = "redis-cluster://" + (nodes[0].password.map { ":\($0)@" } ?? "") + addresses.joined(separator: ",")
         try waitUntilClusterAgrees(nodes)
         return url

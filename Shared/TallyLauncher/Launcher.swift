@@ -100,6 +100,12 @@ package final class Launcher: @unchecked Sendable {
     }
 
     /// Throws, with the process's log, if one has exited without being stopped.
+    /// Drops a process that was meant to end (a one-off command) from the ones `checkAlive`
+    /// watches and `stop…` stops.
+    package func forget(_ process: ChildProcess) {
+        processes.removeAll { $0.process === process }
+    }
+
     package func checkAlive() throws {
         if let (name, process) = exited {
             throw LaunchError.exited(name, status: process.wait(), output: process.output)

@@ -14,7 +14,8 @@ struct Bench: ParsableCommand {
             scripts/bench does both) and prints a Markdown table: ingestion throughput with 1 and
             2 scoring workers; the same board updates as one Lua script per event straight to Redis;
             ack and event-to-display latency at half the best rate; queries on a 1,000,000-member
-            board through HTTP and ZeroMQ and raw; memory; and the Python peer (--peer).
+            board through HTTP and ZeroMQ and raw; memory; the Python peer (--peer); CURVE (8);
+            and three orgs on one Redis beside a three-master Redis Cluster (9).
             """)
 
     @Option(help: "Reps on the floor.") var reps = 10_000
@@ -57,6 +58,7 @@ struct Bench: ParsableCommand {
         if selected(5) || selected(6) { try run.queries(memoryUnderLoad: memoryUnderLoad) }
         if selected(7) && peerEvents > 0 { try run.peer() }
         if selected(8) { try run.curve() }
+        if selected(9) { try run.shards() }
         report.print()
     }
 
@@ -101,6 +103,46 @@ struct Bench: ParsableCommand {
                     "\(bench.clients) DEALER clients × \(bench.inFlight) one-event requests in flight; ack \(result.latencies.summary); "
                         + String(format: "Redis %.0f µs per event (%.0f%% busy)", redisPerEvent, redisPerEvent * perSecond[workers]! / 10_000))
             }
+        }
+
+        /// 9. One load spread over three orgs, on this stack's one Redis and on a stack over a
+        /// three-master Redis Cluster where each org has a shard of its own; two workers each.
+        func shards() throws {
+            let orgs = Self.orgsOnThreeShards()
+            var oneRedis = Double.nan
+            for shards in [1, 3] {
+                let stack = shards == 1 ? self.stack : try BenchStack(shards: 3)
+                try stack.scoringWorkers(2)
+                // Interleaved, so that every job spans the three orgs, as a host's field apps would.
+                func load(_ count: Int, _ prefix: String) -> [Data] {
+                    let perOrg = orgs.map { floor.events(count / orgs.count, org: $0, prefix: "\(prefix)\(shards)", at: now) }
+                    return (0..<count / orgs.count).flatMap { index in perOrg.map { $0[index].request } }
+                }
+                _ = try saturate(stack.ingestion, requests: load(min(3_000, bench.events), "warm-shards"), clients: bench.clients, inFlight: bench.inFlight)
+                let requests = load(bench.events, "shards")
+                let result = try saturate(stack.ingestion, requests: requests, clients: bench.clients, inFlight: bench.inFlight)
+                try stack.checkAlive()
+                guard result.accepted == requests.count else {
+                    throw BenchError("\(result.accepted) of \(requests.count) accepted, \(result.other) not")
+                }
+                let perSecond = Double(requests.count) / result.seconds
+                if shards == 1 { oneRedis = perSecond }
+                report.row(
+                    shards == 1 ? "9. three orgs, one Redis, 2 workers" : "9. three orgs, a three-master cluster (an org a shard), 2 workers",
+                    String(format: "%.0f events/s", perSecond),
+                    "\(bench.clients) DEALER clients × \(bench.inFlight) one-event requests in flight; every Redis fsyncs before each reply; ack \(result.latencies.summary)"
+                        + (shards == 1 ? "" : String(format: "; %.2f× one Redis", perSecond / oneRedis)))
+            }
+        }
+
+        /// Three org ids whose hash tags fall in the three ranges of slots that
+        /// `redis-cli --cluster create` deals to three masters (0–5460, 5461–10922, 10923–16383).
+        static func orgsOnThreeShards() -> [String] {
+            func shard(_ org: String) -> Int {
+                let slot = HashSlot.of(bytes: Array(org.utf8))
+                return slot <= 5_460 ? 0 : slot <= 10_922 ? 1 : 2
+            }
+            return (0..<3).map { wanted in (0...).lazy.map { "shard\(wanted)-\($0)" }.first { shard($0) == wanted }! }
         }
 
         /// 2. The same board updates, one script call per event, straight to Redis: with the

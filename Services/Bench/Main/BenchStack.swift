@@ -15,16 +15,32 @@ final class BenchStack {
 
     /// `keys`: the front door takes CURVE, the stack's own sockets the service key (as `tally
     /// up` runs them), and the tools' field key is registered for `fieldKeyOrg`.
-    init(keys: StackKeys? = nil, fieldKeyOrg: String = "bench") throws {
+    /// `shards`: 1, one redis-server; 3 or more, a Redis Cluster of that many masters.
+    init(keys: StackKeys? = nil, fieldKeyOrg: String = "bench", shards: Int = 1) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tally-bench-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         launcher = Launcher(logs: .files(in: directory))
-        // As in production: AOF on, fsynced before every reply.
-        let redis = RedisServerOptions(port: freePort(), directory: directory)
-        try launcher.startRedis(redis)
-        var services = LocalStack.onFreePorts(redisURL: redis.url, logLevel: "warning")
+        // As in production: AOF on, fsynced before every reply (on every shard, each with a
+        // directory of its own for its AOF).
+        let redisURL: String
+        if shards == 1 {
+            let redis = RedisServerOptions(port: freePort(), directory: directory)
+            try launcher.startRedis(redis)
+            redisURL = redis.url
+        } else {
+            let directory = directory
+            let nodes = try (1...shards).map { shard in
+                let nodeDirectory = directory.appendingPathComponent("redis-\(shard)")
+                try FileManager.default.createDirectory(at: nodeDirectory, withIntermediateDirectories: true)
+                var options = RedisServerOptions(port: freePort(), directory: nodeDirectory)
+                options.clusterBusPort = freePort()
+                return options
+            }
+            redisURL = try launcher.startRedisCluster(nodes)
+        }
+        var services = LocalStack.onFreePorts(redisURL: redisURL, logLevel: "warning")
         services.keys = keys
-        try keys?.registerFieldKey(org: fieldKeyOrg, redisURL: redis.url)
+        try keys?.registerFieldKey(org: fieldKeyOrg, redisURL: redisURL)
         // The scenarios read without tokens (what a token's look-up costs is its own row).
         services.openReads = true
         self.services = services
