@@ -191,7 +191,7 @@ package struct Operations: Sendable {
         self.kept.miss.increment()
         let answer = try cached.read.answer(reply)
         guard !version.value.isEmpty else {
-            return ReadCache.Kept(version: "", answer: answer, zmq: answer.json(ok: true), keptAt: .now)
+            return ReadCache.Kept(version: "", answer: answer, zmq: answer.json(ok: true), keptAt: .now, key: cached.key)
         }
         return cache.keep(cached.key, version: version.value, answer: answer)
     }

@@ -13,7 +13,10 @@ import TallyStore
 ///
 /// Bounded: at most `capacity` answers and `byteLimit` bytes of their encodings; when full,
 /// arbitrary answers make room. An answer is kept at most `maxAge`, because a past period's
-/// board expires without the org's version moving.
+/// board expires without the org's version moving. An answer is kept from the second time its
+/// read is asked (while the first is remembered, among `capacity` reads), so a stream of reads
+/// each asked once (the ranks of many different members) costs no keeping and pushes nothing
+/// out, while a board on every phone is kept from its second read.
 final class ReadCache: Sendable {
     /// An answer and what it was read at.
     struct Kept: Sendable {
@@ -22,14 +25,19 @@ final class ReadCache: Sendable {
         /// The answer as the ZeroMQ side sends it (`"ok": true` first).
         let zmq: Data
         let keptAt: ContinuousClock.Instant
+        /// The read's key, which the table's hash of it stands for.
+        let key: String
     }
 
     private struct State {
-        var kept: [String: Kept] = [:]
+        /// By the key's hash: a lookup compares integers, and a hit checks the key once.
+        var kept: [Int: Kept] = [:]
         var bytes = 0
+        /// The hashes of reads asked once, each in the slot its hash picks.
+        var seen: [Int]
     }
 
-    private let state = Mutex(State())
+    private let state: Mutex<State>
     let capacity: Int
     let byteLimit: Int
     let maxAge: Duration
@@ -38,6 +46,7 @@ final class ReadCache: Sendable {
         self.capacity = capacity
         self.byteLimit = byteLimit
         self.maxAge = maxAge
+        state = Mutex(State(seen: [Int](repeating: 0, count: max(1, capacity))))
     }
 
     /// What a read is kept under: its call, which names the board, period, mode and member.
@@ -47,29 +56,39 @@ final class ReadCache: Sendable {
 
     /// The answer kept under `key`, unless it is older than `maxAge`.
     func kept(_ key: String, now: ContinuousClock.Instant = .now) -> Kept? {
-        state.withLock { state in
-            guard let kept = state.kept[key] else { return nil }
+        let hash = key.hashValue
+        return state.withLock { state in
+            guard let kept = state.kept[hash], kept.key == key else { return nil }
             guard now - kept.keptAt < maxAge else {
-                Self.remove(key, from: &state)
+                Self.remove(hash, from: &state)
                 return nil
             }
             return kept
         }
     }
 
-    /// Keeps `answer`, read at `version`, under `key` (replacing what was kept there), and
-    /// returns it as kept.
+    /// Keeps `answer`, read at `version`, under `key` (replacing what was kept there) if the
+    /// read was asked before, and returns it as kept.
     @discardableResult
     func keep(_ key: String, version: String, answer: any FastJSON & Encodable & Sendable) -> Kept {
-        let kept = Kept(version: version, answer: answer, zmq: answer.json(ok: true), keptAt: .now)
-        let size = Self.size(key, kept)
+        let kept = Kept(version: version, answer: answer, zmq: answer.json(ok: true), keptAt: .now, key: key)
+        let size = Self.size(kept)
         guard size <= byteLimit else { return kept }
+        let hash = key.hashValue
         state.withLock { state in
-            Self.remove(key, from: &state)
+            if state.kept[hash] == nil {
+                // Asked for the first time (as far as is remembered): remembered, not kept.
+                let slot = Int(UInt(bitPattern: hash) % UInt(state.seen.count))
+                guard state.seen[slot] == hash else {
+                    state.seen[slot] = hash
+                    return
+                }
+            }
+            Self.remove(hash, from: &state)
             while !state.kept.isEmpty, state.kept.count >= capacity || state.bytes + size > byteLimit {
                 Self.remove(state.kept.keys.first!, from: &state)
             }
-            state.kept[key] = kept
+            state.kept[hash] = kept
             state.bytes += size
         }
         return kept
@@ -80,14 +99,14 @@ final class ReadCache: Sendable {
         state.withLock { ($0.kept.count, $0.bytes) }
     }
 
-    private static func remove(_ key: String, from state: inout State) {
-        guard let kept = state.kept.removeValue(forKey: key) else { return }
-        state.bytes -= size(key, kept)
+    private static func remove(_ hash: Int, from state: inout State) {
+        guard let kept = state.kept.removeValue(forKey: hash) else { return }
+        state.bytes -= size(kept)
     }
 
     /// The bytes an answer holds: its key and encoding, and about as much again for the
     /// decoded answer.
-    private static func size(_ key: String, _ kept: Kept) -> Int {
-        key.utf8.count + 2 * kept.zmq.count
+    private static func size(_ kept: Kept) -> Int {
+        kept.key.utf8.count + 2 * kept.zmq.count
     }
 }
