@@ -72,6 +72,10 @@ struct Activity: ParsableCommand {
     @Flag(help: "Keep printing new events and corrections (oldest first) until interrupted.") var follow = false
     @Option(help: "With --follow: seconds between looks.") var interval = 1.0
 
+    func validate() throws {
+        guard interval >= 0.1, interval <= 3_600 else { throw ValidationError("--interval: must be 0.1 to 3600 seconds, got \(interval)") }
+    }
+
     func run() throws {
         var fields: [String: Any] = ["limit": limit]
         fields["rep"] = rep

@@ -18,6 +18,7 @@ struct Simulate: ParsableCommand {
         guard reps >= 1 else { throw ValidationError("--reps must be at least 1") }
         guard (1...10).contains(teams) else { throw ValidationError("--teams must be 1 to 10") }
         guard rate > 0 else { throw ValidationError("--rate must be above 0") }
+        if let duration, !(duration > 0) { throw ValidationError("--duration: must be above 0 seconds, got \(duration)") }
     }
 
     func run() throws {

@@ -21,6 +21,11 @@ struct Watch: ParsableCommand {
     @Option(help: "How many entries to show.") var rows = 15
     @Option(help: "Stop after this many board messages (snapshot included); 0: run until Ctrl-C.") var count = 0
 
+    func validate() throws {
+        guard rows >= 1 else { throw ValidationError("--rows: must be at least 1, got \(rows)") }
+        guard count >= 0 else { throw ValidationError("--count: must be 0 (run until Ctrl-C) or more, got \(count)") }
+    }
+
     func run() throws {
         let topic = "\(org)/\(board)"
         let events = "\(org)/_events"
