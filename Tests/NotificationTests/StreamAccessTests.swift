@@ -1,4 +1,5 @@
 import Foundation
+import Redis
 import TallyTesting
 import Testing
 
@@ -87,6 +88,33 @@ import Testing
         #expect(reply?.results?.first?.status == "accepted")
         _ = try other.wait(for: "the other's update") { $0.type == "update" && Set($0.lines) == ["ana=10", "bo=10"] }
         #expect(other.closedWith == nil)
+    }
+
+    @Test func orgsWhoseTokensCannotBeReadDoNotKeepARevokedStreamOfAnotherOrgOpen() throws {
+        // Five orgs' streams whose tokens then cannot be read (their hash made a string by
+        // hand: every look-up answers WRONGTYPE), and one of default's, whose token is revoked.
+        let redis = RedisConnection(stack.redis.configuration)
+        var broken: [StreamClient] = []
+        for org in (1...5).map({ "broken\($0)" }) {
+            let reply = try app.request(eventJSON(id: "\(org)-1", org: org, rep: "ana", kind: "call", at: rfc3339(Date())))
+            #expect(reply?.results?.first?.status == "accepted")
+            let token = try mint(org, "viewer").token
+            let display = StreamClient(url: "ws://127.0.0.1:\(stack.notificationHTTPPort)/v1/stream?org=\(org)&board=points:all:reps&token=\(token)")
+            _ = try display.wait(for: "\(org)'s snapshot") { $0.type == "snapshot" }
+            broken.append(display)
+            try redis.send("DEL", "{\(org)}:token-hashes")
+            try redis.send("SET", "{\(org)}:token-hashes", "not a hash")
+        }
+        let viewer = try mint("default", "viewer")
+        let display = stream(token: viewer.token)
+        _ = try display.wait(for: "the snapshot") { $0.type == "snapshot" }
+
+        let (status, _) = try httpRequest(port: stack.leaderboardHTTPPort, "DELETE", "/v1/orgs/default/tokens/\(viewer.id)", token: admin)
+        #expect(status == 204)
+        try wait("the revoked stream to be closed", seconds: 15) { display.closedWith != nil || display.ended != nil }
+        #expect(display.closedWith?.reason == "token: revoked")
+        // The broken orgs' streams are neither closed nor able to stop the others' checks.
+        #expect(broken.allSatisfy { $0.closedWith == nil })
     }
 
     @Test func openReadsLetAnyoneStream() throws {

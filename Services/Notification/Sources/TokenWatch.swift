@@ -29,25 +29,40 @@ struct TokenWatch: Service {
         }
     }
 
-    /// One pass over every open stream that holds an org token.
+    /// One pass over every open stream that holds an org token. A token or an org that cannot
+    /// be looked up (its shard down, its key broken) leaves its streams as they are until the
+    /// next pass, and the pass goes on with the rest; the first such failure is thrown at the end.
     func check() async throws {
         let held = await hub.heldTokens()
         guard !held.isEmpty else { return }
         var byOrg: [String: [TokenStore.Lookup: [Display]]] = [:]
         for (display, lookup) in held { byOrg[lookup.org, default: [:]][lookup, default: []].append(display) }
+        var failure: (any Error)?
         for (_, tokens) in byOrg {
             let lookups = Array(tokens.keys)
             let commands = lookups.map(\.command)
-            let replies = try await redis.withConnection { connection in
-                try connection.pipeline(commands.map { $0 as [any RedisArgument] })
+            let replies: [RedisReply]
+            do {
+                replies = try await redis.withConnection { connection in
+                    try connection.pipeline(commands.map { $0 as [any RedisArgument] })
+                }
+            } catch {
+                failure = failure ?? error
+                continue
             }
             for (lookup, reply) in zip(lookups, replies) {
-                guard case .unknown = try lookup.caller(reply) else { continue }
+                do {
+                    guard case .unknown = try lookup.caller(reply) else { continue }
+                } catch {
+                    failure = failure ?? error
+                    continue
+                }
                 for display in tokens[lookup] ?? [] {
                     logger.info("stream closed: its token was revoked", metadata: ["display": "\(display.id)", "org": "\(display.org)"])
                     display.end(reason: "token: revoked", code: StreamAccess.unauthorized)
                 }
             }
         }
+        if let failure { throw failure }
     }
 }
