@@ -3,9 +3,10 @@ import Redis
 import TallyTesting
 import Testing
 
-/// Two tally-leaderboard processes on one Redis, as an operator runs them for availability:
-/// one contest scheduler at a time, and when its holder dies mid-contest the other takes over,
-/// with every state announced once.
+/// The contest scheduler against the real processes: two tally-leaderboard processes on one
+/// Redis, as an operator runs them for availability, one scheduler at a time, and when its
+/// holder dies mid-contest the other takes over, with every state announced once; and orgs it
+/// cannot read do not stop it announcing the others'.
 @Suite struct ContestTakeoverTests {
     @Test func theSchedulersHolderKilledMidContestTheFinalIsAnnouncedOnceWithItsWinner() throws {
         let stack = try TallyStack(adminToken: "s3cret")
@@ -55,5 +56,34 @@ import Testing
         Thread.sleep(forTimeInterval: 1)
         let states = display.messages(topic: "default/_events").filter { $0.type == "contest" }.map { $0.state ?? "" }
         #expect(states == ["running", "ended", "final"], "\(stack.logs.suffix(2_000))")
+    }
+
+    @Test func orgsWhoseContestsCannotBeReadDoNotHoldUpAnotherOrgsAnnouncements() throws {
+        let stack = try TallyStack(adminToken: "s3cret")
+        try stack.startWithNotification()
+        try stack.startLeaderboard()
+        let display = try ZMQDisplay("tcp://127.0.0.1:\(stack.displaysPort)", topics: ["default/_events"])
+        defer { Task { await display.close() } }
+        let redis = try RedisConnection(url: stack.redis.url)
+        func contest(_ id: String, startsIn seconds: Double) -> String {
+            """
+            {"id": "\(id)", "name": "\(id)", "metric": "points", "starts_at": "\(rfc3339(Date().addingTimeInterval(seconds)))",
+             "ends_at": "\(rfc3339(Date().addingTimeInterval(600)))"}
+            """
+        }
+        // Five orgs with a contest each, whose announced states are then made unreadable.
+        for org in (1...5).map({ "broken\($0)" }) {
+            let created = try httpRequest(port: stack.leaderboardHTTPPort, "POST", "/v1/orgs/\(org)/contests", token: "s3cret", body: contest("c", startsIn: 300))
+            #expect(created.status == 201, "\(created.body)")
+            try redis.send("DEL", "{\(org)}:contests-announced")
+            try redis.send("SET", "{\(org)}:contests-announced", "not a hash")
+        }
+        // Default's contest starts in a second: its start is announced all the same.
+        let created = try httpRequest(port: stack.leaderboardHTTPPort, "POST", "/v1/orgs/default/contests", token: "s3cret", body: contest("fine", startsIn: 1))
+        #expect(created.status == 201, "\(created.body)")
+        let running = try display.wait(for: "default's contest running", topic: "default/_events", seconds: 15) {
+            $0.type == "contest" && $0.state == "running"
+        }
+        #expect(running.contest == "fine")
     }
 }

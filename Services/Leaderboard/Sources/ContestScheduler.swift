@@ -68,25 +68,36 @@ struct ContestScheduler: Service {
         await io
     }
 
-    /// One pass over every org with contests.
+    /// One pass over every org with contests. An org that cannot be read (its shard down, a key
+    /// broken) waits for the next pass and the others go on; the first failure is thrown at the end.
     func tick(now: Int64 = Timestamp.now()) async throws {
-        let store = book.store
-        for org in try await store.orgs() {
-            let last = try await store.announced(org: org)
-            let contests = try await store.stored(org: org)
-            let finishes = try await store.finishes(contests, org: org)
-            for contest in contests {
-                let finish = finishes[contest.id]
-                let state = contest.state(at: now, finishedAt: finish?.at).rawValue
-                guard last[contest.id] != state else { continue }
-                let view = try await book.view(contest, org: org, finish: finish, standings: false, now: now)
-                let message = ContestAnnouncement(
-                    org: org, contest: contest.id, name: contest.name, state: state, board: contest.boardID,
-                    startsAt: contest.startsAt, endsAt: contest.end(finishedAt: finish?.at), winners: view.winners)
-                publisher.send(try ChangeMessage.contest(message).frames())
-                try await store.markAnnounced(org: org, contest: contest.id, state: state)
-                logger.info("contest state", metadata: ["org": "\(org)", "contest": "\(contest.id)", "state": "\(state)"])
+        var failure: (any Error)?
+        for org in try await book.store.orgs() {
+            do {
+                try await tick(org: org, now: now)
+            } catch {
+                failure = failure ?? error
             }
+        }
+        if let failure { throw failure }
+    }
+
+    private func tick(org: String, now: Int64) async throws {
+        let store = book.store
+        let last = try await store.announced(org: org)
+        let contests = try await store.stored(org: org)
+        let finishes = try await store.finishes(contests, org: org)
+        for contest in contests {
+            let finish = finishes[contest.id]
+            let state = contest.state(at: now, finishedAt: finish?.at).rawValue
+            guard last[contest.id] != state else { continue }
+            let view = try await book.view(contest, org: org, finish: finish, standings: false, now: now)
+            let message = ContestAnnouncement(
+                org: org, contest: contest.id, name: contest.name, state: state, board: contest.boardID,
+                startsAt: contest.startsAt, endsAt: contest.end(finishedAt: finish?.at), winners: view.winners)
+            publisher.send(try ChangeMessage.contest(message).frames())
+            try await store.markAnnounced(org: org, contest: contest.id, state: state)
+            logger.info("contest state", metadata: ["org": "\(org)", "contest": "\(contest.id)", "state": "\(state)"])
         }
     }
 }
