@@ -122,18 +122,50 @@ package final class RedisConnection {
     }
 
     /// Sends a command that takes no key to every master this connection has open, e.g. `WAIT`
-    /// after writes (on one server or Sentinel's master: to that one).
+    /// after writes (on one server or Sentinel's master: to that one). It goes to the servers
+    /// written to, never to a master Sentinel switched to since: if it has switched, this
+    /// throws a `.connection` error, since what was written may be lost with the old master.
     package func sendToConnectedMasters(_ arguments: [any RedisArgument]) throws(RedisError) -> [(master: RedisAddress, reply: RedisReply)] {
         let masters: [RedisNode]
         switch configuration.deployment {
-        case .server, .sentinel: masters = [try masterNode()]
+        case .server, .sentinel:
+            if let master, master.isConnected {
+                if let switched = switchedFrom(master) {
+                    drop(master.address)
+                    throw RedisError(.connection, "\(master.address): Sentinel has switched the master to \(switched) since it was written to")
+                }
+                masters = [master]
+            } else {
+                masters = [try masterNode()]
+            }
         case .cluster:
-            let known = Set(slots?.masters ?? [])
-            masters = nodes.values.filter { $0.isConnected && known.contains($0.address) }.sorted { $0.address.description < $1.address.description }
+            masters = connectedMasterNodes
         }
         var replies: [(RedisAddress, RedisReply)] = []
         for node in masters { replies.append((node.address, try node.send(arguments))) }
         return replies
+    }
+
+    /// The masters this connection has open, with no I/O: the ones `sendToConnectedMasters`
+    /// sends to (unless it has to connect first).
+    package var connectedMasters: [RedisAddress] {
+        switch configuration.deployment {
+        case .server, .sentinel: master.flatMap { $0.isConnected ? [$0.address] : nil } ?? []
+        case .cluster: connectedMasterNodes.map(\.address)
+        }
+    }
+
+    private var connectedMasterNodes: [RedisNode] {
+        let known = Set(slots?.masters ?? [])
+        return nodes.values.filter { $0.isConnected && known.contains($0.address) }.sorted { $0.address.description < $1.address.description }
+    }
+
+    /// Closes the connection to one server (one no longer a master, say): the next call that
+    /// needs it asks again where to go (Sentinel, or the cluster's slot map).
+    package func drop(_ address: RedisAddress) {
+        nodes[address]?.disconnect()
+        if master?.address == address { master = nil }
+        slotsStale = true
     }
 
     // MARK: - Calls
