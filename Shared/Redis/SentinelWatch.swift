@@ -56,8 +56,10 @@ final class SentinelWatch: Sendable {
             let watch = SentinelWatch(state)
             watches[deployment] = Weak(watch: watch)
             let subscriber = SentinelSubscriber(deployment, configuration: configuration, state: state)
+            // Named after its first Sentinel's port: one name per deployment, within Linux's 15 characters.
+            let name = "sentinel-\(deployment.sentinels.first?.port ?? 0)"
             let thread = Thread {
-                Thread.current.name = "redis-sentinel"  // from inside: only so does Linux see it
+                Thread.current.name = name  // from inside: only so does Linux see it
                 subscriber.run()
             }
             thread.start()

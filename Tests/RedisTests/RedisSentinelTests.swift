@@ -45,12 +45,13 @@ import Testing
     /// ends once they are gone.
     @Test func oneThreadFollowsADeploymentPerProcess() throws {
         let deployment = try RedisSentinel()
-        let before = threads(named: "redis-sentinel")
+        let name = "sentinel-\(deployment.sentinelPorts[0])"
+        #expect(threads(named: name) == 0)
         var connections = (0..<4).map { _ in deployment.connection() }
         for connection in connections { try connection.send("PING") }
-        #expect(threads(named: "redis-sentinel") == before + 1)
+        #expect(threads(named: name) == 1)
 
         connections.removeAll()
-        try wait("the follower's thread to end", seconds: 5) { threads(named: "redis-sentinel") == before }
+        try wait("the follower's thread to end", seconds: 5) { threads(named: name) == 0 }
     }
 }
