@@ -41,6 +41,34 @@ import Testing
         #expect(try deployment.node(deployment.replicaPort).send("GET", "k").string == "after")
     }
 
+    /// The follower's subscriptions cut on every Sentinel (as Sentinels restarting cut them):
+    /// it subscribes again, and a switch after that is still followed.
+    @Test func aFollowerCutOffSubscribesAgainAndStillFollows() throws {
+        let deployment = try RedisSentinel()
+        try deployment.waitUntilReadyForFailover()
+        let redis = deployment.connection()
+        #expect(try port(of: redis) == deployment.masterPort)
+        /// The ids of a Sentinel's subscribed clients.
+        func subscribers(_ port: Int) -> Set<String> {
+            let list = (try? deployment.node(port).send("CLIENT", "LIST", "TYPE", "pubsub").string) ?? ""
+            return Set(list.split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) })
+        }
+        try wait("the follower to subscribe on every Sentinel") { deployment.sentinelPorts.allSatisfy { subscribers($0).count == 1 } }
+        let before = deployment.sentinelPorts.map(subscribers)
+
+        for port in deployment.sentinelPorts { try deployment.node(port).send("CLIENT", "KILL", "TYPE", "pubsub") }
+        try wait("the follower to subscribe again on every Sentinel") {
+            zip(deployment.sentinelPorts, before).allSatisfy { port, old in
+                let now = subscribers(port)
+                return now.count == 1 && now != old
+            }
+        }
+
+        let sentinel = deployment.node(deployment.sentinelPorts[0])
+        try wait("Sentinel to start a failover") { (try? sentinel.send("SENTINEL", "FAILOVER", RedisSentinel.masterName)) == .status("OK") }
+        try wait("the connection to follow the switch", seconds: 10) { try port(of: redis) == deployment.replicaPort }
+    }
+
     /// However many connections a process makes to one deployment, one thread follows it; it
     /// ends once they are gone.
     @Test func oneThreadFollowsADeploymentPerProcess() throws {
