@@ -59,7 +59,7 @@ final class SentinelWatch: Sendable {
             // Named after its first Sentinel's port: one name per deployment, within Linux's 15 characters.
             let name = "sentinel-\(deployment.sentinels.first?.port ?? 0)"
             let thread = Thread {
-                Thread.current.name = name  // from inside: only so does Linux see it
+                Thread.nameCurrent(name)
                 subscriber.run()
             }
             thread.start()

@@ -77,6 +77,8 @@ import Testing
         #expect(threads(named: name) == 0)
         var connections = (0..<4).map { _ in deployment.connection() }
         for connection in connections { try connection.send("PING") }
+        // A thread names itself once it runs.
+        try wait("the follower's thread to start", seconds: 5) { threads(named: name) >= 1 }
         #expect(threads(named: name) == 1)
 
         connections.removeAll()
