@@ -39,6 +39,7 @@ import Glibc
         let stack = try TallyStack(durableRedis: true, deployment: .sentinel)
         let sentinel = stack.sentinel
         try sentinel.waitUntilReadyForFailover()
+        try stack.startNotification()
         try stack.startIngestion()
         try stack.startWorker()
         try stack.startWorker()
@@ -55,9 +56,11 @@ import Glibc
             let kind = kinds[i % kinds.count]
             return Expected.Event(id: "k\(i)", rep: "rep-\(i % 40)", team: "team-\(i % 4)", kind: kind, value: kind == "deal_won" ? Double(100 + i) : 1)
         }
-        // After the switch, from a second field app: an event, then a leaderboard read that shows it.
+        // After the switch, from a second field app: an event, then a leaderboard read and a
+        // display's board that show it.
         let probe = Expected.Event(id: "probe", rep: "probe-rep", team: "team-0", kind: "deal_won", value: 777)
-        let times = Locked<(killed: ContinuousClock.Instant?, switched: ContinuousClock.Instant?, accepted: Duration?, read: Duration?)>((nil, nil, nil, nil))
+        let times = Locked<(killed: ContinuousClock.Instant?, switched: ContinuousClock.Instant?, accepted: Duration?, read: Duration?, shown: Duration?)>(
+            (nil, nil, nil, nil, nil))
         let follower = Locked<(any Error)?>(nil)
         let done = DispatchSemaphore(value: 0)
 
@@ -93,6 +96,13 @@ import Glibc
                         }
                         let read = ContinuousClock.now - switched
                         times.withLock { $0.read = read }
+                        let display = try RawStreamClient(port: stack.notificationHTTPPort, path: "/v1/stream?org=default&board=revenue:all:reps")
+                        let showsProbe = { (message: StreamMessage) in message.entries?.contains { $0.member == "probe-rep" } == true }
+                        guard display.read(seconds: 10 - read.seconds, until: showsProbe).contains(where: showsProbe) else {
+                            throw TestSetupError("no display was shown the new event within 10 s of the switch")
+                        }
+                        let shown = ContinuousClock.now - switched
+                        times.withLock { $0.shown = shown }
                     } catch {
                         follower.withLock { $0 = error }
                     }
@@ -107,7 +117,7 @@ import Glibc
         }
         done.wait()
         try #require(follower.withLock { $0 } == nil, "\(follower.withLock { $0 }.map { "\($0)" } ?? "")\n\(stack.logs)")
-        let (killed, switched, accepted, read) = times.withLock { $0 }
+        let (killed, switched, accepted, read, shown) = times.withLock { $0 }
 
         #expect(resends > 0, "the kill should have made some request wait")
         #expect(statuses.count == events.count)
@@ -122,7 +132,7 @@ import Glibc
         let duplicates = statuses.values.count { $0 == "duplicate" }
         print("""
             sentinel failover: switched \(failover) after the kill; then a new event accepted after \(accepted!), \
-            the leaderboard showing it after \(read!); \(resends) requests sent again, \(duplicates) events answered duplicate\
+            the leaderboard showing it after \(read!), a display after \(shown!); \(resends) requests sent again, \(duplicates) events answered duplicate\
             \(acceptedAfterSwitch.map { "; the stream went on \($0) after the switch" } ?? "")
             """)
     }
