@@ -12,12 +12,12 @@ import Glibc
 /// and a master demoted while its connection stays open (`SENTINEL FAILOVER`, a partition
 /// healed) is left at once, reads included, not at the first `READONLY`.
 ///
-/// One watch per deployment per process (`shared(for:)`), made on its first connection's
-/// first use; its thread ends within a poll (0.2 s) once the last connection holding it is
-/// released. A Sentinel that cannot be reached, or does not answer a PING within the command
-/// timeout, is connected to again with back-off (0.1 s, doubling to 5 s), and asked for the
-/// master each time it is subscribed again, so a switch announced while it was away is not
-/// missed.
+/// One watch per deployment per process (`shared(_:configuration:)`), made on its first
+/// connection's first use; its thread ends within a poll (0.2 s) once the last connection
+/// holding it is released. A Sentinel that cannot be reached, or does not answer a PING within
+/// the command timeout, is connected to again with back-off (0.1 s, doubling to 5 s), and asked
+/// for the master each time it is subscribed again, so a switch announced while it was away is
+/// not missed.
 final class SentinelWatch: Sendable {
     /// A Sentinel deployment: its Sentinels and the name of the master they watch.
     struct Deployment: Hashable, Sendable {
