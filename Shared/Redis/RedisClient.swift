@@ -123,8 +123,7 @@ package final class RedisClient: Service, Sendable {
 
         func start() {
             let thread = Thread { [self] in
-                // Named from inside: on Linux, Foundation gives the OS a thread's name only so.
-                Thread.current.name = name
+                Thread.nameCurrent(name)
                 loop()
                 let waiter = queue.withLock { queue in
                     queue.ended = true

@@ -201,6 +201,16 @@ package struct RedisConfiguration: Sendable, Equatable {
         node.port = address.port
         return node
     }
+
+    /// This configuration for one of its Sentinels: the same timeouts, no credentials (they
+    /// are the master's), database 0.
+    func sentinel(_ address: RedisAddress) -> RedisConfiguration {
+        var sentinel = node(address)
+        sentinel.username = nil
+        sentinel.password = nil
+        sentinel.database = 0
+        return sentinel
+    }
 }
 
 /// `url` with whatever stands between `:` and `@` of its user part replaced by `***`.

@@ -13,7 +13,9 @@ import Foundation
 /// timeout) and try again. None of these replies means the command ran, so none is doubled.
 /// Scripts are loaded on each server that runs them; a `NOSCRIPT` reloads it there and runs
 /// just the calls that it refused again. With Sentinel, the master is asked of the Sentinels
-/// whenever a connection has to be made, and must say `ROLE` master before it is used.
+/// whenever a connection has to be made, and must say `ROLE` master before it is used; the
+/// process's `SentinelWatch` hears `+switch-master`, and the first call after a switch goes
+/// to the new master (the old connection is dropped, even if it still works).
 ///
 /// The connection is made on first use. When it breaks, the call in flight throws a
 /// `.connection` error and the next call connects again (asking again where to).
@@ -29,6 +31,10 @@ package final class RedisConnection {
     private var slotsStale = true
     /// Sentinel: a connection to each Sentinel asked.
     private var sentinels: [RedisAddress: RedisNode] = [:]
+    /// Sentinel: the process's follower of `+switch-master` (from the first connection made),
+    /// and its epoch when the master in use was asked for.
+    private var watch: SentinelWatch?
+    private var epochSeen: UInt64 = 0
 
     /// The most rounds one call takes through redirections and waits before it gives up.
     static let maxRounds = 32
@@ -116,18 +122,50 @@ package final class RedisConnection {
     }
 
     /// Sends a command that takes no key to every master this connection has open, e.g. `WAIT`
-    /// after writes (on one server or Sentinel's master: to that one).
+    /// after writes (on one server or Sentinel's master: to that one). It goes to the servers
+    /// written to, never to a master Sentinel switched to since: if it has switched, this
+    /// throws a `.connection` error, since what was written may be lost with the old master.
     package func sendToConnectedMasters(_ arguments: [any RedisArgument]) throws(RedisError) -> [(master: RedisAddress, reply: RedisReply)] {
         let masters: [RedisNode]
         switch configuration.deployment {
-        case .server, .sentinel: masters = [try masterNode()]
+        case .server, .sentinel:
+            if let master, master.isConnected {
+                if let switched = switchedFrom(master) {
+                    drop(master.address)
+                    throw RedisError(.connection, "\(master.address): Sentinel has switched the master to \(switched) since it was written to")
+                }
+                masters = [master]
+            } else {
+                masters = [try masterNode()]
+            }
         case .cluster:
-            let known = Set(slots?.masters ?? [])
-            masters = nodes.values.filter { $0.isConnected && known.contains($0.address) }.sorted { $0.address.description < $1.address.description }
+            masters = connectedMasterNodes
         }
         var replies: [(RedisAddress, RedisReply)] = []
         for node in masters { replies.append((node.address, try node.send(arguments))) }
         return replies
+    }
+
+    /// The masters this connection has open, with no I/O: the ones `sendToConnectedMasters`
+    /// sends to (unless it has to connect first).
+    package var connectedMasters: [RedisAddress] {
+        switch configuration.deployment {
+        case .server, .sentinel: master.flatMap { $0.isConnected ? [$0.address] : nil } ?? []
+        case .cluster: connectedMasterNodes.map(\.address)
+        }
+    }
+
+    private var connectedMasterNodes: [RedisNode] {
+        let known = Set(slots?.masters ?? [])
+        return nodes.values.filter { $0.isConnected && known.contains($0.address) }.sorted { $0.address.description < $1.address.description }
+    }
+
+    /// Closes the connection to one server (one no longer a master, say): the next call that
+    /// needs it asks again where to go (Sentinel, or the cluster's slot map).
+    package func drop(_ address: RedisAddress) {
+        nodes[address]?.disconnect()
+        if master?.address == address { master = nil }
+        slotsStale = true
     }
 
     // MARK: - Calls
@@ -362,9 +400,14 @@ package final class RedisConnection {
     // MARK: - One server, or Sentinel's master
 
     /// The connected master: the one server, or the one Sentinel names (asked again whenever
-    /// the last connection broke), once it says ROLE master.
+    /// the last connection broke, or the watch heard of a switch to another), once it says
+    /// ROLE master.
     private func masterNode() throws(RedisError) -> RedisNode {
-        if let master, master.isConnected { return master }
+        if let master, master.isConnected {
+            guard switchedFrom(master) != nil else { return master }
+            master.disconnect()
+            self.master = nil
+        }
         switch configuration.deployment {
         case .server, .cluster:
             let node = node(configuration.address)
@@ -372,46 +415,69 @@ package final class RedisConnection {
             master = node
             return node
         case .sentinel(let addresses, let name):
-            let address = try askSentinels(addresses, name: name)
-            let node = node(address)
-            try node.connect()
-            let role = try node.send(["ROLE"])
-            guard role.array?.first?.string == "master" else {
-                node.disconnect()
-                throw RedisError(.connection, "\(address), which Sentinel names master '\(name)', is not a master (ROLE says \(role.array?.first?.string ?? "nothing"))")
-            }
+            let watch = watch ?? SentinelWatch.shared(.init(sentinels: addresses, master: name), configuration: configuration)
+            self.watch = watch
+            // Loaded before asking: a switch announced meanwhile is followed on the next call.
+            epochSeen = watch.epoch
+            let node = try sentinelMaster(addresses, name: name)
             master = node
             return node
         }
     }
 
-    /// The master's address, from the first Sentinel that knows it.
-    private func askSentinels(_ addresses: [RedisAddress], name: String) throws(RedisError) -> RedisAddress {
+    /// Where the watch has heard Sentinel switched the master to, when that is not `node`;
+    /// nil while `node` is still the master (one atomic load, while nothing changed).
+    private func switchedFrom(_ node: RedisNode) -> RedisAddress? {
+        guard let watch, watch.epoch != epochSeen else { return nil }
+        let (epoch, announced) = watch.announced
+        guard let announced, announced != node.address else {
+            epochSeen = epoch
+            return nil
+        }
+        return announced
+    }
+
+    /// Connects to the master the Sentinels name: the first Sentinel's answer that is reached
+    /// and says ROLE master (a Sentinel not yet told of a failover may name the old master).
+    private func sentinelMaster(_ addresses: [RedisAddress], name: String) throws(RedisError) -> RedisNode {
         var problems: [String] = []
-        for address in addresses {
+        var tried: Set<RedisAddress> = []
+        for sentinelAddress in addresses {
             let sentinel: RedisNode
-            if let known = sentinels[address] {
+            if let known = sentinels[sentinelAddress] {
                 sentinel = known
             } else {
-                var asked = configuration.node(address)
-                asked.username = nil
-                asked.password = nil
-                asked.database = 0
-                sentinel = RedisNode(asked)
-                sentinels[address] = sentinel
+                sentinel = RedisNode(configuration.sentinel(sentinelAddress))
+                sentinels[sentinelAddress] = sentinel
             }
+            let address: RedisAddress
             do {
-                let reply = try sentinel.send(["SENTINEL", "get-master-addr-by-name", name])
-                guard let items = reply.array, items.count == 2, let host = items[0].string, let port = items[1].int else {
-                    problems.append("\(address): knows no master '\(name)'")
+                guard let named = masterAddress(try sentinel.send(["SENTINEL", "get-master-addr-by-name", name])) else {
+                    problems.append("\(sentinelAddress): knows no master '\(name)'")
                     continue
                 }
-                return RedisAddress(host: host, port: Int(port))
+                address = named
             } catch {
+                problems.append(error.message)
+                continue
+            }
+            guard tried.insert(address).inserted else { continue }
+            let node = node(address)
+            do {
+                try node.connect()
+                let role = try node.send(["ROLE"])
+                guard role.array?.first?.string == "master" else {
+                    node.disconnect()
+                    problems.append("\(address), which \(sentinelAddress) names master '\(name)', is not a master (ROLE says \(role.array?.first?.string ?? "nothing"))")
+                    continue
+                }
+                return node
+            } catch {
+                node.disconnect()
                 problems.append(error.message)
             }
         }
-        throw RedisError(.connection, "no Sentinel named the master '\(name)': " + problems.joined(separator: "; "))
+        throw RedisError(.connection, "no Sentinel named a master '\(name)' that answers as one: " + problems.joined(separator: "; "))
     }
 }
 

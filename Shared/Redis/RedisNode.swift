@@ -85,6 +85,31 @@ final class RedisNode {
         return replies
     }
 
+    /// The connection's socket, while connected: for a subscriber that waits on it with `poll`.
+    var fileDescriptor: Int32? { context?.pointee.fd }
+
+    /// Reads what has arrived (call it once `poll` says the socket is readable, so it does not
+    /// block) and returns every whole reply received so far; none while one is still partial.
+    func readArrived() throws(RedisError) -> [RedisReply] {
+        guard let context else { throw RedisError(.connection, "\(address): not connected") }
+        guard redisBufferRead(context) == REDIS_OK else { throw connectionLost(context) }
+        return try buffered()
+    }
+
+    /// The whole replies already read from the socket but not yet taken (a reply that came
+    /// right behind the one `read` waited for).
+    func buffered() throws(RedisError) -> [RedisReply] {
+        guard let context else { throw RedisError(.connection, "\(address): not connected") }
+        var replies: [RedisReply] = []
+        while true {
+            var raw: UnsafeMutableRawPointer?
+            guard redisReaderGetReply(context.pointee.reader, &raw) == REDIS_OK else { throw connectionLost(context) }
+            guard let raw else { return replies }
+            replies.append(RedisReply(raw.assumingMemoryBound(to: redisReply.self)))
+            freeReplyObject(raw)
+        }
+    }
+
     /// The script's SHA1 on this server, loading it if this connection has not yet.
     func sha(_ script: RedisScript) throws(RedisError) -> String {
         if let sha = scriptSHAs[script.source] { return sha }

@@ -3,12 +3,16 @@ import Redis
 /// "Accepted" is a promise: where a master has replicas, a batch counts as stored only once
 /// one of them has it too (`WAIT 1`), so a failover loses nothing acknowledged. On a cluster,
 /// each master the connection has written to is asked. Whether there are replicas to wait for
-/// is asked (`ROLE`) at most once a second.
+/// is asked (`ROLE`) at most once a second, and at once of a master not asked before (the one
+/// a failover promoted). A server written to that no longer says it is a master has been
+/// demoted by a failover: what it took may be lost with it, so the batch is not confirmed and
+/// its connection dropped (the next call asks again where the master is).
 package final class ReplicaAcknowledgement {
     /// How long `WAIT` may take, in milliseconds.
     private let timeout: Int64
     private var checkedAt: Int64?
-    /// The masters that have replicas, as last asked.
+    /// The masters asked at `checkedAt`, and those of them that have replicas.
+    private var checked: Set<RedisAddress> = []
     private var replicated: Set<RedisAddress> = []
 
     package init(timeoutMilliseconds: Int64) {
@@ -18,12 +22,18 @@ package final class ReplicaAcknowledgement {
     /// Whether what `redis` has written so far is on a replica, or there is none to wait for.
     /// `now` in milliseconds.
     package func confirm(on redis: RedisConnection, now: Int64) throws -> Bool {
-        if checkedAt.map({ now - $0 >= 1_000 }) ?? true {
+        if checkedAt.map({ now - $0 >= 1_000 }) ?? true || !Set(redis.connectedMasters).isSubset(of: checked) {
+            checkedAt = nil
+            checked = []
             replicated = []
             for (master, reply) in try redis.sendToConnectedMasters(["ROLE"]) {
                 let role = reply.array ?? []
-                let replicas = role.first?.string == "master" ? (role.count > 2 ? role[2].array?.count ?? 0 : 0) : 0
-                if replicas > 0 { replicated.insert(master) }
+                guard role.first?.string == "master" else {
+                    redis.drop(master)
+                    return false
+                }
+                checked.insert(master)
+                if role.count > 2, (role[2].array?.count ?? 0) > 0 { replicated.insert(master) }
             }
             checkedAt = now
         }

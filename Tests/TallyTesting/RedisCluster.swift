@@ -1,22 +1,25 @@
 import Foundation
 import Redis
 
-/// What a test's Redis is, one server or a cluster: where services reach it and how a test
-/// reads it back.
+/// What a test's Redis is, one server, a cluster or a Sentinel deployment: where services
+/// reach it and how a test reads it back.
 package protocol TestRedis: AnyObject, Sendable {
     /// The `--redis-url` services are given.
     var url: String { get }
     var configuration: RedisConfiguration { get }
-    /// A new connection (on a cluster, one that follows its slots).
+    /// A new connection (on a cluster, one that follows its slots; with Sentinel, its master).
     func connection() -> RedisConnection
 }
 
 extension RedisServer: TestRedis {}
+extension RedisSentinel: TestRedis {}
 
 /// The Redis deployments the stack's tests run on: one suite, each test once per deployment.
 package enum RedisDeployment: String, CaseIterable, Sendable, CustomStringConvertible {
     case single
     case cluster
+    /// A master, a replica and three Sentinels.
+    case sentinel
 
     package var description: String { rawValue }
 
@@ -25,6 +28,7 @@ package enum RedisDeployment: String, CaseIterable, Sendable, CustomStringConver
         switch self {
         case .single: try RedisServer(durable: durable)
         case .cluster: try RedisCluster(durable: durable)
+        case .sentinel: try RedisSentinel(durable: durable)
         }
     }
 }

@@ -9,7 +9,7 @@ import Glibc
 /// what a field app talks to. Logs go to a temporary directory, printed when a test fails.
 package final class TallyStack: @unchecked Sendable {
     // `@unchecked`: one test owns a stack and drives it from one task at a time.
-    /// The stack's Redis: one server, or a cluster (`deployment`).
+    /// The stack's Redis: one server, a cluster or a Sentinel deployment (`deployment`).
     package let redis: any TestRedis
     package let directory: URL
     /// Where each service listens; connection settings in its `environment`.
@@ -39,7 +39,8 @@ package final class TallyStack: @unchecked Sendable {
     /// `tally up` runs them; the tools' field key is registered for org `default`.
     /// `openReads`: leaderboard and notification let anyone read (`--open-reads`), as the tests
     /// of what reads answer assume; access tests start closed, with `adminToken` set.
-    /// `deployment`: one Redis server, or a three-master Redis Cluster.
+    /// `deployment`: one Redis server, a three-master Redis Cluster, or a master, replica and
+    /// three Sentinels.
     package init(
         rules: [String: String] = [:], heartbeatMs: Int = 250, unavailableAfterMs: Int = 2_000, durableRedis: Bool = false,
         keys: StackKeys? = nil, openReads: Bool = true, adminToken: String? = nil, deployment: RedisDeployment = .single
@@ -70,6 +71,12 @@ package final class TallyStack: @unchecked Sendable {
     package var server: RedisServer {
         guard let server = redis as? RedisServer else { preconditionFailure("this test runs on one Redis server, not a cluster") }
         return server
+    }
+
+    /// The stack's Sentinel deployment, for the tests that kill its master.
+    package var sentinel: RedisSentinel {
+        guard let sentinel = redis as? RedisSentinel else { preconditionFailure("this test runs on a Sentinel deployment") }
+        return sentinel
     }
 
     private var rulesDirectory: URL { directory.appendingPathComponent("rules") }

@@ -1,0 +1,63 @@
+import Foundation
+import Redis
+import TallyStore
+import TallyTesting
+import Testing
+
+/// What a worker's `WAIT` after a batch promises, against real servers: a write is confirmed
+/// only by a replica of the server it went to.
+@Suite(.serialized) struct ReplicaAcknowledgementTests {
+    func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1_000) }
+
+    @Test func aMasterWithoutReplicasHasNothingToWaitFor() throws {
+        let server = try RedisServer()
+        let redis = server.connection()
+        try redis.send("SET", "k", "v")
+        #expect(try ReplicaAcknowledgement(timeoutMilliseconds: 200).confirm(on: redis, now: now()))
+    }
+
+    /// A master turned replica under an open connection (as a failover demotes it) says
+    /// nothing of it to a write made before: what it took may be lost with it.
+    @Test func aWriteToAMasterDemotedSinceIsNotConfirmed() throws {
+        let master = try RedisServer()
+        // A full sync at once, not after the 5 s Redis waits for more replicas to share it.
+        try master.connection().send("CONFIG", "SET", "repl-diskless-sync-delay", "0")
+        let replica = try RedisServer(replicaOf: master)
+        try wait("the replica to be in sync") {
+            (try master.connection().send("INFO", "replication").string ?? "").contains("state=online")
+        }
+        let redis = master.connection()
+        try redis.send("SET", "k", "v")
+        // The replica promoted, the master made its replica.
+        try replica.connection().send("REPLICAOF", "NO", "ONE")
+        try master.connection().send("REPLICAOF", "127.0.0.1", String(replica.port))
+
+        #expect(try ReplicaAcknowledgement(timeoutMilliseconds: 200).confirm(on: redis, now: now()) == false)
+        // Dropped: the next call connects again.
+        #expect(redis.connectedMasters.isEmpty)
+    }
+
+    /// Once Sentinel has switched the master, a write made on the old one is not confirmed by
+    /// asking the new one, whose replicas never saw it.
+    @Test func aWriteToAMasterSentinelSwitchedAwayFromIsNotConfirmed() throws {
+        let deployment = try RedisSentinel()
+        try deployment.waitUntilReadyForFailover()
+        let redis = deployment.connection()
+        let watcher = deployment.connection()
+        #expect(try watcher.send("CONFIG", "GET", "port").array?.last?.int == Int64(deployment.masterPort))
+        let acknowledgement = ReplicaAcknowledgement(timeoutMilliseconds: 500)
+        try redis.send("SET", "k", "before")
+        #expect(try acknowledgement.confirm(on: redis, now: now()))
+
+        try redis.send("SET", "k", "just before")
+        let sentinel = deployment.node(deployment.sentinelPorts[0])
+        try wait("Sentinel to start a failover") { (try? sentinel.send("SENTINEL", "FAILOVER", RedisSentinel.masterName)) == .status("OK") }
+        // Another connection of the process has moved: the switch has been heard.
+        try wait("the switch to be heard", seconds: 10) {
+            try watcher.send("CONFIG", "GET", "port").array?.last?.int == Int64(deployment.replicaPort)
+        }
+        #expect(throws: RedisError.self) { try acknowledgement.confirm(on: redis, now: now()) }
+        // The next call goes to the new master.
+        #expect(try redis.send("CONFIG", "GET", "port").array?.last?.int == Int64(deployment.replicaPort))
+    }
+}
