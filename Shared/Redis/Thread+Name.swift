@@ -7,7 +7,7 @@ extension Thread {
     /// Names the calling thread, for the OS too (`/proc/self/task/*/comm`, `top -H`; 15 bytes
     /// on Linux). Foundation's `Thread.current.name = …` reaches the OS only if the parent's
     /// `start()` has already returned, so a new thread that runs first would keep no name.
-    static func nameCurrent(_ name: String) {
+    package static func nameCurrent(_ name: String) {
         Thread.current.name = name
         #if os(Linux)
         let fd = open("/proc/thread-self/comm", O_WRONLY)

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Redis
 import ServiceLifecycle
 
 /// Runs a blocking loop (a ZeroMQ poll loop) on a thread of its own as a `Service`. Graceful
@@ -20,7 +21,7 @@ package struct ThreadService: Service {
             try await withGracefulShutdownHandler {
                 try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                     let thread = Thread { [body, name] in
-                        Thread.current.name = name  // from inside: only so does Linux see it
+                        Thread.nameCurrent(name)
                         continuation.resume(with: Result { try body(stop) })
                     }
                     thread.start()

@@ -72,8 +72,7 @@ public final class AsyncSocket: Sendable {
         guard first else { return }
         let name = "zmq-\(type)"
         let thread = Thread { [self] in
-            // Named from inside: on Linux, Foundation gives the OS a thread's name only so.
-            Thread.current.name = name
+            Thread.nameCurrent(name)
             self.serveThenFinish()
         }
         thread.start()

@@ -55,7 +55,7 @@ public final class ZAPHandler: Sendable {
         try socket.bind(Self.endpoint)
         let box = SocketBox(socket)
         let thread = Thread { [stopped, finished] in
-            Thread.current.name = "zap"
+            Thread.nameCurrent("zap")
             Self.serve(box.socket, decide: decide, until: stopped)
             box.socket = nil
             finished.signal()
