@@ -224,22 +224,18 @@ package enum Operation: Sendable, Equatable {
                 org: org, limit: limit, rep: fields["rep"].flatMap { $0.isEmpty ? nil : $0 },
                 kind: fields["kind"].flatMap { $0.isEmpty ? nil : $0 }, before: before)
         case "quota.list":
-            let window = try fields["window"].flatMap { (text) throws(OperationError) -> Window? in try quotaWindow(text, required: false) }
-            let scope = try fields["scope"].flatMap { (text) throws(OperationError) -> Scope? in try quotaScope(text, required: false) }
-            let member = try fields["member"].flatMap { (text) throws(OperationError) -> String? in
-                guard !text.isEmpty else { return nil }
-                guard isMemberID(text) else { throw OperationError(.badRequest, "member: must be 1 to 64 characters of A-Z, a-z, 0-9 and . _ : @ -") }
-                return text
-            }
+            // Every filter optional; an empty one is no filter (`?metric=&window=`).
+            var window: Window?, scope: Scope?, member: String?
+            if let text = fields["window"], !text.isEmpty { window = try quotaWindow(text) }
+            if let text = fields["scope"], !text.isEmpty { scope = try quotaScope(text) }
+            if let text = fields["member"], !text.isEmpty { member = try quotaMember(text) }
             let metric = fields["metric"].flatMap { $0.isEmpty ? nil : $0 }
             return .quotaList(org: org, metric: metric, window: window, scope: scope, member: member)
         case "quota.delete":
             let metric = try required("metric", fields)
-            guard let window = try quotaWindow(fields["window"] ?? "", required: true),
-                let scope = try quotaScope(fields["scope"] ?? "", required: true)
-            else { throw OperationError(.badRequest, "window: is required") }
-            let member = try required("member", fields)
-            guard isMemberID(member) else { throw OperationError(.badRequest, "member: must be 1 to 64 characters of A-Z, a-z, 0-9 and . _ : @ -") }
+            let window = try quotaWindow(try required("window", fields))
+            let scope = try quotaScope(try required("scope", fields))
+            let member = try quotaMember(try required("member", fields))
             var period: String?
             if let text = fields["period"], !text.isEmpty {
                 guard window.validPeriod(text) != nil else {
@@ -253,20 +249,23 @@ package enum Operation: Sendable, Equatable {
         }
     }
 
-    /// A quota's window (a calendar one); nil when absent or empty and not `required`.
-    private static func quotaWindow(_ text: String, required: Bool) throws(OperationError) -> Window? {
-        if text.isEmpty && !required { return nil }
+    /// A quota's window: a calendar one.
+    private static func quotaWindow(_ text: String) throws(OperationError) -> Window {
         guard let window = Window(rawValue: text), Quota.windows.contains(window) else {
             throw OperationError(.badRequest, "window: must be one of \(Quota.windows.map(\.rawValue).joined(separator: ", "))")
         }
         return window
     }
 
-    /// A quota's scope; nil when absent or empty and not `required`.
-    private static func quotaScope(_ text: String, required: Bool) throws(OperationError) -> Scope? {
-        if text.isEmpty && !required { return nil }
+    private static func quotaScope(_ text: String) throws(OperationError) -> Scope {
         guard let scope = Scope(rawValue: text) else { throw OperationError(.badRequest, "scope: must be reps or teams") }
         return scope
+    }
+
+    /// A quota's member: a rep or team id.
+    private static func quotaMember(_ text: String) throws(OperationError) -> String {
+        guard isMemberID(text) else { throw OperationError(.badRequest, "member: must be 1 to 64 characters of A-Z, a-z, 0-9 and . _ : @ -") }
+        return text
     }
 
     /// A token's or field key's name: 1 to 100 characters.
