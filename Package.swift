@@ -52,7 +52,7 @@ let package = Package(
             path: "Shared/TallyDomain"),
 
         // The Redis layout and every script: keys, the batch writers, board reads, contests'
-        // stored state, the rep directory, org tokens and field keys, and the answers reads give.
+        // stored state, the rep directory, org tokens and field keys, quotas, and the answers reads give.
         .target(
             name: "TallyStore",
             dependencies: ["Redis", "TallyDomain", "CSodium"],
@@ -60,6 +60,7 @@ let package = Package(
             resources: [
                 .embedInCode("apply-sums.lua"), .embedInCode("apply-events.lua"), .embedInCode("read-board.lua"),
                 .embedInCode("create-token.lua"), .embedInCode("correct-event.lua"),
+                .embedInCode("put-quotas.lua"), .embedInCode("delete-quota.lua"),
             ]),
 
         // The messages on the changes socket (scoring and leaderboard → notification).

@@ -67,6 +67,13 @@ package struct Keys: Sendable {
     /// SHA-256 of a token's value (hex) → "<id> <role>": what each request looks up.
     package var tokenHashes: String { "\(prefix)token-hashes" }
 
+    /// One board's quotas: a hash of member → target (the quota of every period without its
+    /// own) and `<member>#<period>` → target (that period's): `{acme}:quota:revenue:month:reps`.
+    /// A member's target in a period is one `HMGET` of both fields, the period's first.
+    package func quota(_ board: String) -> String { "\(prefix)quota:\(board)" }
+    /// The board ids that have quotas (`quota(_:)`'s), so that listing needs no scan.
+    package var quotas: String { "\(prefix)quotas" }
+
     /// Orgs that have contests: one key for all orgs, the scheduler's list to walk. It has no
     /// hash tag, so it is only ever used by single-key commands.
     package static let contestOrgs = "tally:contest-orgs"

@@ -35,4 +35,8 @@ package enum Scripts {
     package static let correctEvent = RedisScript(String(decoding: PackageResources.correct_event_lua, as: UTF8.self))
     /// Stores a new org token under the org's cap (`TokenStore`).
     package static let createToken = RedisScript(String(decoding: PackageResources.create_token_lua, as: UTF8.self))
+    /// Saves a batch of quotas and moves the org's version (`QuotaStore`).
+    package static let putQuotas = RedisScript(String(decoding: PackageResources.put_quotas_lua, as: UTF8.self))
+    /// Deletes one quota and moves the org's version (`QuotaStore`).
+    package static let deleteQuota = RedisScript(String(decoding: PackageResources.delete_quota_lua, as: UTF8.self))
 }

@@ -8,6 +8,6 @@ struct Tally: AsyncParsableCommand {
         discussion: "Options can also be set as TALLY_<OPTION>, e.g. TALLY_ADMIN_TOKEN.",
         subcommands: [
             Up.self, Send.self, Simulate.self, Top.self, Rank.self, Watch.self, ContestCommand.self, TokenCommand.self,
-            FieldKeyCommand.self, EventCommand.self, Activity.self, Keys.self, Bench.self,
+            FieldKeyCommand.self, EventCommand.self, Activity.self, QuotaCommand.self, Keys.self, Bench.self,
         ])
 }

@@ -1,3 +1,4 @@
+import TallyDomain
 import TallyStore
 
 /// The board ids of an org: `boards`.
@@ -59,4 +60,22 @@ struct ActivityPage: Encodable, Sendable {
         try c.encode(activity, forKey: .activity)
         try c.encode(next, forKey: .next)
     }
+}
+
+/// `quota.put`'s answer: how many quotas were saved (all of them, or none and an error).
+struct QuotasSaved: Encodable, Sendable {
+    let saved: Int
+}
+
+/// `quota.list`'s answer.
+struct QuotaList: Encodable, Sendable {
+    let quotas: [Quota]
+}
+
+/// What `quota.delete` answers over ZeroMQ (HTTP answers 204 with no body).
+struct QuotaDeleted: Encodable, Sendable {
+    let board: String
+    let member: String
+    let period: String?
+    var deleted = true
 }

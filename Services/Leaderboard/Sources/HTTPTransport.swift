@@ -102,6 +102,21 @@ enum HTTPTransport {
             await respond(operations, request, "activity", context.parameters, ["limit", "rep", "kind", "before"])
         }
 
+        // Quotas (SPEC "Quotas and attainment"): a put is all or nothing, up to 10,000.
+        v1.put("quotas") { request, context in
+            let org = context.parameters.get("org") ?? ""
+            guard let buffer = try? await request.body.collect(upTo: Operation.maxQuotaBodyBytes) else {
+                return json(["error": "quotas: the body must be JSON of at most \(Operation.maxQuotaBodyBytes >> 20) MiB"], status: .badRequest)
+            }
+            return await respond(operations, request, .quotaPut(org: org, body: Data(buffer: buffer)))
+        }
+        v1.get("quotas") { request, context in
+            await respond(operations, request, "quota.list", context.parameters, ["metric", "window", "scope", "member"])
+        }
+        v1.delete("quotas/:metric/:window/:scope/:member") { request, context in
+            await respond(operations, request, "quota.delete", context.parameters, ["period"])
+        }
+
         router.get("healthz") { _, _ in
             await operations.healthy()
                 ? json(["status": "ok"], status: .ok)

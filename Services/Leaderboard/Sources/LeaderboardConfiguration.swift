@@ -23,8 +23,8 @@ package struct LeaderboardConfiguration: Sendable {
     /// ZeroMQ requests served as tasks at once (the hot reads are answered on the socket's
     /// thread, a batch at a time, and do not count).
     package var zmqConcurrency = 64
-    /// The largest request accepted on the ZeroMQ socket.
-    package var maxMessageSize: Int64 = 1 << 20
+    /// The largest request accepted on the ZeroMQ socket: a quota put of 10,000 quotas fits.
+    package var maxMessageSize = Int64(Operation.maxQuotaBodyBytes)
     /// HTTP connections open at once; more are closed at once.
     package var maxConnections = 1_000
     /// An HTTP connection that sends nothing for this long is closed.

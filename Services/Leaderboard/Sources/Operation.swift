@@ -26,6 +26,10 @@ package enum Operation: Sendable, Equatable {
     case eventRetract(org: String, id: String)
     case eventAmend(org: String, id: String, changes: EventLog.Changes)
     case activity(org: String, limit: Int, rep: String?, kind: String?, before: LogID?)
+    /// `body` is the put's JSON, `{"quotas": [...]}`, checked against the org's rules when run.
+    case quotaPut(org: String, body: Data)
+    case quotaList(org: String, metric: String?, window: Window?, scope: Scope?, member: String?)
+    case quotaDelete(org: String, board: BoardID, member: String, period: String?)
 
     /// The operation's name, as ZeroMQ clients send it and metrics label it.
     package var name: String {
@@ -51,6 +55,9 @@ package enum Operation: Sendable, Equatable {
         case .eventRetract: "event.retract"
         case .eventAmend: "event.amend"
         case .activity: "activity"
+        case .quotaPut: "quota.put"
+        case .quotaList: "quota.list"
+        case .quotaDelete: "quota.delete"
         }
     }
 
@@ -62,7 +69,8 @@ package enum Operation: Sendable, Equatable {
             .contestGet(let org, _), .contestEnd(let org, _), .contestCancel(let org, _),
             .tokenCreate(let org, _, _), .tokenList(let org), .tokenRevoke(let org, _),
             .fieldKeyAdd(let org, _, _), .fieldKeyList(let org), .fieldKeyRevoke(let org, _),
-            .eventGet(let org, _), .eventRetract(let org, _), .eventAmend(let org, _, _), .activity(let org, _, _, _, _):
+            .eventGet(let org, _), .eventRetract(let org, _), .eventAmend(let org, _, _), .activity(let org, _, _, _, _),
+            .quotaPut(let org, _), .quotaList(let org, _, _, _, _), .quotaDelete(let org, _, _, _):
             org
         }
     }
@@ -81,8 +89,9 @@ package enum Operation: Sendable, Equatable {
     /// organizer's; tokens are the admin's alone.
     package var access: AccessNeed {
         switch self {
-        case .boards, .top, .rank, .around, .member, .contestList, .contestGet, .eventGet, .activity: .read
-        case .repPut, .contestCreate, .contestEnd, .contestCancel, .fieldKeyAdd, .fieldKeyList, .fieldKeyRevoke, .eventRetract, .eventAmend:
+        case .boards, .top, .rank, .around, .member, .contestList, .contestGet, .eventGet, .activity, .quotaList: .read
+        case .repPut, .contestCreate, .contestEnd, .contestCancel, .fieldKeyAdd, .fieldKeyList, .fieldKeyRevoke, .eventRetract, .eventAmend,
+            .quotaPut, .quotaDelete:
             .write
         case .tokenCreate, .tokenList, .tokenRevoke: .admin
         }
@@ -99,7 +108,7 @@ package enum Operation: Sendable, Equatable {
     /// Whether the operation removes something (HTTP answers 204, no body).
     package var removes: Bool {
         switch self {
-        case .tokenRevoke, .fieldKeyRevoke: true
+        case .tokenRevoke, .fieldKeyRevoke, .quotaDelete: true
         default: false
         }
     }
@@ -107,6 +116,8 @@ package enum Operation: Sendable, Equatable {
     package static let maxLimit = 1_000
     /// The most activity items one page holds.
     package static let maxActivityLimit = 200
+    /// The largest quota put accepted (10,000 quotas of long ids fit, about 2.5 MB).
+    package static let maxQuotaBodyBytes = 4 << 20
 
     /// Reads an operation from named fields: the HTTP path and query, or a ZeroMQ JSON body.
     package static func parse(op: String, _ fields: [String: String]) throws(OperationError) -> Operation {
@@ -212,9 +223,49 @@ package enum Operation: Sendable, Equatable {
             return .activity(
                 org: org, limit: limit, rep: fields["rep"].flatMap { $0.isEmpty ? nil : $0 },
                 kind: fields["kind"].flatMap { $0.isEmpty ? nil : $0 }, before: before)
+        case "quota.list":
+            // Every filter optional; an empty one is no filter (`?metric=&window=`).
+            var window: Window?, scope: Scope?, member: String?
+            if let text = fields["window"], !text.isEmpty { window = try quotaWindow(text) }
+            if let text = fields["scope"], !text.isEmpty { scope = try quotaScope(text) }
+            if let text = fields["member"], !text.isEmpty { member = try quotaMember(text) }
+            let metric = fields["metric"].flatMap { $0.isEmpty ? nil : $0 }
+            return .quotaList(org: org, metric: metric, window: window, scope: scope, member: member)
+        case "quota.delete":
+            let metric = try required("metric", fields)
+            let window = try quotaWindow(try required("window", fields))
+            let scope = try quotaScope(try required("scope", fields))
+            let member = try quotaMember(try required("member", fields))
+            var period: String?
+            if let text = fields["period"], !text.isEmpty {
+                guard window.validPeriod(text) != nil else {
+                    throw OperationError(.badRequest, "period: must be a \(window.rawValue) period such as \(window.periodExample), got \(text.quoted)")
+                }
+                period = text
+            }
+            return .quotaDelete(org: org, board: BoardID(metric: metric, window: window, scope: scope), member: member, period: period)
         default:
             throw OperationError(.badRequest, "op: unknown operation \(op.quoted)")
         }
+    }
+
+    /// A quota's window: a calendar one.
+    private static func quotaWindow(_ text: String) throws(OperationError) -> Window {
+        guard let window = Window(rawValue: text), Quota.windows.contains(window) else {
+            throw OperationError(.badRequest, "window: must be one of \(Quota.windows.map(\.rawValue).joined(separator: ", "))")
+        }
+        return window
+    }
+
+    private static func quotaScope(_ text: String) throws(OperationError) -> Scope {
+        guard let scope = Scope(rawValue: text) else { throw OperationError(.badRequest, "scope: must be reps or teams") }
+        return scope
+    }
+
+    /// A quota's member: a rep or team id.
+    private static func quotaMember(_ text: String) throws(OperationError) -> String {
+        guard isMemberID(text) else { throw OperationError(.badRequest, "member: must be 1 to 64 characters of A-Z, a-z, 0-9 and . _ : @ -") }
+        return text
     }
 
     /// A token's or field key's name: 1 to 100 characters.

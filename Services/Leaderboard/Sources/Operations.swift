@@ -311,6 +311,26 @@ package struct Operations: Sendable {
         case .activity(let org, let limit, let rep, let kind, let before):
             let page = try await EventLog(redis: reader.redis).activity(org: org, before: before, limit: limit, rep: rep, kind: kind)
             return ActivityPage(activity: page.records.map(EventLog.View.init), next: page.next?.description)
+
+        case .quotaPut(let org, let body):
+            let quotas: [Quota]
+            do {
+                quotas = try Quota.batch(body, rules: reader.rules.rules(for: org))
+            } catch {
+                throw OperationError(.badRequest, error.description)
+            }
+            let saved = try await QuotaStore(redis: reader.redis).put(org: org, quotas)
+            logger.info("quotas saved", metadata: ["org": "\(org)", "quotas": "\(saved)"])
+            return QuotasSaved(saved: saved)
+        case .quotaList(let org, let metric, let window, let scope, let member):
+            let quotas = try await QuotaStore(redis: reader.redis).list(org: org, metric: metric, window: window, scope: scope, member: member)
+            return QuotaList(quotas: quotas)
+        case .quotaDelete(let org, let board, let member, let period):
+            guard try await QuotaStore(redis: reader.redis).delete(org: org, board: board, member: member, period: period) else {
+                let which = period.map { " for period \($0)" } ?? " for every period"
+                throw OperationError(.notFound, "member: no quota of \(member.quoted) on \(board)\(which) in org \(org.quoted)")
+            }
+            return QuotaDeleted(board: board.description, member: member, period: period)
         }
     }
 

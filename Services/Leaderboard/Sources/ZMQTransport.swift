@@ -96,6 +96,15 @@ package struct ZMQTransport: Service {
             else { throw OperationError(.badRequest, "contest: must be the contest's definition as a JSON object") }
             return (.contestCreate(org: fields["org"] ?? Org.default, definition: data), token)
         }
+        if op == "quota.put" {
+            // The list as it came, for `Quota.batch` to check entry by entry.
+            var body: [String: Any] = [:]
+            body["quotas"] = object["quotas"]
+            guard let data = try? JSONSerialization.data(withJSONObject: body) else {
+                throw OperationError(.badRequest, "quotas: must be a list of 1 to \(Quota.maxPerPut) quotas")
+            }
+            return (.quotaPut(org: fields["org"] ?? Org.default, body: data), token)
+        }
         if op == "event.amend" {
             guard let changes = object["changes"] as? [String: Any] else {
                 throw OperationError(.badRequest, "changes: must be a JSON object {\"value\"?, \"kind\"?, \"rep\"?, \"team\"?}")
