@@ -26,7 +26,11 @@ package struct ZMQTransport: Service {
     package var endpoint: String { socket.lastEndpoint }
 
     init(endpoint: String, maxMessageSize: Int64, concurrency: Int, operations: Operations, logger: Logger) throws {
-        let router = try Socket(.router, options: [.maxMessageSize(maxMessageSize), .sendHighWaterMark(100_000)])
+        // At most 16 requests wait per connection inside libzmq (64 MiB at the 4 MiB a quota put
+        // may take); past that TCP pushes back on that client alone.
+        let router = try Socket(.router, options: [
+            .maxMessageSize(maxMessageSize), .receiveHighWaterMark(16), .sendHighWaterMark(100_000),
+        ])
         try router.bind(endpoint)
         let inline = InlineReads(operations: operations)
         socket = AsyncSocket(
