@@ -15,7 +15,8 @@ import ZeroMQ
     let now = Date()
 
     init() throws {
-        stack = try TallyStack(openReads: false, adminToken: admin)
+        // Org `quiet` keeps no activity log; every other org has the default rules.
+        stack = try TallyStack(rules: ["quiet": "log_days: 0"], openReads: false, adminToken: admin)
         try stack.startWithNotification()
         try stack.startLeaderboard()
         app = try FieldApp(stack.endpoint)
@@ -202,6 +203,22 @@ import ZeroMQ
         let noChanges = try zmq(["op": "event.amend", "token": organizer, "id": "a1"])
         #expect(noChanges["ok"] as? Bool == false && (noChanges["error"] as? String)?.hasPrefix("changes:") == true)
         #expect(try board("points:all:reps") == ["cy=50", "ana=20"])
+    }
+
+    @Test func anOrgWithoutALogCountsButShowsAndCorrectsNothing() throws {
+        let reply = try app.request(eventJSON(id: "q1", org: "quiet", rep: "ana", kind: "demo", at: rfc3339(now)))
+        #expect(reply?.results?.first?.status == "accepted")
+        try wait("the demo counted") { try http("GET", "/v1/orgs/quiet/boards/points:all:reps").lines == ["ana=10"] }
+        for method in ["GET", "DELETE"] {
+            let answer = try http(method, "/v1/orgs/quiet/events/q1")
+            #expect(answer.status == 404 && answer.error?.hasPrefix("id:") == true, "\(method): \(answer.body)")
+        }
+        #expect(try http("PATCH", "/v1/orgs/quiet/events/q1", body: #"{"value": 3}"#).status == 404)
+        let activity = try http("GET", "/v1/orgs/quiet/activity")
+        #expect(activity.status == 200 && (activity.json["activity"] as? [Any])?.isEmpty == true, "\(activity.body)")
+        #expect(try http("GET", "/v1/orgs/quiet/boards/points:all:reps").lines == ["ana=10"])
+        // Sent again, it is still a duplicate.
+        #expect(try app.request(eventJSON(id: "q1", org: "quiet", rep: "ana", kind: "demo", at: rfc3339(now)))?.results?.first?.status == "duplicate")
     }
 
     @Test func correctionsRacingEachOtherAndAResendLeaveTheBoardsExact() throws {

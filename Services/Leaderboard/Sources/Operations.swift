@@ -292,7 +292,8 @@ package struct Operations: Sendable {
             return Revoked(id: id)
 
         case .eventGet(let org, let id):
-            guard let record = try await EventLog(redis: reader.redis).record(org: org, id: id) else {
+            // An org that keeps no log (`log_days: 0`) shows no event, not even one logged before.
+            guard reader.rules.rules(for: org).keepsLog, let record = try await EventLog(redis: reader.redis).record(org: org, id: id) else {
                 throw OperationError(.notFound, "id: no event \(id.quoted) in the activity log of org \(org.quoted)")
             }
             return EventLog.View(record)
@@ -309,6 +310,7 @@ package struct Operations: Sendable {
             if before?.seen != after.seen { announceCorrection(before, after, org: org) }
             return EventLog.View(after)
         case .activity(let org, let limit, let rep, let kind, let before):
+            guard reader.rules.rules(for: org).keepsLog else { return ActivityPage(activity: [], next: nil) }
             let page = try await EventLog(redis: reader.redis).activity(org: org, before: before, limit: limit, rep: rep, kind: kind)
             return ActivityPage(activity: page.records.map(EventLog.View.init), next: page.next?.description)
         }
