@@ -146,6 +146,9 @@ import ZeroMQ
         for (id, rep, kind) in [("a1", "ana", "demo"), ("a2", "bo", "deal_won"), ("a3", "ana", "call"), ("a4", "cy", "demo")] {
             #expect(try send(id, rep, kind, value: kind == "deal_won" ? 500 : nil, team: "north") == "accepted")
         }
+        let events = try ZMQDisplay("tcp://127.0.0.1:\(stack.displaysPort)", topics: ["default/_events"])
+        defer { Task { await events.close() } }
+        Thread.sleep(forTimeInterval: 0.5)  // the subscription reaches notification
         // bo's deal was 50, and cy's; the team was south.
         let amended = try http("PATCH", "/v1/orgs/default/events/a2", token: organizer, body: #"{"value": 50, "rep": "cy", "team": "south"}"#)
         #expect(amended.status == 200, "\(amended.body)")
@@ -155,6 +158,11 @@ import ZeroMQ
         #expect(try board("revenue:all:reps") == ["cy=50"])
         // Teams: north had ana 10 + 1 and cy 10 (a4); south has the deal's 50.
         #expect(try board("points:all:teams") == ["south=50", "north=21"])
+        // `_events`: who it was (bo, named by his id: nothing names him), and the deal as now recorded.
+        let correction = try events.wait(for: "the amendment", topic: "default/_events") { $0.type == "correction" && $0.id == "a2" }
+        #expect(correction.rep == "bo" && correction.name == "bo" && correction.status == "amended")
+        let recorded = try #require(correction.event)
+        #expect(recorded.rep == "cy" && recorded.name == "cy" && recorded.kind == "deal_won" && recorded.value == 50 && recorded.feed, "\(recorded)")
         // Over ZeroMQ: ana's call was a demo.
         let zmqAmended = try zmq(["op": "event.amend", "token": organizer, "id": "a3", "changes": ["kind": "demo"]])
         #expect(zmqAmended["ok"] as? Bool == true && zmqAmended["kind"] as? String == "demo", "\(zmqAmended)")

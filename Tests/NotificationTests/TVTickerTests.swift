@@ -34,7 +34,7 @@ import Testing
         #expect(status == 200)
         let browser = try Browser(width: 1280, height: 720)
         try browser.open("\(stack.notificationURL)/tv?org=default&board=points:today:reps&ticker=1")
-        try wait("the page to connect") { try browser.evaluate("document.getElementById('status').dataset.state") as? String == "connected" }
+        try wait("the page to connect") { try browser.evaluate("document.getElementById('status')?.dataset.state") as? String == "connected" }
 
         // A call is not a feed kind; a demo is. ana's events carry no name: the directory names her.
         try send("ana", "call", name: nil)
@@ -51,6 +51,40 @@ import Testing
         #expect(retracted == 200, "\(body)")
         try wait("the demo gone from the ticker") { try browser.texts("#ticker .tick .who") == [hostile] }
         try wait("the board corrected") { try browser.texts(".row .score") == ["5", "1"] }
+        #expect(browser.errors == [], "\(browser.errors)")
+    }
+
+    @Test func anAmendedEventShowsInTheTickerAsNowRecorded() throws {
+        for (rep, name) in [("ana", "Ana López"), ("ben", "Ben Okafor")] {
+            let (status, body) = try httpRequest(
+                port: stack.leaderboardHTTPPort, "PUT", "/v1/orgs/default/reps/\(rep)", token: admin, body: #"{"name": "\#(name)"}"#)
+            #expect(status == 200, "\(body)")
+        }
+        let browser = try Browser(width: 1280, height: 720)
+        try browser.open("\(stack.notificationURL)/tv?org=default&board=points:today:reps&ticker=1")
+        try wait("the page to connect") { try browser.evaluate("document.getElementById('status')?.dataset.state") as? String == "connected" }
+        func amend(_ id: String, _ changes: String) throws {
+            let (status, body) = try httpRequest(port: stack.leaderboardHTTPPort, "PATCH", "/v1/orgs/default/events/\(id)", token: admin, body: changes)
+            #expect(status == 200, "\(body)")
+        }
+
+        let demo = try send("ana", "demo", name: nil)
+        try wait("the demo in the ticker") { try browser.texts("#ticker .tick") == ["Ana López booked a demo · just now"] }
+        // Moved to ben and made a proposal: the same item, his name, its new wording.
+        try amend(demo, #"{"rep": "ben", "kind": "proposal"}"#)
+        try wait("the amended item") { try browser.texts("#ticker .tick") == ["Ben Okafor sent a proposal · just now"] }
+        // A call is not in the ticker; amended into an appointment, it comes in (the newer, first).
+        let call = try send("ana", "call", name: nil)
+        try amend(call, #"{"kind": "appointment"}"#)
+        try wait("the appointment in the ticker") {
+            try browser.texts("#ticker .tick") == ["Ana López booked an appointment · just now", "Ben Okafor sent a proposal · just now"]
+        }
+        // Amended into a kind the ticker does not show (an email), the proposal leaves it.
+        try amend(demo, #"{"kind": "email"}"#)
+        try wait("the proposal gone") { try browser.texts("#ticker .tick") == ["Ana López booked an appointment · just now"] }
+        // The board as now recorded: ana's appointment 5 points, ben's email 1 (default rules).
+        try wait("the board corrected") { try browser.texts(".row .score") == ["5", "1"] }
+        #expect(try browser.texts(".row .name") == ["Ana López", "Ben Okafor"])
         #expect(browser.errors == [], "\(browser.errors)")
     }
 

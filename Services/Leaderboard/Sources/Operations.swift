@@ -344,9 +344,17 @@ package struct Operations: Sendable {
                 if boards.insert("\(rolling) \(today.label)").inserted { changes.append(.init(board: rolling, period: today.label)) }
             }
         }
+        let was = before?.event ?? after.event
+        let now = after.event
+        let amended = after.status == "amended"
+            ? ChangeNotice.Activity(
+                id: now.id, rep: now.rep, name: now.repName, team: now.team, kind: now.kind, value: now.value, at: Timestamp.format(now.at))
+            : nil
         let notice = ChangeNotice(
             org: org, boards: changes, deals: [],
-            corrections: [.init(id: after.event.id, rep: before?.event.rep ?? after.event.rep, status: after.status)])
+            corrections: [.init(
+                id: now.id, rep: was.rep, name: was.repName, status: after.status, event: amended,
+                feed: amended.map { rules.feedKinds.contains($0.kind) })])
         do {
             announce(try ChangeMessage.changes(notice).frames())
         } catch {
