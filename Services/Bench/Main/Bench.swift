@@ -12,7 +12,7 @@ struct Bench: ParsableCommand {
         discussion: """
             Starts its own redis-server and services on loopback (build with -c release first:
             scripts/bench does both) and prints a Markdown table: ingestion throughput with 1 and
-            2 scoring workers; the same board updates as one Lua script per event straight to Redis;
+            2 scoring workers, and with the activity log on and off; the same board updates as one Lua script per event straight to Redis;
             ack and event-to-display latency at half the best rate; queries on a 1,000,000-member
             board through HTTP and ZeroMQ and raw; memory; and the Python peer (--peer).
             """)
@@ -51,6 +51,7 @@ struct Bench: ParsableCommand {
         }
         let run = Run(bench: self, stack: try BenchStack(), report: report)
         if selected(1) || selected(7) { try run.throughput(workerCounts: selected(1) ? [1, 2] : [1]) }
+        if selected(1) { try run.activityLogCost() }
         let memoryUnderLoad = run.stack.memory
         if selected(2) { try run.ceiling() }
         if selected(3) || selected(4) { try run.halfRate() }
@@ -100,6 +101,45 @@ struct Bench: ParsableCommand {
                     "1. ingestion → scoring → Redis, \(workers) worker\(workers == 1 ? "" : "s")", String(format: "%.0f events/s", perSecond[workers]!),
                     "\(bench.clients) DEALER clients × \(bench.inFlight) one-event requests in flight; ack \(result.latencies.summary); "
                         + String(format: "Redis %.0f µs per event (%.0f%% busy)", redisPerEvent, redisPerEvent * perSecond[workers]! / 10_000))
+            }
+        }
+
+        /// 1. What the activity log costs: one worker, the same kind of load to an org with the
+        /// default rules (the log kept 90 days) and to one whose rules have `log_days: 0`; three
+        /// rounds taking turns, the first of each pair alternating, so drift in the machine's
+        /// load falls on both alike. The medians are reported.
+        func activityLogCost() throws {
+            try stack.scoringWorkers(1)
+            let orgs = ["bench-log", BenchStack.noLogOrg]
+            for org in orgs {
+                let warmUp = floor.events(min(2_000, bench.events), org: org, prefix: "lwarm", at: now)
+                _ = try saturate(stack.ingestion, requests: warmUp.map(\.request), clients: bench.clients, inFlight: bench.inFlight)
+            }
+            let redis = try RedisConnection(url: stack.redisURL)
+            var rates: [[Double]] = [[], []]
+            var redisPerEvent: [[Double]] = [[], []]
+            var latencies = [Latencies(), Latencies()]
+            for round in 0..<3 {
+                for index in round % 2 == 0 ? [0, 1] : [1, 0] {
+                    let events = floor.events(bench.events, org: orgs[index], prefix: "log\(round)", at: now)
+                    try redis.send("CONFIG", "RESETSTAT")
+                    let result = try saturate(stack.ingestion, requests: events.map(\.request), clients: bench.clients, inFlight: bench.inFlight)
+                    redisPerEvent[index].append(try scriptMicroseconds(redis) / Double(bench.events))
+                    try stack.checkAlive()
+                    guard result.accepted == bench.events else { throw BenchError("\(result.accepted) of \(bench.events) accepted, \(result.other) not") }
+                    rates[index].append(Double(bench.events) / result.seconds)
+                    latencies[index].add(contentsOf: result.latencies)
+                }
+            }
+            func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+            let (on, off) = (median(rates[0]), median(rates[1]))
+            for index in [1, 0] {
+                report.row(
+                    index == 1 ? "1. … the activity log off (`log_days: 0`), 1 worker" : "1. … the activity log on (the default, 90 days), 1 worker",
+                    String(format: "%.0f events/s", median(rates[index])),
+                    "median of 3 rounds taking turns (" + rates[index].map { String(format: "%.0f", $0) }.joined(separator: ", ")
+                        + String(format: "); Redis %.0f µs per event; ack ", median(redisPerEvent[index])) + latencies[index].summary
+                        + (index == 1 ? "" : String(format: "; on/off %.3f: the log costs %.1f%% of throughput", on / off, (1 - on / off) * 100)))
             }
         }
 

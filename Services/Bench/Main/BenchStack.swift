@@ -3,6 +3,9 @@ import TallyLauncher
 
 /// The whole stack for a benchmark, on free loopback ports, logs in a scratch directory.
 final class BenchStack {
+    /// The org whose rules have `log_days: 0`: the same work as any other, without the activity log.
+    static let noLogOrg = "bench-nolog"
+
     let directory: URL
     let services: LocalStack
     private let launcher: Launcher
@@ -22,7 +25,11 @@ final class BenchStack {
         // As in production: AOF on, fsynced before every reply.
         let redis = RedisServerOptions(port: freePort(), directory: directory)
         try launcher.startRedis(redis)
-        var services = LocalStack.onFreePorts(redisURL: redis.url, logLevel: "warning")
+        // Every org has the default rules but `noLogOrg`, which keeps no activity log.
+        let rules = directory.appendingPathComponent("rules")
+        try FileManager.default.createDirectory(at: rules, withIntermediateDirectories: true)
+        try Data(#"{"log_days": 0}"#.utf8).write(to: rules.appendingPathComponent("\(Self.noLogOrg).json"))
+        var services = LocalStack.onFreePorts(redisURL: redis.url, rules: rules.path, logLevel: "warning")
         services.keys = keys
         try keys?.registerFieldKey(org: fieldKeyOrg, redisURL: redis.url)
         // The scenarios read without tokens (what a token's look-up costs is its own row).
