@@ -88,6 +88,34 @@ import Testing
         #expect(browser.errors == [], "\(browser.errors)")
     }
 
+    /// Whether the middle of every row is the row itself, not something drawn over it.
+    let rowsVisible = """
+        Array.from(document.querySelectorAll('#rows .row')).every((row) => {
+          const r = row.getBoundingClientRect();
+          const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+          return r.bottom <= innerHeight && hit !== null && row.contains(hit);
+        })
+        """
+
+    @Test func aContestStartTakesTheLowerThirdAndItsFinishTheBanner() throws {
+        for (rep, name) in [("ana", "Ana López"), ("ben", "Ben Okafor")] {
+            try send(rep, "demo", name: name)
+        }
+        let browser = try Browser(width: 1280, height: 720)
+        try browser.open("\(stack.notificationURL)/tv?org=default&board=points:today:reps")
+        try wait("the board") { try browser.texts(".row .name").count == 2 }
+        // A 4-second contest starting now, no grace: the leaderboard announces its start, then its end.
+        let start = Date()
+        let contest = #"{"id": "blitz", "name": "Door blitz", "metric": "doors", "starts_at": "\#(rfc3339(start))", "ends_at": "\#(rfc3339(start.addingTimeInterval(4)))", "grace_seconds": 0}"#
+        let (status, body) = try httpRequest(port: stack.leaderboardHTTPPort, "POST", "/v1/orgs/default/contests", token: admin, body: contest)
+        #expect(status == 201, "\(body)")
+        try wait("the start in the lower third") { try browser.texts("#lower").joined().contains("Contest started: Door blitz") }
+        #expect(try browser.evaluate(rowsVisible) as? Bool == true, "the start covers a row")
+        #expect(try browser.texts("#banner").joined() == "")
+        try wait("the finish in the banner", seconds: 20) { try browser.texts("#banner").joined().contains("Door blitz finished") }
+        #expect(browser.errors == [], "\(browser.errors)")
+    }
+
     @Test func whileDealsArriveEveryTwoSecondsTheRowsStayVisible() throws {
         for (rep, name) in [("ana", "Ana López"), ("ben", "Ben Okafor"), ("cy", "Cy Park"), ("di", "Di Ng")] {
             try send(rep, "demo", name: name)
@@ -95,14 +123,6 @@ import Testing
         let browser = try Browser(width: 1280, height: 720)
         try browser.open("\(stack.notificationURL)/tv?org=default&board=points:today:reps&ticker=1")
         try wait("the board") { try browser.texts(".row .name").count == 4 }
-        // Whether the middle of every row is the row itself, not something drawn over it.
-        let rowsVisible = """
-            Array.from(document.querySelectorAll('#rows .row')).every((row) => {
-              const r = row.getBoundingClientRect();
-              const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
-              return r.bottom <= innerHeight && hit !== null && row.contains(hit);
-            })
-            """
         var sawBurst = false
         var sawSingle = false
         for round in 0..<8 {
