@@ -119,12 +119,28 @@ struct Bench: ParsableCommand {
             var rates: [[Double]] = [[], []]
             var redisPerEvent: [[Double]] = [[], []]
             var latencies = [Latencies(), Latencies()]
+            // Where the log's Redis time goes (commands inside scripts count in commandstats too).
+            var logCommands: [String: Double] = [:]
+            var scriptCalls = [0, 0]
+            // CPU µs per event of each process (Redis, ingestion, the worker), summed over the rounds.
+            var cpuPerEvent: [[String: Double]] = [[:], [:]]
             for round in 0..<3 {
                 for index in round % 2 == 0 ? [0, 1] : [1, 0] {
                     let events = floor.events(bench.events, org: orgs[index], prefix: "log\(round)", at: now)
                     try redis.send("CONFIG", "RESETSTAT")
+                    let cpuBefore = stack.cpu
                     let result = try saturate(stack.ingestion, requests: events.map(\.request), clients: bench.clients, inFlight: bench.inFlight)
-                    redisPerEvent[index].append(try scriptMicroseconds(redis) / Double(bench.events))
+                    for (name, seconds) in stack.cpu {
+                        cpuPerEvent[index][name, default: 0] += (seconds - (cpuBefore[name] ?? seconds)) * 1e6 / Double(3 * bench.events)
+                    }
+                    let stats = try commandStats(redis)
+                    redisPerEvent[index].append((stats.first { $0.command == "evalsha" }?.microseconds ?? 0) / Double(bench.events))
+                    scriptCalls[index] += stats.first { $0.command == "evalsha" }?.calls ?? 0
+                    if index == 0 {
+                        for stat in stats where ["xadd", "xrevrange", "xtrim"].contains(stat.command) {
+                            logCommands[stat.command, default: 0] += stat.microseconds / Double(3 * bench.events)
+                        }
+                    }
                     try stack.checkAlive()
                     guard result.accepted == bench.events else { throw BenchError("\(result.accepted) of \(bench.events) accepted, \(result.other) not") }
                     rates[index].append(Double(bench.events) / result.seconds)
@@ -138,8 +154,14 @@ struct Bench: ParsableCommand {
                     index == 1 ? "1. … the activity log off (`log_days: 0`), 1 worker" : "1. … the activity log on (the default, 90 days), 1 worker",
                     String(format: "%.0f events/s", median(rates[index])),
                     "median of 3 rounds taking turns (" + rates[index].map { String(format: "%.0f", $0) }.joined(separator: ", ")
-                        + String(format: "); Redis %.0f µs per event; ack ", median(redisPerEvent[index])) + latencies[index].summary
-                        + (index == 1 ? "" : String(format: "; on/off %.3f: the log costs %.1f%% of throughput", on / off, (1 - on / off) * 100)))
+                        + String(format: "); Redis %.0f µs per event, %.0f events per script call; ack ",
+                                 median(redisPerEvent[index]), Double(3 * bench.events) / Double(max(1, scriptCalls[index])))
+                        + latencies[index].summary
+                        + "; CPU µs per event: " + cpuPerEvent[index].filter { $0.value >= 0.5 }.sorted { $0.key < $1.key }
+                            .map { $0.key + String(format: " %.0f", $0.value) }.joined(separator: ", ")
+                        + (index == 1 ? "" : String(format: "; of Redis's time per event XADD %.1f µs, XREVRANGE %.1f, XTRIM %.1f",
+                                                    logCommands["xadd"] ?? 0, logCommands["xrevrange"] ?? 0, logCommands["xtrim"] ?? 0)
+                            + String(format: "; on/off %.3f: the log costs %.1f%% of throughput", on / off, (1 - on / off) * 100)))
             }
         }
 

@@ -69,6 +69,17 @@ final class BenchStack {
         launcher.processes.compactMap { name, process in residentMegabytes(pid: process.pid).map { (name, $0) } }
     }
 
+    /// The CPU seconds each process has used so far, by name: `<name>` in user mode and
+    /// `<name> (kernel)`.
+    var cpu: [String: Double] {
+        var out: [String: Double] = [:]
+        for (name, process) in launcher.processes {
+            guard let seconds = cpuSeconds(pid: process.pid) else { continue }
+            (out[name], out[name + " (kernel)"]) = (seconds.user, seconds.system)
+        }
+        return out
+    }
+
     /// Starts another process beside the stack (the soak's simulator), logged with it.
     func start(_ name: String, _ executable: URL, _ arguments: [String]) throws -> ChildProcess {
         try launcher.start(name, executable, arguments)
