@@ -56,6 +56,8 @@ package struct ScoringPlan: Sendable, Equatable {
         var dayCache: [Int64: LocalDate] = [:]
         // What each event added is for the activity log only: an org without one skips it.
         let logged = rules.keepsLog
+        // The periods an event's contribution names are those of its local date: made once a day.
+        var periodsOfDay: [LocalDate: [String: String]] = [:]
         for event in events {
             // Events of a batch cluster in time: look each minute's local date up once (every
             // real UTC offset is a whole number of minutes, so the date is the same all minute).
@@ -79,8 +81,13 @@ package struct ScoringPlan: Sendable, Equatable {
                 for scope in rules.scopes {
                     if let member = scope == .reps ? event.rep : event.team { contribution.members[scope.rawValue] = member }
                 }
-                for window in rules.windows where !window.isRolling {
-                    contribution.periods[window.rawValue] = window.period(of: date, weekStart: rules.weekStart)
+                if let periods = periodsOfDay[date] {
+                    contribution.periods = periods
+                } else {
+                    for window in rules.windows where !window.isRolling {
+                        contribution.periods[window.rawValue] = window.period(of: date, weekStart: rules.weekStart)
+                    }
+                    periodsOfDay[date] = contribution.periods
                 }
             }
             for play in contests {

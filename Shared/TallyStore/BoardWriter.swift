@@ -110,7 +110,7 @@ package enum BoardWriter {
     /// Each event's log entry; without a log (`log_days: 0`), "" each, made at no cost.
     private static func logEntries(_ plan: ScoringPlan, rules: Rules) -> [String] {
         guard rules.keepsLog else { return Array(repeating: "", count: plan.entries.count) }
-        return plan.entries.map { LogEntry.accepted($0.event, $0.contribution) }
+        return LogEntry.accepted(plan.entries)
     }
 
     /// Board ids to list in the org's index: each stored board, and the rolling boards read from it.
