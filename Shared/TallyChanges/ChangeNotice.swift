@@ -53,13 +53,23 @@ package struct ChangeNotice: Codable, Sendable, Equatable {
     /// An event retracted or amended (by the leaderboard).
     package struct Correction: Codable, Sendable, Equatable {
         package var id: String
+        /// The rep the event was of before the correction.
         package var rep: String
+        /// The name the event carried before the correction; nil: the directory names the rep.
+        package var name: String?
         package var status: String
+        /// An amended event as now recorded (its `name` as above), so the ticker can show it.
+        package var event: Activity?
+        /// Whether the amended event's kind is one of the rules' `feed_kinds`.
+        package var feed: Bool?
 
-        package init(id: String, rep: String, status: String) {
+        package init(id: String, rep: String, name: String? = nil, status: String, event: Activity? = nil, feed: Bool? = nil) {
             self.id = id
             self.rep = rep
+            self.name = name
             self.status = status
+            self.event = event
+            self.feed = feed
         }
     }
 

@@ -12,7 +12,8 @@ package struct Rules: Sendable, Equatable {
     package var scopes: [Scope]
     /// How long calendar periods and idempotency records are kept, and how old an event may be.
     package var retentionDays: Int
-    /// How long accepted events are kept in the org's activity log (and can be corrected).
+    /// How long accepted events are kept in the org's activity log (and can be corrected);
+    /// 0: the org keeps no log (nothing can be corrected, no activity is listed).
     package var logDays: Int = 90
     /// The kinds whose new events `_events` announces as `activity` (the TV page's ticker).
     package var feedKinds: [String] = ["appointment", "demo", "proposal", "deal_won"]
@@ -39,6 +40,8 @@ package struct Rules: Sendable, Equatable {
 
     package var retentionMilliseconds: Int64 { Int64(retentionDays) * 86_400_000 }
     package var logMilliseconds: Int64 { Int64(logDays) * 86_400_000 }
+    /// Whether the org keeps an activity log (`log_days` above 0).
+    package var keepsLog: Bool { logDays > 0 }
 
     package func metric(named name: String) -> Metric? { metrics.first { $0.name == name } }
 
@@ -140,8 +143,8 @@ extension Rules {
             rules.retentionDays = days
         }
         if let raw = object["log_days"] {
-            guard let days = raw as? Int, (1...3650).contains(days) else {
-                throw RulesError(key: "log_days", problem: "must be a whole number of days from 1 to 3650")
+            guard let days = raw as? Int, (0...3650).contains(days) else {
+                throw RulesError(key: "log_days", problem: "must be a whole number of days from 0 (no log) to 3650")
             }
             rules.logDays = days
         }

@@ -39,7 +39,8 @@ package struct ScoringPlan: Sendable, Equatable {
     package struct Entry: Sendable, Equatable {
         package let event: ActivityEvent
         package let increments: [Increment]
-        /// The same increments as the activity log keeps them (what a correction takes back).
+        /// The same increments as the activity log keeps them (what a correction takes back);
+        /// empty for an org that keeps no log.
         package let contribution: Contribution
     }
 
@@ -53,6 +54,10 @@ package struct ScoringPlan: Sendable, Equatable {
     package init(org: String, events: [ActivityEvent], rules: Rules, contests: [ContestInPlay] = [], now: Int64 = 0) {
         self.org = org
         var dayCache: [Int64: LocalDate] = [:]
+        // What each event added is for the activity log only: an org without one skips it.
+        let logged = rules.keepsLog
+        // The periods an event's contribution names are those of its local date: made once a day.
+        var periodsOfDay: [LocalDate: [String: String]] = [:]
         for event in events {
             // Events of a batch cluster in time: look each minute's local date up once (every
             // real UTC offset is a whole number of minutes, so the date is the same all minute).
@@ -63,7 +68,7 @@ package struct ScoringPlan: Sendable, Equatable {
             var contribution = Contribution()
             for metric in rules.metrics {
                 guard let amount = metric.amount(kind: event.kind, value: event.value) else { continue }
-                if amount != 0 { contribution.amounts[metric.name] = amount }
+                if logged && amount != 0 { contribution.amounts[metric.name] = amount }
                 for scope in rules.scopes {
                     guard let member = scope == .reps ? event.rep : event.team else { continue }
                     for window in rules.windows where !window.isRolling {
@@ -76,8 +81,13 @@ package struct ScoringPlan: Sendable, Equatable {
                 for scope in rules.scopes {
                     if let member = scope == .reps ? event.rep : event.team { contribution.members[scope.rawValue] = member }
                 }
-                for window in rules.windows where !window.isRolling {
-                    contribution.periods[window.rawValue] = window.period(of: date, weekStart: rules.weekStart)
+                if let periods = periodsOfDay[date] {
+                    contribution.periods = periods
+                } else {
+                    for window in rules.windows where !window.isRolling {
+                        contribution.periods[window.rawValue] = window.period(of: date, weekStart: rules.weekStart)
+                    }
+                    periodsOfDay[date] = contribution.periods
                 }
             }
             for play in contests {
@@ -87,7 +97,7 @@ package struct ScoringPlan: Sendable, Equatable {
                 var board = Board(name: contest.boardID, period: "", expiresAt: nil)
                 board.goal = contest.goal
                 increments.append(Increment(board: index(of: board), member: member, amount: amount))
-                if amount != 0 { contribution.contests.append(.init(contest: contest.id, member: member, amount: amount)) }
+                if logged && amount != 0 { contribution.contests.append(.init(contest: contest.id, member: member, amount: amount)) }
             }
             entries.append(Entry(event: event, increments: increments, contribution: contribution))
         }

@@ -58,8 +58,7 @@ package enum BoardWriter {
         }
         var call = ScriptCall(
             keys: [keys.boards, keys.names, keys.teams, keys.sequence, keys.activity] + plan.entries.map { keys.seen($0.event.id) },
-            arguments: [String(rules.seenSeconds), String(plan.entries.count), String(now), String(now - rules.logMilliseconds)]
-                + plan.entries.map { LogEntry.accepted($0.event, $0.contribution) })
+            arguments: [String(rules.seenSeconds), String(plan.entries.count), String(now), rules.keepLogFrom(now)] + logEntries(plan, rules: rules))
         let index = indexIDs(plan, rules: rules)
         call.arguments.append(String(index.count))
         call.arguments += index
@@ -83,8 +82,7 @@ package enum BoardWriter {
         let keys = Keys(org: plan.org)
         var call = ScriptCall(
             keys: [keys.boards, keys.names, keys.teams, keys.sequence, keys.activity] + plan.entries.map { keys.seen($0.event.id) },
-            arguments: [String(rules.seenSeconds), String(now), String(plan.entries.count), String(now - rules.logMilliseconds)]
-                + plan.entries.map { LogEntry.accepted($0.event, $0.contribution) })
+            arguments: [String(rules.seenSeconds), String(now), String(plan.entries.count), rules.keepLogFrom(now)] + logEntries(plan, rules: rules))
         let index = indexIDs(plan, rules: rules)
         call.arguments.append(String(index.count))
         call.arguments += index
@@ -107,6 +105,12 @@ package enum BoardWriter {
             }
         }
         return call
+    }
+
+    /// Each event's log entry; without a log (`log_days: 0`), "" each, made at no cost.
+    private static func logEntries(_ plan: ScoringPlan, rules: Rules) -> [String] {
+        guard rules.keepsLog else { return Array(repeating: "", count: plan.entries.count) }
+        return LogEntry.accepted(plan.entries)
     }
 
     /// Board ids to list in the org's index: each stored board, and the rolling boards read from it.
@@ -133,4 +137,9 @@ extension Keys {
 extension Rules {
     /// How long an event's idempotency record is kept: the retention.
     fileprivate var seenSeconds: Int64 { Int64(retentionDays) * 86_400 }
+
+    /// The scripts' "oldest log id to keep" at `now`: "" when the org keeps no log.
+    func keepLogFrom(_ now: Int64) -> String {
+        keepsLog ? String(now - logMilliseconds) : ""
+    }
 }

@@ -262,6 +262,9 @@ package struct EventLog: Sendable {
         _ decide: (Record) throws -> (amended: ActivityEvent?, entry: String)?,
         entry makeEntry: ((ActivityEvent, Contribution) -> String)? = nil
     ) async throws -> Record {
+        guard rules.keepsLog else {
+            throw Refusal.notFound("id: org \(org.quoted) keeps no activity log (its rules have log_days: 0), so no event can be corrected")
+        }
         for _ in 0..<20 {
             guard let record = try await record(org: org, id: id) else {
                 throw Refusal.notFound("id: no event \(id.quoted) in the activity log of org \(org.quoted)")
@@ -357,7 +360,7 @@ package struct EventLog: Sendable {
 
         var call = ScriptCall(
             keys: [keys.seen(record.event.id), keys.activity, keys.sequence, keys.boards, keys.contests],
-            arguments: [record.seen, newEntry, String(now), String(now - rules.logMilliseconds), String(contestIDs.count)])
+            arguments: [record.seen, newEntry, String(now), rules.keepLogFrom(now), String(contestIDs.count)])
         for id in contestIDs { call.arguments += [id, definitions[id] ?? ""] }
         call.arguments.append(String(index.count))
         call.arguments += index

@@ -31,6 +31,23 @@ package struct LogEntry: Sendable, Equatable, Decodable {
         entry(status: "accepted", event, contribution, by: nil, changes: nil)
     }
 
+    /// The entries of a batch's events, as `accepted` makes each: the events of one day share
+    /// their periods (ScoringPlan makes them once a day), so their JSON is made once too.
+    package static func accepted(_ entries: [ScoringPlan.Entry]) -> [String] {
+        var last: (periods: [String: String], json: String)?
+        return entries.map { entry in
+            let periods = entry.contribution.periods
+            if last?.periods != periods { last = (periods, periodsJSON(periods)) }
+            return Self.entry(status: "accepted", entry.event, entry.contribution, by: nil, changes: nil, periods: last!.json)
+        }
+    }
+
+    private static func periodsJSON(_ periods: [String: String]) -> String {
+        var out = ""
+        appendPairs(periods.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, quoted: true, to: &out)
+        return out
+    }
+
     /// An amendment's entry: the event as now recorded and what it now adds.
     package static func amended(_ event: ActivityEvent, _ contribution: Contribution, by: String, changes: [String]) -> String {
         entry(status: "amended", event, contribution, by: by, changes: changes)
@@ -46,7 +63,9 @@ package struct LogEntry: Sendable, Equatable, Decodable {
         return out
     }
 
-    private static func entry(status: String, _ event: ActivityEvent, _ contribution: Contribution, by: String?, changes: [String]?) -> String {
+    private static func entry(
+        status: String, _ event: ActivityEvent, _ contribution: Contribution, by: String?, changes: [String]?, periods: String? = nil
+    ) -> String {
         var out = "{\"t\":\"\(status)\",\"id\":"
         out.reserveCapacity(256)
         appendString(event.id, to: &out)
@@ -65,7 +84,7 @@ package struct LogEntry: Sendable, Equatable, Decodable {
         out += ",\"value\":\(number(event.value)),\"at\":\(event.at),\"c\":{\"m\":{"
         appendPairs(contribution.amounts.sorted { $0.key < $1.key }.map { ($0.key, number($0.value)) }, quoted: false, to: &out)
         out += "},\"w\":{"
-        appendPairs(contribution.periods.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, quoted: true, to: &out)
+        out += periods ?? periodsJSON(contribution.periods)
         out += "},\"s\":{"
         appendPairs(contribution.members.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, quoted: true, to: &out)
         out += "},\"x\":["

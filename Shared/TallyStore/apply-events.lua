@@ -4,14 +4,15 @@
 -- board gets one ZINCRBY per member with what the new events add up to. An increment of 0
 -- writes nothing: it must not make its member "reach" its score again, on this board or on
 -- the rolling boards read from it. Each new event goes into the org's activity log (a stream)
--- as recorded, with what it added, and its idempotency record holds its log entry's id.
+-- as recorded, with what it added, and its idempotency record holds its log entry's id (as
+-- apply-sums.lua: without a log, no entries, and the records hold '1').
 --
 -- KEYS: the board index, names, teams, the org's sequence, the activity log, one idempotency record per event,
 --   then each board's sorted set, its reached hash and its order index (read-board.lua; kept
 --   for boards of more than 128 members), then
 --   the finish hash of each race, in the order of the races among the boards.
--- ARGV: idempotency TTL (s), now (ms), event count, the oldest log id to keep (ms), one log
---   entry per event, index ids (count, ids), boards (count,
+-- ARGV: idempotency TTL (s), now (ms), event count, the oldest log id to keep (ms) or '' for
+--   no log, one log entry per event ('' each without a log), index ids (count, ids), boards (count,
 --   then per board: expire-at or 0, the race's goal or ''), then per event: rep, name or '',
 --   team or '', increment count, then per increment: board (1-based), member, amount.
 -- Returns 1 (counted) or 0 (duplicate) per event.
@@ -20,8 +21,9 @@ local seen_ttl, now_ms, n_events, keep_from = ARGV[1], ARGV[2], tonumber(ARGV[3]
 local entries_at = 4
 local i = 5 + n_events
 -- Log ids are '<ms>-<n>' after the log's last entry (see apply-sums.lua).
+local logged = keep_from ~= ''
 local id_ms, id_seq = tonumber(now_ms), -1
-local last = redis.call('XREVRANGE', activity, '+', '-', 'COUNT', 1)[1]
+local last = logged and redis.call('XREVRANGE', activity, '+', '-', 'COUNT', 1)[1]
 if last then
   local ms, sq = string.match(last[1], '^(%d+)-(%d+)$')
   if tonumber(ms) >= id_ms then id_ms, id_seq = tonumber(ms), tonumber(sq) end
@@ -71,10 +73,12 @@ local sums, last, counted = {}, {}, {}
 for e = 1, n_events do
   local rep, name, team, n = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
   i = i + 4
-  local log_id = string.format('%d-%d', id_ms, id_seq + 1)
+  local log_id = logged and string.format('%d-%d', id_ms, id_seq + 1) or '1'
   if redis.call('SET', KEYS[5 + e], log_id, 'NX', 'EX', seen_ttl) then
-    id_seq = id_seq + 1
-    redis.call('XADD', activity, log_id, 'e', ARGV[entries_at + e])
+    if logged then
+      id_seq = id_seq + 1
+      redis.call('XADD', activity, log_id, 'e', ARGV[entries_at + e])
+    end
     counted[e] = 1
     seq = seq + 1
     for _ = 1, n do
@@ -156,5 +160,5 @@ for b in pairs(written) do
   local size = redis.call('ZCARD', board[b])
   if size > SMALL and size <= REBUILD and redis.call('ZCARD', order[b]) ~= size then build_index(b) end
 end
-redis.call('XTRIM', activity, 'MINID', '~', keep_from)
+if logged then redis.call('XTRIM', activity, 'MINID', '~', keep_from) end
 return counted

@@ -3,13 +3,14 @@
 -- than one per event per board. All or nothing: if any event was seen before, the idempotency
 -- records set so far are taken back, nothing else is written, and the worker sends the batch
 -- through apply-events.lua instead. Each event goes into the org's activity log (a stream)
--- as recorded, with what it added, and its idempotency record holds its log entry's id.
+-- as recorded, with what it added, and its idempotency record holds its log entry's id; an
+-- org whose rules keep no log (`log_days: 0`) gets no entries, and its records hold '1'.
 --
 -- KEYS: the board index, names, teams, the org's sequence, the activity log, one idempotency
 --   record per event, then each board's sorted set, its reached hash and its order index
 --   (read-board.lua; kept for boards of more than 128 members).
--- ARGV: idempotency TTL (s), event count, now (ms), the oldest log id to keep (ms), one log
---   entry per event, index ids (count, ids), names (count, then rep and name), teams (count,
+-- ARGV: idempotency TTL (s), event count, now (ms), the oldest log id to keep (ms) or '' for
+--   no log, one log entry per event ('' each without a log), index ids (count, ids), names (count, then rep and name), teams (count,
 --   then rep and team), boards (count, then per board: expire-at or 0, member count, then per
 --   member: member, amount (never 0: the worker leaves out what adds nothing), the position in
 --   the batch (1-based) of the last event that added to it).
@@ -18,22 +19,25 @@ local index, names, teams, sequence, activity = KEYS[1], KEYS[2], KEYS[3], KEYS[
 local seen_ttl, n_events, now_ms, keep_from = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 -- Log ids are '<ms>-<n>' after the log's last entry, so a worker whose clock lags another's
 -- still appends in order (the same rule is in apply-events.lua and correct-event.lua).
+local logged = keep_from ~= ''
 local id_ms, id_seq = now_ms, -1
-local last = redis.call('XREVRANGE', activity, '+', '-', 'COUNT', 1)[1]
+local last = logged and redis.call('XREVRANGE', activity, '+', '-', 'COUNT', 1)[1]
 if last then
   local ms, sq = string.match(last[1], '^(%d+)-(%d+)$')
   if tonumber(ms) >= id_ms then id_ms, id_seq = tonumber(ms), tonumber(sq) end
 end
 local ids = {}
 for e = 1, n_events do
-  ids[e] = string.format('%d-%d', id_ms, id_seq + e)
+  ids[e] = logged and string.format('%d-%d', id_ms, id_seq + e) or '1'
   if not redis.call('SET', KEYS[5 + e], ids[e], 'NX', 'EX', seen_ttl) then
     for d = 1, e - 1 do redis.call('DEL', KEYS[5 + d]) end
     return 0
   end
 end
-for e = 1, n_events do redis.call('XADD', activity, ids[e], 'e', ARGV[4 + e]) end
-redis.call('XTRIM', activity, 'MINID', '~', keep_from)
+if logged then
+  for e = 1, n_events do redis.call('XADD', activity, ids[e], 'e', ARGV[4 + e]) end
+  redis.call('XTRIM', activity, 'MINID', '~', keep_from)
+end
 -- Every write moves the org's sequence: readers that cache answers check it.
 local seq = redis.call('INCRBY', sequence, n_events) - n_events
 

@@ -15,7 +15,8 @@ import ZeroMQ
     let now = Date()
 
     init() throws {
-        stack = try TallyStack(openReads: false, adminToken: admin)
+        // Org `quiet` keeps no activity log; every other org has the default rules.
+        stack = try TallyStack(rules: ["quiet": "log_days: 0"], openReads: false, adminToken: admin)
         try stack.startWithNotification()
         try stack.startLeaderboard()
         app = try FieldApp(stack.endpoint)
@@ -145,6 +146,9 @@ import ZeroMQ
         for (id, rep, kind) in [("a1", "ana", "demo"), ("a2", "bo", "deal_won"), ("a3", "ana", "call"), ("a4", "cy", "demo")] {
             #expect(try send(id, rep, kind, value: kind == "deal_won" ? 500 : nil, team: "north") == "accepted")
         }
+        let events = try ZMQDisplay("tcp://127.0.0.1:\(stack.displaysPort)", topics: ["default/_events"])
+        defer { Task { await events.close() } }
+        Thread.sleep(forTimeInterval: 0.5)  // the subscription reaches notification
         // bo's deal was 50, and cy's; the team was south.
         let amended = try http("PATCH", "/v1/orgs/default/events/a2", token: organizer, body: #"{"value": 50, "rep": "cy", "team": "south"}"#)
         #expect(amended.status == 200, "\(amended.body)")
@@ -154,6 +158,11 @@ import ZeroMQ
         #expect(try board("revenue:all:reps") == ["cy=50"])
         // Teams: north had ana 10 + 1 and cy 10 (a4); south has the deal's 50.
         #expect(try board("points:all:teams") == ["south=50", "north=21"])
+        // `_events`: who it was (bo, named by his id: nothing names him), and the deal as now recorded.
+        let correction = try events.wait(for: "the amendment", topic: "default/_events") { $0.type == "correction" && $0.id == "a2" }
+        #expect(correction.rep == "bo" && correction.name == "bo" && correction.status == "amended")
+        let recorded = try #require(correction.event)
+        #expect(recorded.rep == "cy" && recorded.name == "cy" && recorded.kind == "deal_won" && recorded.value == 50 && recorded.feed, "\(recorded)")
         // Over ZeroMQ: ana's call was a demo.
         let zmqAmended = try zmq(["op": "event.amend", "token": organizer, "id": "a3", "changes": ["kind": "demo"]])
         #expect(zmqAmended["ok"] as? Bool == true && zmqAmended["kind"] as? String == "demo", "\(zmqAmended)")
@@ -202,6 +211,22 @@ import ZeroMQ
         let noChanges = try zmq(["op": "event.amend", "token": organizer, "id": "a1"])
         #expect(noChanges["ok"] as? Bool == false && (noChanges["error"] as? String)?.hasPrefix("changes:") == true)
         #expect(try board("points:all:reps") == ["cy=50", "ana=20"])
+    }
+
+    @Test func anOrgWithoutALogCountsButShowsAndCorrectsNothing() throws {
+        let reply = try app.request(eventJSON(id: "q1", org: "quiet", rep: "ana", kind: "demo", at: rfc3339(now)))
+        #expect(reply?.results?.first?.status == "accepted")
+        try wait("the demo counted") { try http("GET", "/v1/orgs/quiet/boards/points:all:reps").lines == ["ana=10"] }
+        for method in ["GET", "DELETE"] {
+            let answer = try http(method, "/v1/orgs/quiet/events/q1")
+            #expect(answer.status == 404 && answer.error?.hasPrefix("id:") == true, "\(method): \(answer.body)")
+        }
+        #expect(try http("PATCH", "/v1/orgs/quiet/events/q1", body: #"{"value": 3}"#).status == 404)
+        let activity = try http("GET", "/v1/orgs/quiet/activity")
+        #expect(activity.status == 200 && (activity.json["activity"] as? [Any])?.isEmpty == true, "\(activity.body)")
+        #expect(try http("GET", "/v1/orgs/quiet/boards/points:all:reps").lines == ["ana=10"])
+        // Sent again, it is still a duplicate.
+        #expect(try app.request(eventJSON(id: "q1", org: "quiet", rep: "ana", kind: "demo", at: rfc3339(now)))?.results?.first?.status == "duplicate")
     }
 
     @Test func correctionsRacingEachOtherAndAResendLeaveTheBoardsExact() throws {

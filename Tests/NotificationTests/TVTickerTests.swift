@@ -34,7 +34,7 @@ import Testing
         #expect(status == 200)
         let browser = try Browser(width: 1280, height: 720)
         try browser.open("\(stack.notificationURL)/tv?org=default&board=points:today:reps&ticker=1")
-        try wait("the page to connect") { try browser.evaluate("document.getElementById('status').dataset.state") as? String == "connected" }
+        try wait("the page to connect") { try browser.evaluate("document.getElementById('status')?.dataset.state") as? String == "connected" }
 
         // A call is not a feed kind; a demo is. ana's events carry no name: the directory names her.
         try send("ana", "call", name: nil)
@@ -54,6 +54,68 @@ import Testing
         #expect(browser.errors == [], "\(browser.errors)")
     }
 
+    @Test func anAmendedEventShowsInTheTickerAsNowRecorded() throws {
+        for (rep, name) in [("ana", "Ana López"), ("ben", "Ben Okafor")] {
+            let (status, body) = try httpRequest(
+                port: stack.leaderboardHTTPPort, "PUT", "/v1/orgs/default/reps/\(rep)", token: admin, body: #"{"name": "\#(name)"}"#)
+            #expect(status == 200, "\(body)")
+        }
+        let browser = try Browser(width: 1280, height: 720)
+        try browser.open("\(stack.notificationURL)/tv?org=default&board=points:today:reps&ticker=1")
+        try wait("the page to connect") { try browser.evaluate("document.getElementById('status')?.dataset.state") as? String == "connected" }
+        func amend(_ id: String, _ changes: String) throws {
+            let (status, body) = try httpRequest(port: stack.leaderboardHTTPPort, "PATCH", "/v1/orgs/default/events/\(id)", token: admin, body: changes)
+            #expect(status == 200, "\(body)")
+        }
+
+        let demo = try send("ana", "demo", name: nil)
+        try wait("the demo in the ticker") { try browser.texts("#ticker .tick") == ["Ana López booked a demo · just now"] }
+        // Moved to ben and made a proposal: the same item, his name, its new wording.
+        try amend(demo, #"{"rep": "ben", "kind": "proposal"}"#)
+        try wait("the amended item") { try browser.texts("#ticker .tick") == ["Ben Okafor sent a proposal · just now"] }
+        // A call is not in the ticker; amended into an appointment, it comes in (the newer, first).
+        let call = try send("ana", "call", name: nil)
+        try amend(call, #"{"kind": "appointment"}"#)
+        try wait("the appointment in the ticker") {
+            try browser.texts("#ticker .tick") == ["Ana López booked an appointment · just now", "Ben Okafor sent a proposal · just now"]
+        }
+        // Amended into a kind the ticker does not show (an email), the proposal leaves it.
+        try amend(demo, #"{"kind": "email"}"#)
+        try wait("the proposal gone") { try browser.texts("#ticker .tick") == ["Ana López booked an appointment · just now"] }
+        // The board as now recorded: ana's appointment 5 points, ben's email 1 (default rules).
+        try wait("the board corrected") { try browser.texts(".row .score") == ["5", "1"] }
+        #expect(try browser.texts(".row .name") == ["Ana López", "Ben Okafor"])
+        #expect(browser.errors == [], "\(browser.errors)")
+    }
+
+    /// Whether the middle of every row is the row itself, not something drawn over it.
+    let rowsVisible = """
+        Array.from(document.querySelectorAll('#rows .row')).every((row) => {
+          const r = row.getBoundingClientRect();
+          const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+          return r.bottom <= innerHeight && hit !== null && row.contains(hit);
+        })
+        """
+
+    @Test func aContestStartTakesTheLowerThirdAndItsFinishTheBanner() throws {
+        for (rep, name) in [("ana", "Ana López"), ("ben", "Ben Okafor")] {
+            try send(rep, "demo", name: name)
+        }
+        let browser = try Browser(width: 1280, height: 720)
+        try browser.open("\(stack.notificationURL)/tv?org=default&board=points:today:reps")
+        try wait("the board") { try browser.texts(".row .name").count == 2 }
+        // A 4-second contest starting now, no grace: the leaderboard announces its start, then its end.
+        let start = Date()
+        let contest = #"{"id": "blitz", "name": "Door blitz", "metric": "doors", "starts_at": "\#(rfc3339(start))", "ends_at": "\#(rfc3339(start.addingTimeInterval(4)))", "grace_seconds": 0}"#
+        let (status, body) = try httpRequest(port: stack.leaderboardHTTPPort, "POST", "/v1/orgs/default/contests", token: admin, body: contest)
+        #expect(status == 201, "\(body)")
+        try wait("the start in the lower third") { try browser.texts("#lower").joined().contains("Contest started: Door blitz") }
+        #expect(try browser.evaluate(rowsVisible) as? Bool == true, "the start covers a row")
+        #expect(try browser.texts("#banner").joined() == "")
+        try wait("the finish in the banner", seconds: 20) { try browser.texts("#banner").joined().contains("Door blitz finished") }
+        #expect(browser.errors == [], "\(browser.errors)")
+    }
+
     @Test func whileDealsArriveEveryTwoSecondsTheRowsStayVisible() throws {
         for (rep, name) in [("ana", "Ana López"), ("ben", "Ben Okafor"), ("cy", "Cy Park"), ("di", "Di Ng")] {
             try send(rep, "demo", name: name)
@@ -61,14 +123,6 @@ import Testing
         let browser = try Browser(width: 1280, height: 720)
         try browser.open("\(stack.notificationURL)/tv?org=default&board=points:today:reps&ticker=1")
         try wait("the board") { try browser.texts(".row .name").count == 4 }
-        // Whether the middle of every row is the row itself, not something drawn over it.
-        let rowsVisible = """
-            Array.from(document.querySelectorAll('#rows .row')).every((row) => {
-              const r = row.getBoundingClientRect();
-              const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
-              return r.bottom <= innerHeight && hit !== null && row.contains(hit);
-            })
-            """
         var sawBurst = false
         var sawSingle = false
         for round in 0..<8 {

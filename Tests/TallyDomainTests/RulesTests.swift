@@ -40,6 +40,12 @@ import TallyDomain
         #expect(rules.boardIDs.count == 5 * 2)
     }
 
+    @Test func logDaysZeroKeepsNoLog() throws {
+        #expect(try Rules.parse("log_days: 0").keepsLog == false)
+        #expect(try Rules.parse("log_days: 1").keepsLog)
+        #expect(Rules.default.logDays == 90 && Rules.default.keepsLog)
+    }
+
     @Test(arguments: [
         ("timezone: Mars/Base", "timezone"),
         ("week_starts: someday", "week_starts"),
@@ -48,6 +54,8 @@ import TallyDomain
         ("windows: [today, fortnight]", "windows"),
         ("scopes: [regions]", "scopes"),
         ("retention_days: -1", "retention_days"),
+        ("log_days: -1", "log_days"),
+        ("log_days: 3651", "log_days"),
         ("colour: blue", "colour"),
         ("- a list", "rules"),
     ])

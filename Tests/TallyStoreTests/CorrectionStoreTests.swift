@@ -314,4 +314,27 @@ import Testing
         // Its id is still seen: sent again, it is a duplicate.
         #expect(try BoardWriter.apply(ScoringPlan(org: "acme", events: [old[0]], rules: rules), rules: rules, now: Self.day, on: connection) == [false])
     }
+
+    @Test func anOrgWithLogDaysZeroKeepsNoLogAndCountsTheSame() async throws {
+        var rules = Self.rules
+        rules.logDays = 0
+        // Summed (one batch), then event by event (a batch with a duplicate in it).
+        let summed = try BoardWriter.apply(ScoringPlan(org: "acme", events: [Self.d1, Self.m1], rules: rules), rules: rules, now: Self.day, on: connection)
+        #expect(summed == [true, true])
+        let mixed = try BoardWriter.apply(ScoringPlan(org: "acme", events: [Self.m1, Self.m2], rules: rules), rules: rules, now: Self.day, on: connection)
+        #expect(mixed == [false, true])
+        // The boards count as with a log: ana's deal 50 points, bo's and cy's demos 10 each.
+        #expect(try await lines("points:today:reps", period: "2026-11-29") == ["ana=50", "bo=10", "cy=10"])
+        #expect(try await lines("revenue:all:reps", period: "all") == ["ana=1000"])
+        // No log: no stream at all, nothing to get or list, and a correction is refused.
+        #expect(try connection.send("EXISTS", "{acme}:activity").int == 0)
+        #expect(try await log.record(org: "acme", id: "d1") == nil)
+        #expect(try await log.activity(org: "acme", before: nil, limit: 50, rep: nil, kind: nil).records.isEmpty)
+        await #expect(throws: EventLog.Refusal.self) {
+            _ = try await log.retract(org: "acme", id: "d1", by: "admin", rules: rules)
+        }
+        #expect(try await lines("points:today:reps", period: "2026-11-29") == ["ana=50", "bo=10", "cy=10"])
+        // The ids are still seen: sent again, they are duplicates.
+        #expect(try BoardWriter.apply(ScoringPlan(org: "acme", events: [Self.d1], rules: rules), rules: rules, now: Self.day, on: connection) == [false])
+    }
 }

@@ -60,6 +60,28 @@ import Testing
         ])
     }
 
+    @Test func logEntriesOfABatchOverTwoDays() {
+        var rules = Self.doorRules
+        rules.windows = [.today, .week, .month]
+        // Sunday 2026-11-29 (week 48), Monday 2026-11-30 (week 49), then Sunday again.
+        let events = [
+            ActivityEvent(id: "s1", org: "acme", rep: "ana", kind: "door_knock", at: Self.at),
+            ActivityEvent(id: "m1", org: "acme", rep: "bo", kind: "door_knock", at: Self.at + 86_400_000),
+            ActivityEvent(id: "s2", org: "acme", rep: "ana", kind: "door_knock", at: Self.at + 60_000),
+        ]
+        let plan = ScoringPlan(org: "acme", events: events, rules: rules)
+        let entries = Array(BoardWriter.summedCall(plan, rules: rules, now: Self.now).arguments[4..<7])
+        #expect(entries == [
+            #"{"t":"accepted","id":"s1","rep":"ana","kind":"door_knock","value":1.0,"at":1795946400000,"c":{"m":{"doors":1.0},"w":{"month":"2026-11","today":"2026-11-29","week":"2026-W48"},"s":{"reps":"ana"},"x":[]}}"#,
+            #"{"t":"accepted","id":"m1","rep":"bo","kind":"door_knock","value":1.0,"at":1796032800000,"c":{"m":{"doors":1.0},"w":{"month":"2026-11","today":"2026-11-30","week":"2026-W49"},"s":{"reps":"bo"},"x":[]}}"#,
+            #"{"t":"accepted","id":"s2","rep":"ana","kind":"door_knock","value":1.0,"at":1795946460000,"c":{"m":{"doors":1.0},"w":{"month":"2026-11","today":"2026-11-29","week":"2026-W48"},"s":{"reps":"ana"},"x":[]}}"#,
+        ])
+        // An org without a log: no entries, and nothing to keep.
+        rules.logDays = 0
+        let quiet = BoardWriter.summedCall(ScoringPlan(org: "acme", events: events, rules: rules), rules: rules, now: Self.now)
+        #expect(Array(quiet.arguments[3..<7]) == ["", "", "", ""])
+    }
+
     @Test func eventByEventBatchWithARace() throws {
         let definition = Data("""
             {"id": "race", "name": "Race", "metric": "doors", "goal": 2,

@@ -56,6 +56,15 @@ package struct StreamMessage: Decodable, Sendable, Equatable {
     package let id: String?
     package let kind: String?
     package let status: String?
+    /// A correction's amended event as now recorded.
+    package let event: Amended?
+    package struct Amended: Decodable, Sendable, Equatable {
+        package let rep: String
+        package let name: String
+        package let kind: String
+        package let value: Double
+        package let feed: Bool
+    }
     // contest
     package let contest: String?
     package let state: String?

@@ -12,7 +12,8 @@ struct Bench: ParsableCommand {
         discussion: """
             Starts its own redis-server and services on loopback (build with -c release first:
             scripts/bench does both) and prints a Markdown table: ingestion throughput with 1 and
-            2 scoring workers; the same board updates as one Lua script per event straight to Redis;
+            2 scoring workers, and with the activity log on and off; the same board updates as one
+            Lua script per event straight to Redis;
             ack and event-to-display latency at half the best rate; queries on a 1,000,000-member
             board through HTTP and ZeroMQ and raw; memory; the Python peer (--peer); CURVE (8);
             and three orgs on one Redis beside a three-master Redis Cluster (9).
@@ -52,6 +53,7 @@ struct Bench: ParsableCommand {
         }
         let run = Run(bench: self, stack: try BenchStack(), report: report)
         if selected(1) || selected(7) { try run.throughput(workerCounts: selected(1) ? [1, 2] : [1]) }
+        if selected(1) { try run.activityLogCost() }
         let memoryUnderLoad = run.stack.memory
         if selected(2) { try run.ceiling() }
         if selected(3) || selected(4) { try run.halfRate() }
@@ -143,6 +145,71 @@ struct Bench: ParsableCommand {
                 return slot <= 5_460 ? 0 : slot <= 10_922 ? 1 : 2
             }
             return (0..<3).map { wanted in (0...).lazy.map { "shard\(wanted)-\($0)" }.first { shard($0) == wanted }! }
+        }
+
+        /// 1. What the activity log costs: one worker, the same kind of load to an org with the
+        /// default rules (the log kept 90 days) and to one whose rules have `log_days: 0`; three
+        /// rounds taking turns, the first of each pair alternating, so drift in the machine's
+        /// load falls on both alike. The medians are reported.
+        func activityLogCost() throws {
+            try stack.scoringWorkers(1)
+            let orgs = ["bench-log", BenchStack.noLogOrg]
+            for org in orgs {
+                let warmUp = floor.events(min(2_000, bench.events), org: org, prefix: "lwarm", at: now)
+                _ = try saturate(stack.ingestion, requests: warmUp.map(\.request), clients: bench.clients, inFlight: bench.inFlight)
+            }
+            let redis = try RedisConnection(url: stack.redisURL)
+            var rates: [[Double]] = [[], []]
+            var redisPerEvent: [[Double]] = [[], []]
+            var latencies = [Latencies(), Latencies()]
+            // Where the log's Redis time goes (commands inside scripts count in commandstats too).
+            var logCommands: [String: Double] = [:]
+            var scriptCalls = [0, 0]
+            // CPU µs per event of each process (Redis, ingestion, the worker), summed over the rounds.
+            var cpuPerEvent: [[String: Double]] = [[:], [:]]
+            for round in 0..<3 {
+                for index in round % 2 == 0 ? [0, 1] : [1, 0] {
+                    let events = floor.events(bench.events, org: orgs[index], prefix: "log\(round)", at: now)
+                    try redis.send("CONFIG", "RESETSTAT")
+                    let cpuBefore = stack.cpu
+                    let result = try saturate(stack.ingestion, requests: events.map(\.request), clients: bench.clients, inFlight: bench.inFlight)
+                    for (name, seconds) in stack.cpu {
+                        cpuPerEvent[index][name, default: 0] += (seconds - (cpuBefore[name] ?? seconds)) * 1e6 / Double(3 * bench.events)
+                    }
+                    let stats = try commandStats(redis)
+                    redisPerEvent[index].append((stats.first { $0.command == "evalsha" }?.microseconds ?? 0) / Double(bench.events))
+                    scriptCalls[index] += stats.first { $0.command == "evalsha" }?.calls ?? 0
+                    if index == 0 {
+                        for stat in stats where ["xadd", "xrevrange", "xtrim"].contains(stat.command) {
+                            logCommands[stat.command, default: 0] += stat.microseconds / Double(3 * bench.events)
+                        }
+                    }
+                    try stack.checkAlive()
+                    guard result.accepted == bench.events else { throw BenchError("\(result.accepted) of \(bench.events) accepted, \(result.other) not") }
+                    rates[index].append(Double(bench.events) / result.seconds)
+                    latencies[index].add(contentsOf: result.latencies)
+                }
+            }
+            func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+            // The ratio of each round's pair, run back to back, then their median: the machine's
+            // drift over the run (it is shared) falls within a pair far less than across rounds.
+            let ratios = (0..<3).map { rates[0][$0] / rates[1][$0] }
+            let ratio = median(ratios)
+            for index in [1, 0] {
+                report.row(
+                    index == 1 ? "1. … the activity log off (`log_days: 0`), 1 worker" : "1. … the activity log on (the default, 90 days), 1 worker",
+                    String(format: "%.0f events/s", median(rates[index])),
+                    "median of 3 rounds taking turns (" + rates[index].map { String(format: "%.0f", $0) }.joined(separator: ", ")
+                        + String(format: "); Redis %.0f µs per event, %.0f events per script call; ack ",
+                                 median(redisPerEvent[index]), Double(3 * bench.events) / Double(max(1, scriptCalls[index])))
+                        + latencies[index].summary
+                        + "; CPU µs per event: " + cpuPerEvent[index].filter { $0.value >= 0.5 }.sorted { $0.key < $1.key }
+                            .map { $0.key + String(format: " %.0f", $0.value) }.joined(separator: ", ")
+                        + (index == 1 ? "" : String(format: "; of Redis's time per event XADD %.1f µs, XREVRANGE %.1f, XTRIM %.1f",
+                                                    logCommands["xadd"] ?? 0, logCommands["xrevrange"] ?? 0, logCommands["xtrim"] ?? 0)
+                            + "; on/off by round " + ratios.map { String(format: "%.3f", $0) }.joined(separator: ", ")
+                            + String(format: ", median %.3f: the log costs %.1f%% of throughput", ratio, (1 - ratio) * 100)))
+            }
         }
 
         /// 2. The same board updates, one script call per event, straight to Redis: with the

@@ -3,6 +3,9 @@ import TallyLauncher
 
 /// The whole stack for a benchmark, on free loopback ports, logs in a scratch directory.
 final class BenchStack {
+    /// The org whose rules have `log_days: 0`: the same work as any other, without the activity log.
+    static let noLogOrg = "bench-nolog"
+
     let directory: URL
     let services: LocalStack
     private let launcher: Launcher
@@ -38,7 +41,11 @@ final class BenchStack {
             }
             redisURL = try launcher.startRedisCluster(nodes)
         }
-        var services = LocalStack.onFreePorts(redisURL: redisURL, logLevel: "warning")
+        // Every org has the default rules but `noLogOrg`, which keeps no activity log.
+        let rules = directory.appendingPathComponent("rules")
+        try FileManager.default.createDirectory(at: rules, withIntermediateDirectories: true)
+        try Data(#"{"log_days": 0}"#.utf8).write(to: rules.appendingPathComponent("\(Self.noLogOrg).json"))
+        var services = LocalStack.onFreePorts(redisURL: redisURL, rules: rules.path, logLevel: "warning")
         services.keys = keys
         try keys?.registerFieldKey(org: fieldKeyOrg, redisURL: redisURL)
         // The scenarios read without tokens (what a token's look-up costs is its own row).
@@ -76,6 +83,17 @@ final class BenchStack {
     /// Each service's resident memory now, in MiB.
     var memory: [(name: String, megabytes: Double)] {
         launcher.processes.compactMap { name, process in residentMegabytes(pid: process.pid).map { (name, $0) } }
+    }
+
+    /// The CPU seconds each process has used so far, by name: `<name>` in user mode and
+    /// `<name> (kernel)`.
+    var cpu: [String: Double] {
+        var out: [String: Double] = [:]
+        for (name, process) in launcher.processes {
+            guard let seconds = cpuSeconds(pid: process.pid) else { continue }
+            (out[name], out[name + " (kernel)"]) = (seconds.user, seconds.system)
+        }
+        return out
     }
 
     /// Starts another process beside the stack (the soak's simulator), logged with it.

@@ -72,6 +72,18 @@ func closedLoop(
     return (Double(total) / seconds, latencies)
 }
 
+/// The CPU time a process has used so far, in user mode and in the kernel, in seconds, from /proc.
+func cpuSeconds(pid: pid_t) -> (user: Double, system: Double)? {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        let end = stat.lastIndex(of: ")")
+    else { return nil }
+    // After "pid (comm)": state is field 3, utime 14 and stime 15.
+    let fields = stat[stat.index(after: end)...].split(separator: " ")
+    guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+    let tick = Double(sysconf(Int32(_SC_CLK_TCK)))
+    return (user / tick, system / tick)
+}
+
 /// A process's resident memory, from /proc.
 func residentMegabytes(pid: pid_t) -> Double? {
     guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),

@@ -292,7 +292,8 @@ package struct Operations: Sendable {
             return Revoked(id: id)
 
         case .eventGet(let org, let id):
-            guard let record = try await EventLog(redis: reader.redis).record(org: org, id: id) else {
+            // An org that keeps no log (`log_days: 0`) shows no event, not even one logged before.
+            guard reader.rules.rules(for: org).keepsLog, let record = try await EventLog(redis: reader.redis).record(org: org, id: id) else {
                 throw OperationError(.notFound, "id: no event \(id.quoted) in the activity log of org \(org.quoted)")
             }
             return EventLog.View(record)
@@ -309,6 +310,7 @@ package struct Operations: Sendable {
             if before?.seen != after.seen { announceCorrection(before, after, org: org) }
             return EventLog.View(after)
         case .activity(let org, let limit, let rep, let kind, let before):
+            guard reader.rules.rules(for: org).keepsLog else { return ActivityPage(activity: [], next: nil) }
             let page = try await EventLog(redis: reader.redis).activity(org: org, before: before, limit: limit, rep: rep, kind: kind)
             return ActivityPage(activity: page.records.map(EventLog.View.init), next: page.next?.description)
 
@@ -362,9 +364,17 @@ package struct Operations: Sendable {
                 if boards.insert("\(rolling) \(today.label)").inserted { changes.append(.init(board: rolling, period: today.label)) }
             }
         }
+        let was = before?.event ?? after.event
+        let now = after.event
+        let amended = after.status == "amended"
+            ? ChangeNotice.Activity(
+                id: now.id, rep: now.rep, name: now.repName, team: now.team, kind: now.kind, value: now.value, at: Timestamp.format(now.at))
+            : nil
         let notice = ChangeNotice(
             org: org, boards: changes, deals: [],
-            corrections: [.init(id: after.event.id, rep: before?.event.rep ?? after.event.rep, status: after.status)])
+            corrections: [.init(
+                id: now.id, rep: was.rep, name: was.repName, status: after.status, event: amended,
+                feed: amended.map { rules.feedKinds.contains($0.kind) })])
         do {
             announce(try ChangeMessage.changes(notice).frames())
         } catch {

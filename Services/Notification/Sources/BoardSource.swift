@@ -88,12 +88,25 @@ struct ActivityMessage: Codable, Sendable {
     var at: String
 }
 
-/// `{"type": "correction", ...}` on an org's `_events` channel: an event retracted or amended.
+/// `{"type": "correction", ...}` on an org's `_events` channel: an event retracted or amended
+/// (`rep` and `name` as it was before), and an amended one as now recorded.
 struct CorrectionMessage: Codable, Sendable {
+    /// An amended event as now recorded; `feed`: whether its kind is one of `feed_kinds`.
+    struct Amended: Codable, Sendable {
+        var rep: String
+        var name: String
+        var team: String?
+        var kind: String
+        var value: Double
+        var at: String
+        var feed: Bool
+    }
+
     var type = "correction"
     var org: String
     var id: String
     var rep: String
     var name: String
     var status: String
+    var event: Amended?
 }

@@ -59,6 +59,9 @@ struct ChangeFeed: Service {
             let names = await self.names(notice)
             let org = notice.org
             func name(_ rep: String, _ carried: String?) -> String { carried ?? names[rep] ?? rep }
+            // A correction comes later: the directory may have renamed the rep since, and the
+            // boards show the directory's name.
+            func current(_ rep: String, _ carried: String?) -> String { names[rep] ?? carried ?? rep }
             var messages: [any Encodable] = []
             for deal in notice.deals {
                 messages.append(DealMessage(org: org, rep: deal.rep, name: name(deal.rep, deal.name), team: deal.team, value: deal.value, at: deal.at))
@@ -69,8 +72,14 @@ struct ChangeFeed: Service {
                     value: item.value, at: item.at))
             }
             for correction in notice.corrections ?? [] {
+                let amended = correction.event.map { event in
+                    CorrectionMessage.Amended(
+                        rep: event.rep, name: current(event.rep, event.name), team: event.team, kind: event.kind, value: event.value,
+                        at: event.at, feed: correction.feed ?? false)
+                }
                 messages.append(CorrectionMessage(
-                    org: org, id: correction.id, rep: correction.rep, name: name(correction.rep, nil), status: correction.status))
+                    org: org, id: correction.id, rep: correction.rep, name: current(correction.rep, correction.name), status: correction.status,
+                    event: amended))
             }
             for message in messages {
                 if let data = try? JSONEncoder().encode(message) { await hub.event(org: org, json: data) }
@@ -92,13 +101,17 @@ struct ChangeFeed: Service {
         }
     }
 
-    /// The directory's names of the reps a notice announces without a name of their own: an
-    /// announcement names people as the boards do, with the rep id only as the last fallback.
+    /// The directory's names of the reps a notice announces without a name of their own, and of
+    /// every corrected one: an announcement names people as the boards do, with the rep id only
+    /// as the last fallback.
     private func names(_ notice: ChangeNotice) async -> [String: String] {
         var reps = Set<String>()
         for deal in notice.deals where deal.name == nil { reps.insert(deal.rep) }
         for item in notice.activity ?? [] where item.name == nil { reps.insert(item.rep) }
-        for correction in notice.corrections ?? [] { reps.insert(correction.rep) }
+        for correction in notice.corrections ?? [] {
+            reps.insert(correction.rep)
+            if let event = correction.event { reps.insert(event.rep) }
+        }
         guard !reps.isEmpty, Org.isValid(notice.org) else { return [:] }
         let ordered = reps.sorted()
         do {
