@@ -26,6 +26,9 @@ package final class RedisConnection {
     private var nodes: [RedisAddress: RedisNode] = [:]
     /// The master a `.server` or `.sentinel` deployment sends everything to, once known.
     private var master: RedisNode?
+    /// One server or Sentinel: the servers written to since `takeWrittenMasters()` was last
+    /// called. More than one means Sentinel switched masters in the middle of a batch.
+    private var written: Set<RedisAddress> = []
     /// A cluster's slot map, once read; `slotsStale` says read it again before the next call.
     private var slots: SlotMap?
     private var slotsStale = true
@@ -121,6 +124,13 @@ package final class RedisConnection {
         return (Array(replies.prefix(commands.count)), Array(replies.dropFirst(commands.count)))
     }
 
+    /// One server or Sentinel: the servers written to since the last call, which forgets them.
+    /// (A cluster's masters are `connectedMasters`.)
+    package func takeWrittenMasters() -> Set<RedisAddress> {
+        defer { written = [] }
+        return written
+    }
+
     /// Sends a command that takes no key to every master this connection has open, e.g. `WAIT`
     /// after writes (on one server or Sentinel's master: to that one). It goes to the servers
     /// written to, never to a master Sentinel switched to since: if it has switched, this
@@ -210,6 +220,7 @@ package final class RedisConnection {
         var pending = Array(calls.indices)
         for attempt in 0..<2 {
             let node = try masterNode()
+            written.insert(node.address)
             var commands: [[any RedisArgument]] = []
             commands.reserveCapacity(pending.count)
             for index in pending { commands.append(try calls[index].command(on: node)) }

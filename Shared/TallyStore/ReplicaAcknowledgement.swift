@@ -22,6 +22,9 @@ package final class ReplicaAcknowledgement {
     /// Whether what `redis` has written so far is on a replica, or there is none to wait for.
     /// `now` in milliseconds.
     package func confirm(on redis: RedisConnection, now: Int64) throws -> Bool {
+        // A batch that went to two servers in turn (Sentinel switched in the middle of it, or
+        // between a script's NOSCRIPT and its retry): what the first took may be lost with it.
+        if redis.takeWrittenMasters().count > 1 { return false }
         if checkedAt.map({ now - $0 >= 1_000 }) ?? true || !Set(redis.connectedMasters).isSubset(of: checked) {
             checkedAt = nil
             checked = []

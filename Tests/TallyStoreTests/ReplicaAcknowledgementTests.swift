@@ -60,4 +60,21 @@ import Testing
         // The next call goes to the new master.
         #expect(try redis.send("CONFIG", "GET", "port").array?.last?.int == Int64(deployment.replicaPort))
     }
+
+    @Test func aBatchWrittenPartlyBeforeASwitchAndPartlyAfterIsNotConfirmed() throws {
+        let deployment = try RedisSentinel()
+        try deployment.waitUntilReadyForFailover()
+        let redis = deployment.connection()
+        let acknowledgement = ReplicaAcknowledgement(timeoutMilliseconds: 500)
+        // One batch: a first part on the old master, then Sentinel switches, then the rest.
+        try redis.send("SET", "part", "one")
+        let sentinel = deployment.node(deployment.sentinelPorts[0])
+        try wait("Sentinel to start a failover") { (try? sentinel.send("SENTINEL", "FAILOVER", RedisSentinel.masterName)) == .status("OK") }
+        try wait("the switch to be heard", seconds: 10) {
+            (try? redis.send("SET", "part", "two")) != nil
+                && (try? redis.send("CONFIG", "GET", "port").array?.last?.int) == Int64(deployment.replicaPort)
+        }
+        // Written to both: the first part may be lost with the old master, so not confirmed.
+        #expect(try acknowledgement.confirm(on: redis, now: now()) == false)
+    }
 }
