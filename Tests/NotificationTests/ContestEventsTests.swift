@@ -82,9 +82,10 @@ import ZeroMQ
             let json = #"{"type":"contest","org":"default","contest":"twice","name":"Twice","state":"\#(state)","board":"contest:twice","starts_at_ms":0,"ends_at_ms":1}"#
             _ = try publisher.send([Data("default".utf8), Data(json.utf8)])
         }
-        for state in ["running", "running", "ended", "ended", "final"] { try announce(state) }
+        // Twice each, and a late "ended" after the final (from a scheduler whose lease ran out).
+        for state in ["running", "running", "ended", "ended", "final", "ended", "final"] { try announce(state) }
         _ = try events.wait(for: "the final", topic: "default/_events") { $0.type == "contest" && $0.state == "final" }
-        Thread.sleep(forTimeInterval: 0.3)
+        Thread.sleep(forTimeInterval: 0.5)
         let heard = events.messages(topic: "default/_events").filter { $0.contest == "twice" }.map { $0.state ?? "" }
         #expect(heard == ["running", "ended", "final"])
     }

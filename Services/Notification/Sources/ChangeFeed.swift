@@ -125,19 +125,28 @@ struct ChangeFeed: Service {
     }
 }
 
-/// The last state passed on for each contest, so that each is passed on once. Bounded: past
-/// `capacity` contests it starts again empty (at worst one state heard twice is passed on twice).
+/// The last state passed on for each contest, so that each is passed on once and never one
+/// that comes before it (a scheduler whose lease ran out during a slow pass may send "ended"
+/// after its successor sent "final"): a contest's states only move forward, scheduled, running,
+/// ended, then final or cancelled. Bounded: past `capacity` contests it starts again empty
+/// (at worst one state heard twice is passed on twice).
 final class ContestStates: Sendable {
     private let states = Mutex<[String: String]>([:])
     let capacity: Int
 
     init(capacity: Int = 10_000) { self.capacity = capacity }
 
-    /// Whether `announcement`'s state is new for its contest; it is the last one from now on.
+    private static let order = ["scheduled": 0, "running": 1, "ended": 2, "final": 3, "cancelled": 3]
+
+    /// Whether `announcement`'s state is new for its contest and not behind the last one passed
+    /// on; if so, it is the last one from now on.
     func isNew(_ announcement: ContestAnnouncement) -> Bool {
         let key = "\(announcement.org)\u{0}\(announcement.contest)"
         return states.withLock { states in
-            if states[key] == announcement.state { return false }
+            if let last = states[key] {
+                if last == announcement.state { return false }
+                if let was = Self.order[last], let now = Self.order[announcement.state], now <= was { return false }
+            }
             if states.count >= capacity { states.removeAll() }
             states[key] = announcement.state
             return true
