@@ -239,8 +239,9 @@ final class Broker {
                 workers[id]?.lastSeen = now
             case .done:
                 workers[id]?.lastSeen = now
-                guard frames.count >= 4 else { continue }
-                finish(job: UInt64(String(decoding: frames[2], as: UTF8.self)) ?? 0, body: frames[3], worker: id)
+                if frames.count >= 4 {
+                    finish(job: UInt64(String(decoding: frames[2], as: UTF8.self)) ?? 0, body: frames[3], worker: id)
+                }
                 if workers[id]?.leaving == true {
                     letGo(id)
                 } else {
