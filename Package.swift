@@ -60,7 +60,7 @@ let package = Package(
             resources: [
                 .embedInCode("apply-sums.lua"), .embedInCode("apply-events.lua"), .embedInCode("read-board.lua"),
                 .embedInCode("create-token.lua"), .embedInCode("correct-event.lua"),
-                .embedInCode("put-quotas.lua"), .embedInCode("delete-quota.lua"),
+                .embedInCode("put-quotas.lua"), .embedInCode("delete-quota.lua"), .embedInCode("sync-attainment.lua"),
             ]),
 
         // The messages on the changes socket (scoring and leaderboard → notification).

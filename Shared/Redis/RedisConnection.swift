@@ -115,6 +115,14 @@ package final class RedisConnection {
         try execute(calls.map { Call(script, keys: $0.keys, arguments: $0.arguments) })
     }
 
+    /// Calls of several scripts, in order, in one round trip: a write and the script that
+    /// brings what is derived from it up to date.
+    package func pipeline(
+        scripted calls: [(script: RedisScript, keys: [String], arguments: [String])]
+    ) throws(RedisError) -> [RedisReply] {
+        try execute(calls.map { Call($0.script, keys: $0.keys, arguments: $0.arguments) })
+    }
+
     /// Plain commands, then one call of `script` each, all in one round trip: a read and what
     /// it needs checked first (a token's look-up) cost one trip.
     package func pipeline(

@@ -73,18 +73,42 @@ package struct ChangeNotice: Codable, Sendable, Equatable {
         }
     }
 
+    /// A member's attainment crossed one of the rules' milestones (the highest, when one change
+    /// crossed several); each is announced once per member, board and period.
+    package struct Milestone: Codable, Sendable, Equatable {
+        /// `attainment:revenue:month:reps`.
+        package var board: String
+        package var period: String
+        package var member: String
+        package var attainment: Double
+        package var milestone: Double
+
+        package init(board: String, period: String, member: String, attainment: Double, milestone: Double) {
+            self.board = board
+            self.period = period
+            self.member = member
+            self.attainment = attainment
+            self.milestone = milestone
+        }
+    }
+
     package var type = "changes"
     package var org: String
     package var boards: [BoardChange]
     package var deals: [Deal]
     package var activity: [Activity]?
     package var corrections: [Correction]?
+    package var milestones: [Milestone]?
 
-    package init(org: String, boards: [BoardChange], deals: [Deal], activity: [Activity]? = nil, corrections: [Correction]? = nil) {
+    package init(
+        org: String, boards: [BoardChange], deals: [Deal], activity: [Activity]? = nil, corrections: [Correction]? = nil,
+        milestones: [Milestone]? = nil
+    ) {
         self.org = org
         self.boards = boards
         self.deals = deals
         self.activity = activity
         self.corrections = corrections
+        self.milestones = milestones
     }
 }

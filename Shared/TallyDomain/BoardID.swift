@@ -19,4 +19,17 @@ package struct BoardID: Sendable, Hashable, CustomStringConvertible {
     }
 
     package var description: String { "\(metric):\(window.rawValue):\(scope.rawValue)" }
+
+    /// The id of the board that ranks this board's members by score ÷ target:
+    /// `attainment:revenue:month:reps`.
+    package var attainment: String { "\(Self.attainmentPrefix)\(description)" }
+
+    package static let attainmentPrefix = "attainment:"
+
+    /// The metric board an attainment board's id (`attainment:revenue:month:reps`) ranks; nil
+    /// for any other id.
+    package init?(attainment text: String) {
+        guard text.hasPrefix(Self.attainmentPrefix) else { return nil }
+        self.init(String(text.dropFirst(Self.attainmentPrefix.count)))
+    }
 }

@@ -17,6 +17,9 @@ package struct Rules: Sendable, Equatable {
     package var logDays: Int = 90
     /// The kinds whose new events `_events` announces as `activity` (the TV page's ticker).
     package var feedKinds: [String] = ["appointment", "demo", "proposal", "deal_won"]
+    /// The attainments (0.5 = half the target) whose crossing `_events` announces as a
+    /// `milestone`, ascending.
+    package var milestones: [Double] = [0.5, 1.0, 1.5]
 
     package static let defaultKinds = ["door_knock", "call", "email", "appointment", "demo", "proposal", "deal_won"]
 
@@ -81,7 +84,7 @@ extension Rules {
         return try from(object)
     }
 
-    private static let knownKeys: Set<String> = ["timezone", "week_starts", "kinds", "metrics", "windows", "scopes", "retention_days", "log_days", "feed_kinds"]
+    private static let knownKeys: Set<String> = ["timezone", "week_starts", "kinds", "metrics", "windows", "scopes", "retention_days", "log_days", "feed_kinds", "milestones"]
 
     private static func from(_ object: [String: Any]) throws(RulesError) -> Rules {
         var rules = Rules.default
@@ -155,6 +158,15 @@ extension Rules {
             rules.feedKinds = kinds
         } else {
             rules.feedKinds = rules.feedKinds.filter(rules.kinds.contains)
+        }
+        if let raw = object["milestones"] {
+            let numbers = (raw as? [Any])?.compactMap { ($0 as? Double) ?? ($0 as? Int).map(Double.init) } ?? []
+            guard let list = raw as? [Any], numbers.count == list.count, numbers.count <= 20,
+                numbers.allSatisfy({ $0.isFinite && $0 > 0 && $0 <= 1000 }), numbers == numbers.sorted(), Set(numbers).count == numbers.count
+            else {
+                throw RulesError(key: "milestones", problem: "must be a list of at most 20 attainments in ascending order, each > 0 and ≤ 1000 (0.5 = half the target)")
+            }
+            rules.milestones = numbers
         }
         return rules
     }

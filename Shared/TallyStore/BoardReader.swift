@@ -131,8 +131,20 @@ package struct BoardReader: Sendable {
 
     private static func memberRank(_ reply: RedisReply, target: BoardTarget, member: String) -> MemberRank? {
         let items = Array((reply.array ?? []).dropFirst())  // after the version
-        guard items.count == 3, let total = items[0].int, let rank = items[1].int, let score = items[2].double else { return nil }
-        return MemberRank(board: target.board, period: target.period, member: member, rank: Int(rank), score: score, total: Int(total))
+        guard items.count >= 3, let total = items[0].int, let rank = items[1].int, let score = items[2].double else { return nil }
+        let (shown, goal, attainment) = quota(target, score: score, extras: items.count >= 5 ? (items[3], items[4]) : nil)
+        return MemberRank(
+            board: target.board, period: target.period, member: member, rank: Int(rank), score: shown, total: Int(total), target: goal,
+            attainment: attainment)
+    }
+
+    /// An entry's score, target and attainment from its board score and the script's extras
+    /// (target, metric score; "" each where the member has none): on an attainment board the
+    /// board score is the attainment, elsewhere the metric's score.
+    private static func quota(_ target: BoardTarget, score: Double, extras: (RedisReply, RedisReply)?) -> (Double, Double?, Double?) {
+        guard let extras, let goal = extras.0.double, goal > 0 else { return (score, nil, nil) }
+        if target.attainment { return (extras.1.double ?? 0, goal, score) }
+        return (score, goal, score / goal)
     }
 
     private static func notOnBoard(_ member: String, _ target: BoardTarget) -> StoreError {
@@ -143,13 +155,16 @@ package struct BoardReader: Sendable {
         _ target: BoardTarget, _ call: ScriptCall, _ list: @escaping @Sendable (Int, [Entry]) throws(StoreError) -> EntryList
     ) -> Read<EntryList> {
         Read(call: call) { reply throws(StoreError) in
-            let items = reply.array ?? []  // the version, the total, then four items per entry
+            // The version, the total, then four items per entry, six with extras.
+            let items = reply.array ?? []
             let total = Int(items.count > 1 ? items[1].int ?? 0 : 0)
-            let entries = stride(from: 2, to: items.count - 3, by: 4).compactMap { index -> Entry? in
+            let width = target.extras.isEmpty ? 4 : 6
+            let entries = stride(from: 2, to: items.count - width + 1, by: width).compactMap { index -> Entry? in
                 guard let rank = items[index].int, let member = items[index + 1].string,
                     let score = items[index + 2].double, let name = items[index + 3].string
                 else { return nil }
-                return Entry(rank: Int(rank), member: member, name: name, score: score)
+                let (shown, goal, attainment) = quota(target, score: score, extras: width == 6 ? (items[index + 4], items[index + 5]) : nil)
+                return Entry(rank: Int(rank), member: member, name: name, score: shown, target: goal, attainment: attainment)
             }
             return try list(total, entries)
         }

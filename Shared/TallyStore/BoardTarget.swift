@@ -12,13 +12,23 @@ package struct BoardTarget: Sendable, Equatable {
     package let scope: Scope
     /// The period label; `contest` for a contest's board.
     package let period: String
+    /// Whether the board is `id`'s attainment board (`attainment:<id>`), which ranks by score ÷ target.
+    package let attainment: Bool
 
-    package init(org: String, board: String, id: BoardID?, scope: Scope, period: String) {
+    package init(org: String, board: String, id: BoardID?, scope: Scope, period: String, attainment: Bool = false) {
         self.org = org
         self.board = board
         self.id = id
         self.scope = scope
         self.period = period
+        self.attainment = attainment
+    }
+
+    /// What the read script adds to each entry: targets on a board that can have quotas, and
+    /// the metric's score too on an attainment board (see read-board.lua).
+    package var extras: String {
+        guard let id, Quota.windows.contains(id.window) else { return "" }
+        return attainment ? "a" : "t"
     }
 
     /// A contest's board.
@@ -33,10 +43,16 @@ package struct BoardTarget: Sendable, Equatable {
     ) throws(StoreError) -> BoardTarget? {
         guard Org.isValid(org) else { throw .invalid("org: must be 1 to 64 characters of a-z, 0-9 and -") }
         if board.hasPrefix("contest:") { return nil }
-        guard let id = BoardID(board), rules.metric(named: id.metric) != nil, rules.windows.contains(id.window),
-            rules.scopes.contains(id.scope)
+        let attainment = board.hasPrefix(BoardID.attainmentPrefix)
+        guard let id = attainment ? BoardID(attainment: board) : BoardID(board), rules.metric(named: id.metric) != nil,
+            rules.windows.contains(id.window), rules.scopes.contains(id.scope)
         else {
-            throw .notFound("board: unknown board \(board.quoted) (boards are <metric>:<window>:<scope>, e.g. points:today:reps)")
+            throw .notFound(
+                "board: unknown board \(board.quoted) (boards are <metric>:<window>:<scope>, e.g. points:today:reps, or attainment:<metric>:<window>:<scope>)")
+        }
+        if attainment && !Quota.windows.contains(id.window) {
+            throw .notFound(
+                "board: unknown board \(board.quoted) (attainment boards are of the windows quotas are for: \(Quota.windows.map(\.rawValue).joined(separator: ", ")))")
         }
         let resolved: String
         if let period, !period.isEmpty {
@@ -48,7 +64,7 @@ package struct BoardTarget: Sendable, Equatable {
             let today = LocalDate(milliseconds: Int64(now.timeIntervalSince1970 * 1000), in: rules.timeZone)
             resolved = id.window.period(of: today, weekStart: rules.weekStart)
         }
-        return BoardTarget(org: org, board: board, id: id, scope: id.scope, period: resolved)
+        return BoardTarget(org: org, board: board, id: id, scope: id.scope, period: resolved, attainment: attainment)
     }
 
     /// The days a rolling board sums (the last n local days up to its period's day).
@@ -69,9 +85,15 @@ package struct BoardTarget: Sendable, Equatable {
             reachedKeys = days.map { keys.reached(day, period: $0) }
         }
         let withNames = scope == .reps
+        var extraKeys: [String] = []
+        let extras = self.extras
+        if let id, !extras.isEmpty {
+            extraKeys.append(keys.targets(id, period: period))
+            if attainment { extraKeys.append(keys.board(id.description, period: period)) }
+        }
         return ScriptCall(
             keys: [keys.board(board, period: stored), keys.order(board, period: stored)] + dayKeys + reachedKeys
-                + (withNames ? [keys.names] : []) + [keys.sequence],
-            arguments: [mode, String(a), String(b), member, String(dayKeys.count), String(reachedKeys.count), withNames ? "1" : "0", ""])
+                + (withNames ? [keys.names] : []) + extraKeys + [keys.sequence],
+            arguments: [mode, String(a), String(b), member, String(dayKeys.count), String(reachedKeys.count), withNames ? "1" : "0", extras, ""])
     }
 }

@@ -8,30 +8,59 @@ import TallyDomain
 package enum BoardWriter {
     /// Applies one plan; returns, per planned event, whether it was counted (false: duplicate).
     package static func apply(_ plan: ScoringPlan, rules: Rules, now: Int64, on redis: RedisConnection) throws -> [Bool] {
-        try apply([(plan, rules)], now: now, on: redis)[0]
+        try apply([(plan, rules)], now: now, on: redis)[0].counted
+    }
+
+    /// What applying one plan did: per planned event, whether it was counted, and what it
+    /// moved on attainment boards (the boards, the milestones crossed).
+    package struct Applied: Sendable {
+        package var counted: [Bool]
+        package var attainment = AttainmentSync.Outcome()
     }
 
     /// Applies several orgs' plans in two round trips at most, whatever their number: every
     /// summed call in one pipeline, then the event-by-event calls of the plans that need one.
-    /// Returns, per plan and per planned event, whether it was counted.
-    package static func apply(_ plans: [(plan: ScoringPlan, rules: Rules)], now: Int64, on redis: RedisConnection) throws -> [[Bool]] {
-        var counted: [[Bool]?] = Array(repeating: nil, count: plans.count)
-        let summable = plans.indices.filter { index in !plans[index].plan.boards.contains { $0.goal != nil } }
-        let sums = try redis.pipeline(Scripts.applySums, calls: summable.map { summedCall(plans[$0].plan, rules: plans[$0].rules, now: now).pair })
-        for (index, reply) in zip(summable, sums) where try reply.throwingError().int == 1 {
-            counted[index] = Array(repeating: true, count: plans[index].plan.entries.count)
+    /// Each plan's call is followed in the same pipeline by the calls that bring its attainment
+    /// boards up to date (`AttainmentSync`).
+    package static func apply(_ plans: [(plan: ScoringPlan, rules: Rules)], now: Int64, on redis: RedisConnection) throws -> [Applied] {
+        var applied: [Applied?] = Array(repeating: nil, count: plans.count)
+        let syncs = plans.map { AttainmentSync.calls(.score, org: $0.plan.org, rules: $0.rules, boards: AttainmentSync.boards(of: $0.plan)) }
+        /// Runs one call per plan, each followed by its syncs; answers each plan's reply and crossings.
+        func run(_ script: RedisScript, _ indices: [Int], _ call: (Int) -> ScriptCall) throws -> [(RedisReply, AttainmentSync.Outcome)] {
+            var scripted: [(script: RedisScript, keys: [String], arguments: [String])] = []
+            for index in indices {
+                let made = call(index)
+                scripted.append((script, made.keys, made.arguments))
+                scripted += syncs[index].map { (Scripts.syncAttainment, $0.keys, $0.arguments) }
+            }
+            let replies = try redis.pipeline(scripted: scripted)
+            var at = 0
+            return try indices.map { index in
+                let reply = try replies[at].throwingError()
+                var outcome = AttainmentSync.Outcome()
+                for sync in syncs[index] {
+                    at += 1
+                    outcome.append(AttainmentSync.outcome(try replies[at].throwingError(), of: sync))
+                }
+                at += 1
+                return (reply, outcome)
+            }
         }
-        let rest = plans.indices.filter { counted[$0] == nil }
-        let replies = try redis.pipeline(
-            Scripts.applyEvents, calls: rest.map { eventByEventCall(plans[$0].plan, rules: plans[$0].rules, now: now).pair })
-        for (index, reply) in zip(rest, replies) {
+        let summable = plans.indices.filter { index in !plans[index].plan.boards.contains { $0.goal != nil } }
+        let sums = try run(Scripts.applySums, summable) { summedCall(plans[$0].plan, rules: plans[$0].rules, now: now) }
+        for (index, (reply, outcome)) in zip(summable, sums) where reply.int == 1 {
+            applied[index] = Applied(counted: Array(repeating: true, count: plans[index].plan.entries.count), attainment: outcome)
+        }
+        let rest = plans.indices.filter { applied[$0] == nil }
+        let replies = try run(Scripts.applyEvents, rest) { eventByEventCall(plans[$0].plan, rules: plans[$0].rules, now: now) }
+        for (index, (reply, outcome)) in zip(rest, replies) {
             let entries = plans[index].plan.entries.count
-            guard let flags = try reply.throwingError().array, flags.count == entries else {
+            guard let flags = reply.array, flags.count == entries else {
                 throw StoreError.unexpectedReply("apply-events.lua returned \(reply) for \(entries) events")
             }
-            counted[index] = flags.map { $0.int == 1 }
+            applied[index] = Applied(counted: flags.map { $0.int == 1 }, attainment: outcome)
         }
-        return counted.map { $0! }
+        return applied.map { $0! }
     }
 
     /// `apply-sums.lua`'s call: what the batch adds per board and member, summed here.

@@ -270,11 +270,18 @@ package struct EventLog: Sendable {
                 throw Refusal.notFound("id: no event \(id.quoted) in the activity log of org \(org.quoted)")
             }
             guard let decision = try decide(record) else { return record }
-            let call = try await correctionCall(org: org, record: record, amended: decision.amended, rules: rules, now: now) { event, contribution in
+            let (call, moved) = try await correctionCall(org: org, record: record, amended: decision.amended, rules: rules, now: now) { event, contribution in
                 guard let makeEntry else { return decision.entry }
                 return Self.amendedEntry(makeEntry(event, contribution), record: record.event, amended: event)
             }
-            let reply = try await redis.pipeline(Scripts.correctEvent, calls: [call.pair])[0].throwingError()
+            // The attainment boards of what it moved follow in the same round trip. A milestone
+            // an amendment crosses is recorded, not announced: a correction fixes the record.
+            let syncs = AttainmentSync.calls(.score, org: org, rules: rules, boards: moved)
+            let replies = try await redis.withConnection { connection in
+                try connection.pipeline(
+                    scripted: [(Scripts.correctEvent, call.keys, call.arguments)] + syncs.map { (Scripts.syncAttainment, $0.keys, $0.arguments) })
+            }
+            let reply = try replies[0].throwingError()
             if reply.array?.first?.int == 1 {
                 guard let after = try await self.record(org: org, id: id) else { break }
                 return after
@@ -295,11 +302,12 @@ package struct EventLog: Sendable {
 
     /// `correct-event.lua`'s call: what the record adds taken back, what `amended` adds under
     /// today's rules put in, netted per board and member; contests that are final or
-    /// cancelled are left out, and the definitions of the others are checked unchanged.
+    /// cancelled are left out, and the definitions of the others are checked unchanged. With
+    /// it, the metric boards and members it moves, for their attainment boards.
     private func correctionCall(
         org: String, record: Record, amended: ActivityEvent?, rules: Rules, now: Int64,
         entry: (ActivityEvent, Contribution) -> String
-    ) async throws -> ScriptCall {
+    ) async throws -> (ScriptCall, [AttainmentSync.Board]) {
         let keys = Keys(org: org)
         let raw = try await redis.send(["HGETALL", keys.contests]).array ?? []
         var definitions: [String: String] = [:]
@@ -366,15 +374,17 @@ package struct EventLog: Sendable {
         call.arguments += index
         call.arguments.append(String(boardOrder.count))
         var finishKeys: [String] = []
+        var moved: [AttainmentSync.Board] = []
         for (name, period) in boardOrder {
             let key = keys.board(name, period: period)
             let line = lines[key]!
+            if let id = BoardID(name) { moved.append(AttainmentSync.Board(id: id, period: period, members: line.order)) }
             call.keys += [key, keys.reached(name, period: period), keys.order(name, period: period)]
             call.arguments += [String(line.expireAt ?? 0), line.goal?.description ?? "", String(line.order.count)]
             for member in line.order { call.arguments += [member, line.amounts[member]!.description] }
             if line.goal != nil, name.hasPrefix("contest:") { finishKeys.append(keys.contestFinish(String(name.dropFirst("contest:".count)))) }
         }
         call.keys += finishKeys
-        return call
+        return (call, moved)
     }
 }

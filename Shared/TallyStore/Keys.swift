@@ -1,3 +1,5 @@
+import TallyDomain
+
 /// Every Redis key name Tally uses, in one place. Every key of an org starts with the hash tag
 /// `{<org>}`, so a Redis Cluster keeps an org in one slot and multi-key scripts stay legal.
 /// Scripts never build a key: each key they touch is made here and passed in KEYS.
@@ -73,6 +75,12 @@ package struct Keys: Sendable {
     package func quota(_ board: String) -> String { "\(prefix)quota:\(board)" }
     /// The board ids that have quotas (`quota(_:)`'s), so that listing needs no scan.
     package var quotas: String { "\(prefix)quotas" }
+    /// The target each member of a board's attainment board was measured against in one
+    /// period (member → target), recorded when the member is first synced there, so a past
+    /// period keeps its targets: `{acme}:targets:revenue:month:reps:2026-12`.
+    package func targets(_ board: BoardID, period: String) -> String { "\(prefix)targets:\(board):\(period)" }
+    /// The highest milestone announced for each member of an attainment board in one period.
+    package func milestones(_ board: BoardID, period: String) -> String { "\(prefix)milestones:\(board):\(period)" }
 
     /// Orgs that have contests: one key for all orgs, the scheduler's list to walk. It has no
     /// hash tag, so it is only ever used by single-key commands.

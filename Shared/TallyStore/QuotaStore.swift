@@ -25,13 +25,44 @@ package struct QuotaStore: Sendable {
     }
 
     /// Saves quotas that were checked (`Quota.batch`) in one atomic step that also moves the
-    /// org's version; answers how many were saved.
-    package func put(org: String, _ quotas: [Quota]) async throws -> Int {
-        guard !quotas.isEmpty else { return 0 }
+    /// org's version, and in the same round trip moves the attainment boards they are targets
+    /// on (`AttainmentSync`): a quota for one period moves that period's, one for every period
+    /// the current period's (past periods keep the targets they were measured against).
+    /// Answers how many were saved, and the attainment boards moved.
+    package func put(org: String, _ quotas: [Quota], rules: Rules = .default, now: Int64 = Timestamp.now()) async throws -> (saved: Int, moved: AttainmentSync.Outcome) {
+        guard !quotas.isEmpty else { return (0, AttainmentSync.Outcome()) }
         let call = Self.putCall(org: org, quotas)
-        let reply = try await redis.withConnection { try $0.run(Scripts.putQuotas, call).throwingError() }
-        guard let saved = reply.int else { throw StoreError.unexpectedReply("quotas: the store answered \(reply)") }
-        return Int(saved)
+        let syncs = AttainmentSync.calls(.quota, org: org, rules: rules, boards: Self.affected(quotas, rules: rules, now: now))
+        let replies = try await redis.withConnection { connection in
+            try connection.pipeline(scripted: [(Scripts.putQuotas, call.keys, call.arguments)] + syncs.map { (Scripts.syncAttainment, $0.keys, $0.arguments) })
+        }
+        guard let saved = try replies[0].throwingError().int else { throw StoreError.unexpectedReply("quotas: the store answered \(replies[0])") }
+        return (Int(saved), try Self.outcome(replies.dropFirst(), syncs))
+    }
+
+    /// The members and periods whose attainment quotas move: a quota's own period, or the
+    /// window's current period for a quota of every period.
+    static func affected(_ quotas: [Quota], rules: Rules, now: Int64) -> [AttainmentSync.Board] {
+        let today = LocalDate(milliseconds: now, in: rules.timeZone)
+        var order: [String] = []
+        var boards: [String: AttainmentSync.Board] = [:]
+        var seen = Set<String>()
+        for quota in quotas {
+            let period = quota.period ?? quota.window.period(of: today, weekStart: rules.weekStart)
+            let key = "\(quota.board) \(period)"
+            if boards[key] == nil {
+                order.append(key)
+                boards[key] = AttainmentSync.Board(id: quota.board, period: period, members: [])
+            }
+            if seen.insert("\(key) \(quota.member)").inserted { boards[key]!.members.append(quota.member) }
+        }
+        return order.map { boards[$0]! }
+    }
+
+    private static func outcome(_ replies: ArraySlice<RedisReply>, _ syncs: [ScriptCall]) throws -> AttainmentSync.Outcome {
+        var outcome = AttainmentSync.Outcome()
+        for (reply, sync) in zip(replies, syncs) { outcome.append(AttainmentSync.outcome(try reply.throwingError(), of: sync)) }
+        return outcome
     }
 
     /// `put-quotas.lua`'s call: KEYS the version, the index and each board's hash (in order of
@@ -68,7 +99,7 @@ package struct QuotaStore: Sendable {
             boards = [BoardID(metric: metric, window: window, scope: scope)]
         } else {
             let reply = try await redis.send(["SMEMBERS", keys.quotas]).throwingError()
-            boards = (reply.array ?? []).compactMap { $0.string.flatMap(BoardID.init) }.filter { board in
+            boards = (reply.array ?? []).compactMap { $0.string.flatMap { BoardID($0) } }.filter { board in
                 (metric == nil || board.metric == metric) && (window == nil || board.window == window)
                     && (scope == nil || board.scope == scope)
             }
@@ -93,11 +124,22 @@ package struct QuotaStore: Sendable {
         }
     }
 
-    /// Deletes one quota (the one for every period when `period` is nil); false when there was none.
-    package func delete(org: String, board: BoardID, member: String, period: String?) async throws -> Bool {
+    /// Deletes one quota (the one for every period when `period` is nil) and moves its
+    /// attainment board as `put` does (the member leaves it, or is measured against the quota
+    /// that still holds); nil when there was no such quota, else the attainment boards moved.
+    package func delete(
+        org: String, board: BoardID, member: String, period: String?, rules: Rules = .default, now: Int64 = Timestamp.now()
+    ) async throws -> AttainmentSync.Outcome? {
         let call = Self.deleteCall(org: org, board: board, member: member, period: period)
-        let reply = try await redis.withConnection { try $0.run(Scripts.deleteQuota, call).throwingError() }
-        return reply.int == 1
+        let quota = Quota(metric: board.metric, window: board.window, scope: board.scope, member: member, target: 1, period: period)
+        let syncs = AttainmentSync.calls(.quota, org: org, rules: rules, boards: Self.affected([quota], rules: rules, now: now))
+        // Two round trips: a quota that was not there must change nothing.
+        let replies = try await redis.withConnection { connection -> [RedisReply]? in
+            guard try connection.run(Scripts.deleteQuota, call).throwingError().int == 1 else { return nil }
+            return try connection.pipeline(scripted: syncs.map { (Scripts.syncAttainment, $0.keys, $0.arguments) })
+        }
+        guard let replies else { return nil }
+        return try Self.outcome(replies[...], syncs)
     }
 
     /// `delete-quota.lua`'s call: KEYS the version, the index and the board's hash; ARGV the board id and the field.

@@ -37,6 +37,8 @@ package enum Scripts {
     package static let createToken = RedisScript(String(decoding: PackageResources.create_token_lua, as: UTF8.self))
     /// Saves a batch of quotas and moves the org's version (`QuotaStore`).
     package static let putQuotas = RedisScript(String(decoding: PackageResources.put_quotas_lua, as: UTF8.self))
+    /// Brings attainment boards in line with scores and quotas (`AttainmentSync`).
+    package static let syncAttainment = RedisScript(String(decoding: PackageResources.sync_attainment_lua, as: UTF8.self))
     /// Deletes one quota and moves the org's version (`QuotaStore`).
     package static let deleteQuota = RedisScript(String(decoding: PackageResources.delete_quota_lua, as: UTF8.self))
 }

@@ -16,22 +16,39 @@
 -- kept an earlier answer passes the version it was read at, and while the sequence still holds
 -- that value the script answers with the version alone, before reading anything.
 --
+-- Quotas: a calendar board's entries carry each member's target where it has one (from the
+-- period's targets hash, see sync-attainment.lua); an attainment board's, the target and the
+-- member's score on the metric board (its own score is the attainment).
+--
 -- KEYS: the board and its order index (for a rolling board, neither is stored), then the day
 --   boards to sum (none for other boards), then the reached hashes (one per day for a rolling
---   board), then the names hash when the board's members are reps, then the org's sequence.
+--   board), then the names hash when the board's members are reps, then the targets hash for
+--   extras `t` and `a`, then the metric board for extras `a`, then the org's sequence.
 -- ARGV: mode (page, rank, around), offset or n, limit, member, day count, reached count,
---   1 when the names hash is given, else 0, the version the caller holds ('' for none).
+--   1 when the names hash is given, else 0, extras ('' none, `t` targets, `a` attainment),
+--   the version the caller holds ('' for none).
 -- Replies start with the version read ('' when the org has none yet), then: page and around
---   {total, {rank, member, score, name}...}; rank {total, rank, score}, or {total} when the
---   member is not on the board. {version} alone: unchanged since the version the caller holds.
+--   {total, {rank, member, score, name[, target, metric score]}...}; rank {total, rank, score[,
+--   target, metric score]}, or {total} when the member is not on the board; a target or
+--   metric score the member lacks is ''. {version} alone: unchanged since the version the
+--   caller holds.
 local version = redis.call('GET', KEYS[#KEYS]) or ''
-if version ~= '' and version == ARGV[8] then return {version} end
+if version ~= '' and version == ARGV[9] then return {version} end
+local extras = ARGV[8]
+local extra_at = 3 + tonumber(ARGV[5]) + tonumber(ARGV[6]) + (ARGV[7] == '1' and 1 or 0)
+local targets = extras ~= '' and KEYS[extra_at] or nil
+local metric = extras == 'a' and KEYS[extra_at + 1] or nil
 -- A rank on a stored board, first and alone: the read most often asked, three commands.
 if ARGV[1] == 'rank' and ARGV[5] == '0' then
   local total = redis.call('ZCARD', KEYS[1])
   local score = redis.call('ZSCORE', KEYS[1], ARGV[4])
   if not score then return {version, total} end
-  return {version, total, redis.call('ZCOUNT', KEYS[1], '(' .. score, '+inf') + 1, score}
+  local answer = {version, total, redis.call('ZCOUNT', KEYS[1], '(' .. score, '+inf') + 1, score}
+  if targets then
+    answer[5] = redis.call('HGET', targets, ARGV[4]) or ''
+    answer[6] = metric and redis.call('ZSCORE', metric, ARGV[4]) or ''
+  end
+  return answer
 end
 local key, order = KEYS[1], KEYS[2]
 local mode, a, b, member = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
@@ -68,11 +85,27 @@ local function reply(total, rows)
     local found = hmget(names, members)
     for r = 1, #rows do rows[r].name = found[r] end
   end
-  for _, row in ipairs(rows) do
+  local goals, scores = {}, {}
+  if targets and #rows > 0 then
+    local members = {}
+    for r = 1, #rows do members[r] = rows[r].member end
+    goals = hmget(targets, members)
+    if metric then
+      for start = 1, #members, 1000 do
+        local values = redis.call('ZMSCORE', metric, unpack(members, start, math.min(start + 999, #members)))
+        for v = 1, #values do scores[start + v - 1] = values[v] end
+      end
+    end
+  end
+  for r, row in ipairs(rows) do
     out[#out + 1] = row.rank
     out[#out + 1] = row.member
     out[#out + 1] = row.raw
     out[#out + 1] = row.name or row.member
+    if targets then
+      out[#out + 1] = goals[r] or ''
+      out[#out + 1] = scores[r] or ''
+    end
   end
   return out
 end

@@ -60,6 +60,14 @@ import Testing
             Quota(metric: "revenue", window: .month, scope: .reps, member: "ana", target: 30000, period: "2026-12"),
             Quota(metric: "deals", window: .week, scope: .teams, member: "north", target: 4),
         ])
+        // A deal then moves ana's attainment board (scoring's sync), which is read like any board.
+        let deal = ActivityEvent(id: "e10", org: "acme", rep: "ana", kind: "deal_won", value: 5000, at: at)
+        _ = try BoardWriter.apply(ScoringPlan(org: "acme", events: [deal], rules: rules), rules: rules, now: at, on: connection)
+        let attainment = try #require(try BoardTarget.metric(org: "acme", board: "attainment:revenue:month:reps", period: "2026-11", rules: rules))
+        let revenue = try #require(try BoardTarget.metric(org: "acme", board: "revenue:month:reps", period: "2026-11", rules: rules))
+        let quotaReads = [attainment.call(mode: "page", 0, 10, member: ""), attainment.call(mode: "rank", 0, 0, member: "ana"),
+                          revenue.call(mode: "page", 0, 10, member: ""), revenue.call(mode: "rank", 0, 0, member: "ana")]
+        for reply in try BoardReader.replies(quotaReads, on: connection) { _ = try reply.throwingError() }
         _ = try await quotas.delete(org: "acme", board: BoardID(metric: "revenue", window: .month, scope: .reps), member: "ana", period: "2026-12")
         _ = try await quotas.delete(org: "acme", board: BoardID(metric: "deals", window: .week, scope: .teams), member: "north", period: nil)
 

@@ -34,8 +34,9 @@ import Testing
                 Quota(metric: "revenue", window: .month, scope: .reps, member: "ana", target: 20000),
                 Quota(metric: "revenue", window: .month, scope: .reps, member: "ana", target: 30000, period: "2026-12"),
                 Quota(metric: "revenue", window: .month, scope: .reps, member: "bo@acme.example", target: 12500.75),
-            ]) == 3)
-            #expect(try version() == 1)
+            ]).saved == 3)
+            #expect(try version() >= 1)
+            var seen = try version()
 
             // December has its own; November falls back to the default; cy has none.
             let key = "{acme}:quota:revenue:month:reps"
@@ -53,22 +54,24 @@ import Testing
             // A put overwrites the same quota, and moves the version again.
             _ = try await store.put(org: "acme", [Quota(metric: "revenue", window: .month, scope: .reps, member: "ana", target: 21000)])
             #expect(try target("ana", "2026-11") == "21000")
-            #expect(try version() == 2)
+            #expect(try version() > seen)
+            seen = try version()
 
             // Deleting a quota that is not there changes nothing, the version included.
             let board = BoardID(metric: "revenue", window: .month, scope: .reps)
-            #expect(try await store.delete(org: "acme", board: board, member: "ana", period: "2027-01") == false)
-            #expect(try version() == 2)
-            #expect(try await store.delete(org: "acme", board: board, member: "ana", period: "2026-12") == true)
-            #expect(try version() == 3)
+            #expect(try await store.delete(org: "acme", board: board, member: "ana", period: "2027-01") == nil)
+            #expect(try version() == seen)
+            #expect(try await store.delete(org: "acme", board: board, member: "ana", period: "2026-12") != nil)
+            #expect(try version() > seen)
+            seen = try version()
             #expect(try target("ana", "2026-12") == "21000")
 
             // The board's last quota gone, the board leaves the index.
-            #expect(try await store.delete(org: "acme", board: board, member: "ana", period: nil))
-            #expect(try await store.delete(org: "acme", board: board, member: "bo@acme.example", period: nil))
+            #expect(try await store.delete(org: "acme", board: board, member: "ana", period: nil) != nil)
+            #expect(try await store.delete(org: "acme", board: board, member: "bo@acme.example", period: nil) != nil)
             #expect(try connection.send("EXISTS", key).int == 0)
             #expect(try connection.send("SCARD", "{acme}:quotas").int == 0)
-            #expect(try version() == 5)
+            #expect(try version() > seen)
         }
     }
 

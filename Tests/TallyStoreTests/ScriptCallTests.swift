@@ -116,9 +116,27 @@ import Testing
         let call = target.call(mode: "page", 0, 10, member: "")
         #expect(call.keys == [
             "{acme}:board:points:week:reps:2026-W48", "{acme}:order:points:week:reps:2026-W48",
-            "{acme}:reached:points:week:reps:2026-W48", "{acme}:names", "{acme}:seq",
+            "{acme}:reached:points:week:reps:2026-W48", "{acme}:names", "{acme}:targets:points:week:reps:2026-W48", "{acme}:seq",
         ])
-        #expect(call.arguments == ["page", "0", "10", "", "0", "1", "1", ""])
+        // `t`: each entry carries its member's target in the week, where it has a quota.
+        #expect(call.arguments == ["page", "0", "10", "", "0", "1", "1", "t", ""])
+    }
+
+    @Test func readOfAnAttainmentBoard() throws {
+        let target = try #require(try BoardTarget.metric(org: "acme", board: "attainment:revenue:month:teams", period: "2026-12", rules: .default))
+        let call = target.call(mode: "rank", 0, 0, member: "north")
+        // Ranked by its own sorted set (score ÷ target); `a`: each entry carries the target and
+        // the metric board's score too. A team board has no names.
+        #expect(call.keys == [
+            "{acme}:board:attainment:revenue:month:teams:2026-12", "{acme}:order:attainment:revenue:month:teams:2026-12",
+            "{acme}:reached:attainment:revenue:month:teams:2026-12", "{acme}:targets:revenue:month:teams:2026-12",
+            "{acme}:board:revenue:month:teams:2026-12", "{acme}:seq",
+        ])
+        #expect(call.arguments == ["rank", "0", "0", "north", "0", "1", "0", "a", ""])
+        // Quotas are for calendar windows only: no attainment board of all time or a rolling window.
+        for board in ["attainment:revenue:all:reps", "attainment:revenue:7d:reps", "attainment:nope:month:reps"] {
+            #expect(throws: StoreError.self) { try BoardTarget.metric(org: "acme", board: board, period: nil, rules: .default) }
+        }
     }
 
     @Test func readOfARollingTeamBoard() throws {
@@ -130,7 +148,7 @@ import Testing
         #expect(call.keys == ["{acme}:board:points:7d:teams:2026-11-29", "{acme}:order:points:7d:teams:2026-11-29"]
             + days.map { "{acme}:board:points:today:teams:\($0)" } + days.map { "{acme}:reached:points:today:teams:\($0)" }
             + ["{acme}:seq"])
-        #expect(call.arguments == ["rank", "0", "0", "north", "7", "7", "0", ""])
+        #expect(call.arguments == ["rank", "0", "0", "north", "7", "7", "0", "", ""])
     }
 
     @Test func readOfAContestBoard() throws {
@@ -141,11 +159,11 @@ import Testing
         let contest = try ContestDefinition.decode(definition).validated(rules: .default)
         let call = BoardTarget(org: "acme", contest: contest).call(mode: "around", 5, 0, member: "north")
         #expect(call.keys == ["{acme}:board:contest:blitz", "{acme}:order:contest:blitz", "{acme}:reached:contest:blitz", "{acme}:seq"])
-        #expect(call.arguments == ["around", "5", "0", "north", "0", "1", "0", ""])
+        #expect(call.arguments == ["around", "5", "0", "north", "0", "1", "0", "", ""])
     }
 
     @Test func badBoardsAndPeriodsAreRefusedByField() {
-        #expect(throws: StoreError.notFound("board: unknown board 'points:fortnight:reps' (boards are <metric>:<window>:<scope>, e.g. points:today:reps)")) {
+        #expect(throws: StoreError.notFound("board: unknown board 'points:fortnight:reps' (boards are <metric>:<window>:<scope>, e.g. points:today:reps, or attainment:<metric>:<window>:<scope>)")) {
             try BoardTarget.metric(org: "acme", board: "points:fortnight:reps", period: nil, rules: .default)
         }
         #expect(throws: StoreError.invalid("org: must be 1 to 64 characters of a-z, 0-9 and -")) {
