@@ -95,6 +95,8 @@ extension Entry: FastJSON {
         writer.key("member"); writer.string(member)
         writer.key("name"); writer.string(name)
         writer.key("score"); writer.number(score)
+        if let target { writer.key("target"); writer.number(target) }
+        if let attainment { writer.key("attainment"); writer.number(attainment) }
     }
 }
 
@@ -115,5 +117,7 @@ extension MemberRank: FastJSON {
         writer.key("rank"); writer.number(rank)
         writer.key("score"); writer.number(score)
         writer.key("total"); writer.number(total)
+        if let target { writer.key("target"); writer.number(target) }
+        if let attainment { writer.key("attainment"); writer.number(attainment) }
     }
 }

@@ -321,17 +321,22 @@ package struct Operations: Sendable {
             } catch {
                 throw OperationError(.badRequest, error.description)
             }
-            let saved = try await QuotaStore(redis: reader.redis).put(org: org, quotas)
+            let (saved, moved) = try await QuotaStore(redis: reader.redis).put(
+                org: org, quotas, rules: reader.rules.rules(for: org), now: Timestamp.now())
             logger.info("quotas saved", metadata: ["org": "\(org)", "quotas": "\(saved)"])
+            announceAttainment(moved, org: org)
             return QuotasSaved(saved: saved)
         case .quotaList(let org, let metric, let window, let scope, let member):
             let quotas = try await QuotaStore(redis: reader.redis).list(org: org, metric: metric, window: window, scope: scope, member: member)
             return QuotaList(quotas: quotas)
         case .quotaDelete(let org, let board, let member, let period):
-            guard try await QuotaStore(redis: reader.redis).delete(org: org, board: board, member: member, period: period) else {
+            guard let moved = try await QuotaStore(redis: reader.redis).delete(
+                org: org, board: board, member: member, period: period, rules: reader.rules.rules(for: org), now: Timestamp.now())
+            else {
                 let which = period.map { " for period \($0)" } ?? " for every period"
                 throw OperationError(.notFound, "member: no quota of \(member.quoted) on \(board)\(which) in org \(org.quoted)")
             }
+            announceAttainment(moved, org: org)
             return QuotaDeleted(board: board.description, member: member, period: period)
         }
     }
@@ -356,6 +361,9 @@ package struct Operations: Sendable {
         for increment in (before?.contribution?.increments ?? []) + (after.contribution?.increments ?? []) {
             guard boards.insert("\(increment.board) \(increment.period)").inserted else { continue }
             changes.append(.init(board: increment.board, period: increment.period))
+            if let id = BoardID(increment.board), AttainmentSync.hasQuotas(id) {
+                changes.append(.init(board: id.attainment, period: increment.period))
+            }
             guard let id = BoardID(increment.board), id.window == .today, let day = LocalDate(label: increment.period) else { continue }
             for window in rules.windows where window.isRolling {
                 let age = today.daysSinceEpoch - day.daysSinceEpoch
@@ -379,6 +387,18 @@ package struct Operations: Sendable {
             announce(try ChangeMessage.changes(notice).frames())
         } catch {
             logger.warning("correction not announced", metadata: ["org": "\(org)", "id": "\(after.event.id)", "error": "\(error)"])
+        }
+    }
+
+    /// Tells notification which attainment boards a quota change moved, so displays get an
+    /// ordinary `update`. (A quota change announces no milestone: see sync-attainment.lua.)
+    private func announceAttainment(_ moved: AttainmentSync.Outcome, org: String) {
+        guard !moved.written.isEmpty else { return }
+        let notice = ChangeNotice(org: org, boards: moved.written.map { .init(board: $0.board, period: $0.period) }, deals: [])
+        do {
+            announce(try ChangeMessage.changes(notice).frames())
+        } catch {
+            logger.warning("quota change not announced", metadata: ["org": "\(org)", "error": "\(error)"])
         }
     }
 

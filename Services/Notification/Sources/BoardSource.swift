@@ -43,7 +43,8 @@ struct BoardSource: Sendable {
         let entries = top.entries.enumerated().map { index, entry in
             DisplayEntry(
                 rank: entry.rank, member: entry.member, name: entry.name, score: entry.score,
-                team: target.scope == .teams ? entry.member : (index < teams.count ? teams[index] : nil))
+                team: target.scope == .teams ? entry.member : (index < teams.count ? teams[index] : nil),
+                target: entry.target, attainment: entry.attainment)
         }
         return BoardView(period: top.period, total: top.total, entries: entries)
     }
@@ -73,6 +74,20 @@ struct DealMessage: Codable, Sendable {
     var team: String?
     var value: Double
     var at: String
+}
+
+/// `{"type": "milestone", ...}` on an org's `_events` channel: a member's attainment on
+/// `board` (`attainment:<metric>:<window>:<scope>`) in `period` crossed `milestone` (0.5 =
+/// half the target); `attainment` is where it is now.
+struct MilestoneMessage: Codable, Sendable {
+    var type = "milestone"
+    var org: String
+    var board: String
+    var period: String
+    var member: String
+    var name: String
+    var attainment: Double
+    var milestone: Double
 }
 
 /// `{"type": "activity", ...}` on an org's `_events` channel: a new event of a `feed_kinds` kind.

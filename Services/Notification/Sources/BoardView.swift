@@ -8,13 +8,19 @@ package struct DisplayEntry: Codable, Sendable, Equatable {
     package var name: String
     package var score: Double
     package var team: String?
+    /// The member's target in the period and score ÷ target, where it has a quota (on an
+    /// attainment board, always): what a TV draws as a progress bar.
+    package var target: Double?
+    package var attainment: Double?
 
-    package init(rank: Int, member: String, name: String, score: Double, team: String? = nil) {
+    package init(rank: Int, member: String, name: String, score: Double, team: String? = nil, target: Double? = nil, attainment: Double? = nil) {
         self.rank = rank
         self.member = member
         self.name = name
         self.score = score
         self.team = team
+        self.target = target
+        self.attainment = attainment
     }
 }
 

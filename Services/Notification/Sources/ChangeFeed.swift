@@ -81,6 +81,14 @@ struct ChangeFeed: Service {
                     org: org, id: correction.id, rep: correction.rep, name: current(correction.rep, correction.name), status: correction.status,
                     event: amended))
             }
+            for milestone in notice.milestones ?? [] {
+                // A team's board names the team by its id, as the board does.
+                let team = BoardID(attainment: milestone.board)?.scope == .teams
+                messages.append(MilestoneMessage(
+                    org: org, board: milestone.board, period: milestone.period, member: milestone.member,
+                    name: team ? milestone.member : current(milestone.member, nil), attainment: milestone.attainment,
+                    milestone: milestone.milestone))
+            }
             for message in messages {
                 if let data = try? JSONEncoder().encode(message) { await hub.event(org: org, json: data) }
             }
@@ -112,6 +120,7 @@ struct ChangeFeed: Service {
             reps.insert(correction.rep)
             if let event = correction.event { reps.insert(event.rep) }
         }
+        for milestone in notice.milestones ?? [] where BoardID(attainment: milestone.board)?.scope == .reps { reps.insert(milestone.member) }
         guard !reps.isEmpty, Org.isValid(notice.org) else { return [:] }
         let ordered = reps.sorted()
         do {

@@ -43,13 +43,13 @@ struct BatchScorer {
         let plans = validByOrg.map { org, rules, valid in
             (plan: ScoringPlan(org: org, events: valid.map { events[$0] }, rules: rules, contests: inPlay[org] ?? [], now: now), rules: rules)
         }
-        let counted = try BoardWriter.apply(plans, now: now, on: redis)
+        let applied = try BoardWriter.apply(plans, now: now, on: redis)
         var notices: [ChangeNotice] = []
-        for ((_, rules, valid), (plan, counted)) in zip(validByOrg, zip(plans.map(\.plan), counted)) {
-            for (position, index) in valid.enumerated() where !counted[position] {
+        for ((_, rules, valid), (plan, applied)) in zip(validByOrg, zip(plans.map(\.plan), applied)) {
+            for (position, index) in valid.enumerated() where !applied.counted[position] {
                 statuses[index].status = .duplicate
             }
-            if let notice = Self.notice(plan, counted: counted, rules: rules, now: now) {
+            if let notice = Self.notice(plan, applied: applied, rules: rules, now: now) {
                 notices.append(notice)
             }
         }
@@ -67,8 +67,9 @@ struct BatchScorer {
         return nil
     }
 
-    /// The boards that changed, and the deals won, among the counted events.
-    static func notice(_ plan: ScoringPlan, counted: [Bool], rules: Rules, now: Int64) -> ChangeNotice? {
+    /// The boards that changed, the deals won and the milestones crossed, among the counted events.
+    static func notice(_ plan: ScoringPlan, applied: BoardWriter.Applied, rules: Rules, now: Int64) -> ChangeNotice? {
+        let counted = applied.counted
         var changed = Set<Int>()
         var deals: [ChangeNotice.Deal] = []
         var activity: [ChangeNotice.Activity] = []
@@ -86,7 +87,7 @@ struct BatchScorer {
                     value: event.value, at: Timestamp.format(event.at)))
             }
         }
-        guard !changed.isEmpty || !activity.isEmpty else { return nil }
+        guard !changed.isEmpty || !activity.isEmpty || !applied.attainment.written.isEmpty else { return nil }
         var changes: [ChangeNotice.BoardChange] = []
         let today = LocalDate(milliseconds: now, in: rules.timeZone)
         for index in changed.sorted() {
@@ -101,6 +102,12 @@ struct BatchScorer {
                 changes.append(.init(board: id.description, period: today.label))
             }
         }
-        return ChangeNotice(org: plan.org, boards: changes, deals: deals, activity: activity.isEmpty ? nil : activity)
+        for written in applied.attainment.written { changes.append(.init(board: written.board, period: written.period)) }
+        let milestones = applied.attainment.crossings.map {
+            ChangeNotice.Milestone(board: $0.board, period: $0.period, member: $0.member, attainment: $0.attainment, milestone: $0.milestone)
+        }
+        return ChangeNotice(
+            org: plan.org, boards: changes, deals: deals, activity: activity.isEmpty ? nil : activity,
+            milestones: milestones.isEmpty ? nil : milestones)
     }
 }
