@@ -16,6 +16,9 @@ package struct StreamMessage: Decodable, Sendable, Equatable {
         package let name: String
         package let score: Double
         package let team: String?
+        /// Where the member has a quota: its target and score ÷ target.
+        package let target: Double?
+        package let attainment: Double?
     }
     package struct Move: Decodable, Sendable, Equatable {
         package let member: String
@@ -70,6 +73,10 @@ package struct StreamMessage: Decodable, Sendable, Equatable {
     package let state: String?
     package let winners: [Entry]?
     package let error: String?
+    // milestone
+    package let member: String?
+    package let attainment: Double?
+    package let milestone: Double?
 
     /// The entries as "member=score" in order, for comparing with a board read from Redis.
     package var lines: [String] { (entries ?? []).map { "\($0.member)=\(Int($0.score))" } }
