@@ -91,4 +91,33 @@ import Testing
         #expect(byViewer.status != 0 && byViewer.output.contains("token: a viewer token may only read"), "\(byViewer.output)")
         #expect(try tally(["quota", "list", "--org", "acme", "--token", viewer]).output == listed)
     }
+
+    @Test func topOfAnAttainmentBoardShowsPercentages() throws {
+        try stack.startIngestion()
+        try stack.startWorker()
+        // This month's quotas from a spreadsheet, then the deals: ana 7,500 of 10,000 (75%),
+        // bo 2,900 of 10,000 (29%, not 28 from 0.29 × 100 in floating point), cy 4,000 of
+        // 4,000 (100%).
+        let quotas = try file("quotas.csv", """
+            metric,window,scope,member,target
+            revenue,month,reps,ana,10000
+            revenue,month,reps,bo,10000
+            revenue,month,reps,cy,4000
+
+            """)
+        #expect(try tally(["quota", "import", quotas, "--org", "acme", "--admin-token", "tok"]).status == 0)
+        let app = try FieldApp(stack.endpoint)
+        for (id, rep, value) in [("a", "ana", 7500.0), ("b", "bo", 2900), ("c", "cy", 4000)] {
+            let status = try app.request(eventJSON(id: id, org: "acme", rep: rep, kind: "deal_won", value: value))?.results?.first?.status
+            #expect(status == "accepted")
+        }
+        let top = try tally(["top", "attainment:revenue:month:reps", "--org", "acme", "--admin-token", "tok"])
+        #expect(top.status == 0, "\(top.output)")
+        let rows = top.output.split(separator: "\n").dropFirst().map { $0.split(separator: " ").joined(separator: " ") }
+        #expect(rows == ["1 cy 100% 4000 of 4000", "2 ana 75% 7500 of 10000", "3 bo 29% 2900 of 10000"], "\(top.output)")
+        // The metric's own board shows the same beside each score.
+        let revenue = try tally(["top", "revenue:month:reps", "--org", "acme", "--admin-token", "tok"])
+        let revenueRows = revenue.output.split(separator: "\n").dropFirst().map { $0.split(separator: " ").joined(separator: " ") }
+        #expect(revenueRows == ["1 ana 75% 7500 of 10000", "2 cy 100% 4000 of 4000", "3 bo 29% 2900 of 10000"], "\(revenue.output)")
+    }
 }

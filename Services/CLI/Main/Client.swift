@@ -32,16 +32,33 @@ struct Client {
     }
 }
 
-/// Prints a list of entries as an aligned table: rank, name, score.
+/// Prints a list of entries as an aligned table: rank, name, score (with attainment where the
+/// member has a quota).
 func printEntries(_ answer: [String: Any]) {
     let entries = answer["entries"] as? [[String: Any]] ?? []
     print("\(answer["board"] ?? "") · \(answer["period"] ?? "") · \(answer["total"] ?? 0) on the board")
     for entry in entries {
         let rank = String(describing: entry["rank"] ?? "")
         let name = entry["name"] as? String ?? ""
-        let score = (entry["score"] as? Double).map(formatScore) ?? ""
+        let score = (entry["score"] as? Double).map {
+            formatScore($0, target: entry["target"] as? Double, attainment: entry["attainment"] as? Double)
+        } ?? ""
         print("\(String(repeating: " ", count: max(0, 4 - rank.count)))\(rank)  \(name.padding(toLength: 28, withPad: " ", startingAt: 0)) \(score)")
     }
+}
+
+/// A score with the member's attainment where it has a quota, attainment first as the
+/// attainment boards rank by it: " 75%  3000 of 4000".
+func formatScore(_ score: Double, target: Double?, attainment: Double?) -> String {
+    guard let target, let attainment else { return formatScore(score) }
+    let percent = formatPercent(attainment)
+    return "\(String(repeating: " ", count: max(0, 5 - percent.count)))\(percent)  \(formatScore(score)) of \(formatScore(target))"
+}
+
+/// Attainment as a whole percentage, rounded down so that 100% means the target is reached
+/// (the small allowance keeps 0.29 from printing as 28%).
+func formatPercent(_ attainment: Double) -> String {
+    "\(Int((attainment * 100 + 1e-9).rounded(.down)))%"
 }
 
 func formatScore(_ score: Double) -> String {

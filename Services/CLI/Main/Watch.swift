@@ -86,7 +86,7 @@ struct Watch: ParsableCommand {
         for entry in board.entries.prefix(rows) {
             let rank = String(entry.rank)
             let arrow = board.moves[entry.member].map { from in from.map { $0 > entry.rank ? "▲" : "▼" } ?? "★" } ?? " "
-            lines.append("\(String(repeating: " ", count: max(0, 4 - rank.count)))\(rank) \(arrow) \(entry.name.padding(toLength: 28, withPad: " ", startingAt: 0)) \(formatScore(entry.score))")
+            lines.append("\(String(repeating: " ", count: max(0, 4 - rank.count)))\(rank) \(arrow) \(entry.name.padding(toLength: 28, withPad: " ", startingAt: 0)) \(formatScore(entry.score, target: entry.target, attainment: entry.attainment))")
         }
         if board.entries.isEmpty { lines.append("   (no activity yet)") }
         if !news.isEmpty { lines.append("") ; lines += news }
@@ -99,6 +99,8 @@ struct Watch: ParsableCommand {
         switch message["type"] as? String {
         case "deal":
             return "deal: \(message["name"] as? String ?? "?") won \((message["value"] as? Double).map(formatScore) ?? "?")"
+        case "milestone":
+            return "milestone: \(message["name"] as? String ?? "?") reached \((message["milestone"] as? Double).map(formatPercent) ?? "?") on \(message["board"] as? String ?? "?")"
         case "contest":
             var line = "contest: \(message["name"] as? String ?? "?") is \(message["state"] as? String ?? "?")"
             if let winners = message["winners"] as? [[String: Any]], !winners.isEmpty {
@@ -118,6 +120,8 @@ private struct WatchedBoard {
         let member: String
         let name: String
         let score: Double
+        let target: Double?
+        let attainment: Double?
     }
 
     let board: String
@@ -136,7 +140,7 @@ private struct WatchedBoard {
         entries = (message["entries"] as? [[String: Any]] ?? []).map {
             Entry(
                 rank: $0["rank"] as? Int ?? 0, member: $0["member"] as? String ?? "", name: $0["name"] as? String ?? "",
-                score: $0["score"] as? Double ?? 0)
+                score: $0["score"] as? Double ?? 0, target: $0["target"] as? Double, attainment: $0["attainment"] as? Double)
         }
         var moves: [String: Int?] = [:]
         for move in message["moves"] as? [[String: Any]] ?? [] {
