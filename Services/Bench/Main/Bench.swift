@@ -3,6 +3,7 @@ import Foundation
 import Redis
 import TallyDomain
 import TallyLauncher
+import ZeroMQ
 
 @main
 struct Bench: ParsableCommand {
@@ -61,6 +62,7 @@ struct Bench: ParsableCommand {
         if selected(7) && peerEvents > 0 { try run.peer() }
         if selected(8) { try run.curve() }
         if selected(9) { try run.shards() }
+        if selected(10) { try run.quotaCost() }
         report.print()
     }
 
@@ -209,6 +211,60 @@ struct Bench: ParsableCommand {
                                                     logCommands["xadd"] ?? 0, logCommands["xrevrange"] ?? 0, logCommands["xtrim"] ?? 0)
                             + "; on/off by round " + ratios.map { String(format: "%.3f", $0) }.joined(separator: ", ")
                             + String(format: ", median %.3f: the log costs %.1f%% of throughput", ratio, (1 - ratio) * 100)))
+            }
+        }
+
+        /// 10. What quotas cost: the floor's reps, in one org every one of them with quotas on
+        /// revenue and points this month and deals this quarter (the attainment boards kept
+        /// live), in the other none; one worker, three rounds taking turns as in 1, the first
+        /// of each pair alternating. The medians and the median of the pairs' ratios.
+        func quotaCost() throws {
+            try stack.scoringWorkers(1)
+            let orgs = ["bench-quotas", "bench-noquotas"]
+            // The quotas, 10,000 to a put, through the leaderboard as an organizer's import would.
+            let quotas = (0..<bench.reps).flatMap { rep in
+                [("revenue", "month", 50_000.0), ("points", "month", 400.0), ("deals", "quarter", 6.0)].map { metric, window, target in
+                    ["metric": metric, "window": window, "scope": "reps", "member": "rep-\(rep)", "target": target] as [String: Any]
+                }
+            }
+            let socket = try Socket(.req, options: [.linger(milliseconds: 0), .receiveTimeout(milliseconds: 60_000)])
+            try socket.connect(stack.leaderboard)
+            for start in stride(from: 0, to: quotas.count, by: 10_000) {
+                let put: [String: Any] = ["op": "quota.put", "org": orgs[0], "token": stack.adminToken, "quotas": Array(quotas[start..<min(quotas.count, start + 10_000)])]
+                try socket.send(try JSONSerialization.data(withJSONObject: put))
+                let reply = try socket.receive().flatMap { try JSONSerialization.jsonObject(with: $0[0]) as? [String: Any] }
+                guard reply?["saved"] as? Int != nil else { throw BenchError("quota.put: \(String(describing: reply))") }
+            }
+            for org in orgs {
+                let warmUp = floor.events(min(2_000, bench.events), org: org, prefix: "qwarm", at: now)
+                _ = try saturate(stack.ingestion, requests: warmUp.map(\.request), clients: bench.clients, inFlight: bench.inFlight)
+            }
+            let redis = try RedisConnection(url: stack.redisURL)
+            var rates: [[Double]] = [[], []]
+            var redisPerEvent: [[Double]] = [[], []]
+            var latencies = [Latencies(), Latencies()]
+            for round in 0..<3 {
+                for index in round % 2 == 0 ? [0, 1] : [1, 0] {
+                    let events = floor.events(bench.events, org: orgs[index], prefix: "quota\(round)", at: now)
+                    try redis.send("CONFIG", "RESETSTAT")
+                    let result = try saturate(stack.ingestion, requests: events.map(\.request), clients: bench.clients, inFlight: bench.inFlight)
+                    redisPerEvent[index].append(try scriptMicroseconds(redis) / Double(bench.events))
+                    try stack.checkAlive()
+                    guard result.accepted == bench.events else { throw BenchError("\(result.accepted) of \(bench.events) accepted, \(result.other) not") }
+                    rates[index].append(Double(bench.events) / result.seconds)
+                    latencies[index].add(contentsOf: result.latencies)
+                }
+            }
+            func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+            let ratios = (0..<3).map { rates[0][$0] / rates[1][$0] }
+            for index in [1, 0] {
+                report.row(
+                    index == 1 ? "10. \(bench.reps) reps, no quotas, 1 worker" : "10. \(bench.reps) reps each with 3 quotas (attainment kept live), 1 worker",
+                    String(format: "%.0f events/s", median(rates[index])),
+                    "median of 3 rounds taking turns (" + rates[index].map { String(format: "%.0f", $0) }.joined(separator: ", ")
+                        + String(format: "); Redis %.0f µs per event in scripts; ack ", median(redisPerEvent[index])) + latencies[index].summary
+                        + (index == 1 ? "" : "; quotas/none by round " + ratios.map { String(format: "%.3f", $0) }.joined(separator: ", ")
+                            + String(format: ", median %.3f: quotas cost %.1f%% of throughput", median(ratios), (1 - median(ratios)) * 100)))
             }
         }
 

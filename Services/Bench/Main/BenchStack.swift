@@ -15,6 +15,7 @@ final class BenchStack {
     var leaderboard: String { services.leaderboardEndpoint }
     var httpPort: Int { services.httpPort }
     var tvPort: Int { services.tvPort }
+    var adminToken: String { services.adminToken ?? "" }
 
     /// `keys`: the front door takes CURVE, the stack's own sockets the service key (as `tally
     /// up` runs them), and the tools' field key is registered for `fieldKeyOrg`.
@@ -50,6 +51,8 @@ final class BenchStack {
         try keys?.registerFieldKey(org: fieldKeyOrg, redisURL: redisURL)
         // The scenarios read without tokens (what a token's look-up costs is its own row).
         services.openReads = true
+        // Quotas are put through the leaderboard, as an organizer would (scenario 10).
+        services.adminToken = "bench-admin-" + UUID().uuidString
         self.services = services
         // The scoring workers come with each run: `scoringWorkers(_:)`.
         try launcher.startServices(of: services, scoringWorkers: 0)
