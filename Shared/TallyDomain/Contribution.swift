@@ -71,6 +71,21 @@ package struct Contribution: Sendable, Equatable, Codable {
     }
 }
 
+extension Contribution {
+    /// The calendar periods of a day (`2026-12-03`) whose week is `week` (its label depends on
+    /// the org's week rule): what an event of that day adds to under rules with every calendar
+    /// window. Nil for a label that is not a day.
+    package static func periods(day: String, week: String) -> [String: String]? {
+        let parts = day.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].count == 4, let month = Int(parts[1]), (1...12).contains(month) else { return nil }
+        let year = String(parts[0])
+        return [
+            "today": day, "week": week, "month": "\(year)-\(parts[1])", "quarter": "\(year)-Q\((month - 1) / 3 + 1)",
+            "year": year, "all": "all",
+        ]
+    }
+}
+
 extension Contribution.ContestShare {
     enum CodingKeys: String, CodingKey {
         case contest = "c", member = "s", amount = "a"

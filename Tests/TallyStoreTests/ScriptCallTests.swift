@@ -30,9 +30,9 @@ import Testing
 
     /// Each event's activity log entry, written out by hand.
     static let logEntries = [
-        #"{"t":"accepted","id":"e1","rep":"ana","name":"Ana","kind":"door_knock","value":1.0,"at":1795946400000,"c":{"m":{"doors":1.0},"w":{"today":"2026-11-29"},"s":{"reps":"ana"},"x":[]}}"#,
-        #"{"t":"accepted","id":"e2","rep":"bo","kind":"door_knock","value":1.0,"at":1795946400000,"c":{"m":{"doors":1.0},"w":{"today":"2026-11-29"},"s":{"reps":"bo"},"x":[]}}"#,
-        #"{"t":"accepted","id":"e3","rep":"ana","team":"north","kind":"door_knock","value":1.0,"at":1795946400000,"c":{"m":{"doors":1.0},"w":{"today":"2026-11-29"},"s":{"reps":"ana"},"x":[]}}"#,
+        #"{"id":"e1","rep":"ana","name":"Ana","kind":"door_knock","at":1795946400000,"c":{"m":{"doors":1},"w":{"today":"2026-11-29"}}}"#,
+        #"{"id":"e2","rep":"bo","kind":"door_knock","at":1795946400000,"c":{"m":{"doors":1},"w":{"today":"2026-11-29"}}}"#,
+        #"{"id":"e3","rep":"ana","team":"north","kind":"door_knock","at":1795946400000,"c":{"m":{"doors":1},"w":{"today":"2026-11-29"},"s":{"reps":"ana"}}}"#,
     ]
     /// A minute after the events; the log keeps 90 days before it.
     static let now: Int64 = 1_795_946_460_000
@@ -72,9 +72,9 @@ import Testing
         let plan = ScoringPlan(org: "acme", events: events, rules: rules)
         let entries = Array(BoardWriter.summedCall(plan, rules: rules, now: Self.now).arguments[4..<7])
         #expect(entries == [
-            #"{"t":"accepted","id":"s1","rep":"ana","kind":"door_knock","value":1.0,"at":1795946400000,"c":{"m":{"doors":1.0},"w":{"month":"2026-11","today":"2026-11-29","week":"2026-W48"},"s":{"reps":"ana"},"x":[]}}"#,
-            #"{"t":"accepted","id":"m1","rep":"bo","kind":"door_knock","value":1.0,"at":1796032800000,"c":{"m":{"doors":1.0},"w":{"month":"2026-11","today":"2026-11-30","week":"2026-W49"},"s":{"reps":"bo"},"x":[]}}"#,
-            #"{"t":"accepted","id":"s2","rep":"ana","kind":"door_knock","value":1.0,"at":1795946460000,"c":{"m":{"doors":1.0},"w":{"month":"2026-11","today":"2026-11-29","week":"2026-W48"},"s":{"reps":"ana"},"x":[]}}"#,
+            #"{"id":"s1","rep":"ana","kind":"door_knock","at":1795946400000,"c":{"m":{"doors":1},"w":{"month":"2026-11","today":"2026-11-29","week":"2026-W48"}}}"#,
+            #"{"id":"m1","rep":"bo","kind":"door_knock","at":1796032800000,"c":{"m":{"doors":1},"w":{"month":"2026-11","today":"2026-11-30","week":"2026-W49"}}}"#,
+            #"{"id":"s2","rep":"ana","kind":"door_knock","at":1795946460000,"c":{"m":{"doors":1},"w":{"month":"2026-11","today":"2026-11-29","week":"2026-W48"}}}"#,
         ])
         // An org without a log: no entries, and nothing to keep.
         rules.logDays = 0
@@ -97,9 +97,9 @@ import Testing
         ])
         // The same entries, each with what it added to the race.
         let raceEntries = [
-            #"{"t":"accepted","id":"e1","rep":"ana","name":"Ana","kind":"door_knock","value":1.0,"at":1795946400000,"c":{"m":{"doors":1.0},"w":{"today":"2026-11-29"},"s":{"reps":"ana"},"x":[{"c":"race","s":"ana","a":1.0}]}}"#,
-            #"{"t":"accepted","id":"e2","rep":"bo","kind":"door_knock","value":1.0,"at":1795946400000,"c":{"m":{"doors":1.0},"w":{"today":"2026-11-29"},"s":{"reps":"bo"},"x":[{"c":"race","s":"bo","a":1.0}]}}"#,
-            #"{"t":"accepted","id":"e3","rep":"ana","team":"north","kind":"door_knock","value":1.0,"at":1795946400000,"c":{"m":{"doors":1.0},"w":{"today":"2026-11-29"},"s":{"reps":"ana"},"x":[{"c":"race","s":"ana","a":1.0}]}}"#,
+            #"{"id":"e1","rep":"ana","name":"Ana","kind":"door_knock","at":1795946400000,"c":{"m":{"doors":1},"w":{"today":"2026-11-29"},"x":[{"c":"race","s":"ana","a":1}]}}"#,
+            #"{"id":"e2","rep":"bo","kind":"door_knock","at":1795946400000,"c":{"m":{"doors":1},"w":{"today":"2026-11-29"},"x":[{"c":"race","s":"bo","a":1}]}}"#,
+            #"{"id":"e3","rep":"ana","team":"north","kind":"door_knock","at":1795946400000,"c":{"m":{"doors":1},"w":{"today":"2026-11-29"},"s":{"reps":"ana"},"x":[{"c":"race","s":"ana","a":1}]}}"#,
         ]
         #expect(call.arguments == [
             Self.seenTTL, String(Self.now), "3", Self.keepFrom] + raceEntries + [
