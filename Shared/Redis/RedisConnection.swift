@@ -188,21 +188,27 @@ package final class RedisConnection {
 
     // MARK: - Calls
 
+    /// Commands and calls of scripts, mixed, in order, in one round trip: a write and the
+    /// checks that decide what follows it.
+    package func pipeline(_ calls: [Call]) throws(RedisError) -> [RedisReply] {
+        try execute(calls)
+    }
+
     /// A command, or a call of a script (its arguments then are the key count, keys and other
     /// arguments, to follow `EVALSHA <sha>`).
-    private struct Call {
+    package struct Call {
         let arguments: [any RedisArgument]
         let script: RedisScript?
         /// The slot of its first key; nil for none.
         let slot: Int?
 
-        init(_ arguments: [any RedisArgument]) {
+        package init(_ arguments: [any RedisArgument]) {
             self.arguments = arguments
             self.script = nil
             self.slot = CommandKeys.firstKey(arguments).map(HashSlot.of)
         }
 
-        init(_ script: RedisScript, keys: [any RedisArgument], arguments: [any RedisArgument]) {
+        package init(_ script: RedisScript, keys: [any RedisArgument], arguments: [any RedisArgument]) {
             self.arguments = [keys.count] + keys + arguments
             self.script = script
             self.slot = keys.first.map(HashSlot.of)

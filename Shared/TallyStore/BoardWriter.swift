@@ -18,49 +18,54 @@ package enum BoardWriter {
         package var attainment = AttainmentSync.Outcome()
     }
 
-    /// Applies several orgs' plans in two round trips at most, whatever their number: every
-    /// summed call in one pipeline, then the event-by-event calls of the plans that need one.
-    /// Each plan's call is followed in the same pipeline by the calls that bring its attainment
-    /// boards up to date (`AttainmentSync`).
+    /// Applies several orgs' plans in three round trips at most, whatever their number: every
+    /// summed call in one pipeline, then the event-by-event calls of the plans that need one,
+    /// then the calls that bring attainment boards up to date (`AttainmentSync`) for the orgs
+    /// that have quotas. Each plan's call is followed in its pipeline by an EXISTS of its org's
+    /// quota index, so an org without quotas costs those few bytes and no third round trip; a
+    /// quota put after that EXISTS syncs from scores that already include the plan.
     package static func apply(_ plans: [(plan: ScoringPlan, rules: Rules)], now: Int64, on redis: RedisConnection) throws -> [Applied] {
-        var applied: [Applied?] = Array(repeating: nil, count: plans.count)
-        let syncs = plans.map { AttainmentSync.calls(.score, org: $0.plan.org, rules: $0.rules, boards: AttainmentSync.boards(of: $0.plan)) }
-        /// Runs one call per plan, each followed by its syncs; answers each plan's reply and crossings.
-        func run(_ script: RedisScript, _ indices: [Int], _ call: (Int) -> ScriptCall) throws -> [(RedisReply, AttainmentSync.Outcome)] {
-            var scripted: [(script: RedisScript, keys: [String], arguments: [String])] = []
+        var counted: [[Bool]?] = Array(repeating: nil, count: plans.count)
+        var hasQuotas = Array(repeating: false, count: plans.count)
+        /// Runs one call per plan, each followed by the EXISTS of its quota index; answers the calls' replies.
+        func run(_ script: RedisScript, _ indices: [Int], _ call: (Int) -> ScriptCall) throws -> [RedisReply] {
+            var calls: [RedisConnection.Call] = []
             for index in indices {
                 let made = call(index)
-                scripted.append((script, made.keys, made.arguments))
-                scripted += syncs[index].map { (Scripts.syncAttainment, $0.keys, $0.arguments) }
+                calls.append(.init(script, keys: made.keys, arguments: made.arguments))
+                calls.append(.init(["EXISTS", Keys(org: plans[index].plan.org).quotas]))
             }
-            let replies = try redis.pipeline(scripted: scripted)
-            var at = 0
-            return try indices.map { index in
-                let reply = try replies[at].throwingError()
-                var outcome = AttainmentSync.Outcome()
-                for sync in syncs[index] {
-                    at += 1
-                    outcome.append(AttainmentSync.outcome(try replies[at].throwingError(), of: sync))
-                }
-                at += 1
-                return (reply, outcome)
+            let replies = try redis.pipeline(calls)
+            return try indices.enumerated().map { at, index in
+                hasQuotas[index] = try replies[2 * at + 1].throwingError().int == 1
+                return try replies[2 * at].throwingError()
             }
         }
         let summable = plans.indices.filter { index in !plans[index].plan.boards.contains { $0.goal != nil } }
         let sums = try run(Scripts.applySums, summable) { summedCall(plans[$0].plan, rules: plans[$0].rules, now: now) }
-        for (index, (reply, outcome)) in zip(summable, sums) where reply.int == 1 {
-            applied[index] = Applied(counted: Array(repeating: true, count: plans[index].plan.entries.count), attainment: outcome)
+        for (index, reply) in zip(summable, sums) where reply.int == 1 {
+            counted[index] = Array(repeating: true, count: plans[index].plan.entries.count)
         }
-        let rest = plans.indices.filter { applied[$0] == nil }
+        let rest = plans.indices.filter { counted[$0] == nil }
         let replies = try run(Scripts.applyEvents, rest) { eventByEventCall(plans[$0].plan, rules: plans[$0].rules, now: now) }
-        for (index, (reply, outcome)) in zip(rest, replies) {
+        for (index, reply) in zip(rest, replies) {
             let entries = plans[index].plan.entries.count
             guard let flags = reply.array, flags.count == entries else {
                 throw StoreError.unexpectedReply("apply-events.lua returned \(reply) for \(entries) events")
             }
-            applied[index] = Applied(counted: flags.map { $0.int == 1 }, attainment: outcome)
+            counted[index] = flags.map { $0.int == 1 }
         }
-        return applied.map { $0! }
+        var applied = plans.indices.map { Applied(counted: counted[$0]!) }
+        let syncs = plans.indices.filter { hasQuotas[$0] }.flatMap { index in
+            AttainmentSync.calls(.score, org: plans[index].plan.org, rules: plans[index].rules, boards: AttainmentSync.boards(of: plans[index].plan))
+                .map { (index, $0) }
+        }
+        guard !syncs.isEmpty else { return applied }
+        let synced = try redis.pipeline(scripted: syncs.map { (Scripts.syncAttainment, $0.1.keys, $0.1.arguments) })
+        for ((index, sync), reply) in zip(syncs, synced) {
+            applied[index].attainment.append(AttainmentSync.outcome(try reply.throwingError(), of: sync))
+        }
+        return applied
     }
 
     /// `apply-sums.lua`'s call: what the batch adds per board and member, summed here.

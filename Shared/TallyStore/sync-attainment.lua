@@ -30,7 +30,8 @@
 --   member, attainment, milestone}.
 local quotas, sequence, index = KEYS[1], KEYS[2], KEYS[3]
 local mode = ARGV[1]
--- An org that never had a quota: nothing to do, at the cost of one EXISTS per batch.
+-- An org without quotas: nothing to do. (Scoring checks this before it calls; a quota
+-- deleted since lands here.)
 if mode == 'score' and redis.call('EXISTS', quotas) == 0 then return {{}, {}} end
 local i = 2
 local milestones = {}
