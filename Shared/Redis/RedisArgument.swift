@@ -1,7 +1,7 @@
 import Foundation
 
 /// A value sent as one binary-safe argument of a Redis command.
-package protocol RedisArgument {
+package protocol RedisArgument: Sendable {
     func appendRedisBytes(to buffer: inout [UInt8])
 }
 

@@ -4,8 +4,8 @@ import Synchronization
 
 /// Redis for async code. Each connection is owned by a thread of its own, so blocking I/O never
 /// occupies the cooperative thread pool. The thread takes everything callers queued since it
-/// last looked and runs it in order; script calls queued together go to Redis as one pipeline,
-/// so a hundred concurrent reads cost one round trip, not a hundred. With several connections,
+/// last looked and runs it in order; pipelined calls queued together go to Redis as one
+/// pipeline, so a hundred concurrent reads cost one round trip, not a hundred. With several connections,
 /// callers go to them in turn. Calls made one after another from one task happen in order.
 ///
 /// Making a client starts nothing: `run()` starts the connections' threads and, once it is
@@ -71,10 +71,18 @@ package final class RedisClient: Service, Sendable {
     /// place; a broken connection throws. If the server loses its scripts halfway through a
     /// pipeline, the whole pipeline runs again: use this for reads (and idempotent scripts).
     package func pipeline(_ script: RedisScript, calls: [(keys: [String], arguments: [String])]) async throws -> [RedisReply] {
+        try await pipeline(calls.map { RedisConnection.Call(script, keys: $0.keys, arguments: $0.arguments) })
+    }
+
+    /// Commands and script calls, in order, in one round trip, with the calls that other tasks
+    /// queued meanwhile: a token's look-up and the read it guards, from a hundred concurrent
+    /// requests, cost one round trip. Calls the server refuses with NOSCRIPT run once more
+    /// after their script is loaded again.
+    package func pipeline(_ calls: [RedisConnection.Call]) async throws -> [RedisReply] {
         guard !calls.isEmpty else { return [] }
         let lane = lane
         return try await withCheckedThrowingContinuation { continuation in
-            lane.submit(.script(script, calls, continuation))
+            lane.submit(.calls(calls, continuation))
         }
     }
 
@@ -89,12 +97,13 @@ package final class RedisClient: Service, Sendable {
     private enum Job: Sendable {
         /// Handed the connection, or the reason there is none.
         case run(@Sendable (Result<RedisConnection, RedisError>) -> Void)
-        case script(RedisScript, [(keys: [String], arguments: [String])], CheckedContinuation<[RedisReply], any Error>)
+        /// Pipelined with the `calls` jobs next to it.
+        case calls([RedisConnection.Call], CheckedContinuation<[RedisReply], any Error>)
 
         func fail(_ error: RedisError) {
             switch self {
             case .run(let body): body(.failure(error))
-            case .script(_, _, let continuation): continuation.resume(throwing: error)
+            case .calls(_, let continuation): continuation.resume(throwing: error)
             }
         }
     }
@@ -179,7 +188,7 @@ package final class RedisClient: Service, Sendable {
             }
         }
 
-        /// Runs jobs in order; each run of script calls for one script is one pipeline.
+        /// Runs jobs in order; each run of `calls` jobs is one pipeline.
         private func run(_ jobs: [Job]) {
             var index = 0
             while index < jobs.count {
@@ -187,14 +196,14 @@ package final class RedisClient: Service, Sendable {
                 case .run(let body):
                     body(.success(connection))
                     index += 1
-                case .script(let script, _, _):
-                    var group: [(calls: [(keys: [String], arguments: [String])], continuation: CheckedContinuation<[RedisReply], any Error>)] = []
-                    while index < jobs.count, case .script(let next, let calls, let continuation) = jobs[index], next == script {
+                case .calls:
+                    var group: [(calls: [RedisConnection.Call], continuation: CheckedContinuation<[RedisReply], any Error>)] = []
+                    while index < jobs.count, case .calls(let calls, let continuation) = jobs[index] {
                         group.append((calls, continuation))
                         index += 1
                     }
                     do {
-                        var replies = try connection.pipeline(script, calls: group.flatMap(\.calls))[...]
+                        var replies = try connection.pipeline(group.flatMap(\.calls))[...]
                         for (calls, continuation) in group {
                             continuation.resume(returning: Array(replies.prefix(calls.count)))
                             replies = replies.dropFirst(calls.count)

@@ -196,7 +196,7 @@ package final class RedisConnection {
 
     /// A command, or a call of a script (its arguments then are the key count, keys and other
     /// arguments, to follow `EVALSHA <sha>`).
-    package struct Call {
+    package struct Call: Sendable {
         let arguments: [any RedisArgument]
         let script: RedisScript?
         /// The slot of its first key; nil for none.

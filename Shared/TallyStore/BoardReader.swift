@@ -106,6 +106,14 @@ package struct BoardReader: Sendable {
         try connection.pipeline(commands.map { $0 as [any RedisArgument] }, then: Scripts.readBoard, calls: calls.map(\.pair))
     }
 
+    /// `commands`' replies, then the reads', from one round trip shared with the reads that
+    /// other tasks queued meanwhile (`RedisClient.pipeline`).
+    package func replies(_ calls: [ScriptCall], after commands: [[String]]) async throws -> (commands: [RedisReply], calls: [RedisReply]) {
+        let replies = try await redis.pipeline(
+            commands.map { RedisConnection.Call($0) } + calls.map { RedisConnection.Call(Scripts.readBoard, keys: $0.keys, arguments: $0.arguments) })
+        return (Array(replies.prefix(commands.count)), Array(replies.dropFirst(commands.count)))
+    }
+
     package func top(_ target: BoardTarget, offset: Int, limit: Int) async throws -> EntryList {
         try await run(Self.top(target, offset: offset, limit: limit))
     }

@@ -150,14 +150,12 @@ package struct Operations: Sendable {
         }
     }
 
-    /// A board read and its token's look-up (if any) in one round trip; the read's answer only
-    /// once the token is found to allow it.
+    /// A board read and its token's look-up (if any) in one round trip, shared with the reads
+    /// of concurrent requests; the read's answer only once the token is found to allow it.
     private func read(_ operation: Operation, _ read: ScriptRead, lookup: TokenStore.Lookup?) async throws -> any Encodable & Sendable {
         let cached = cachedRead(read)
         let call = cached.call
-        let (lookedUp, replies) = try await reader.redis.withConnection { connection in
-            try BoardReader.replies([call], after: lookup.map { [$0.command] } ?? [], on: connection)
-        }
+        let (lookedUp, replies) = try await reader.replies([call], after: lookup.map { [$0.command] } ?? [])
         if let lookup { try decide(operation, caller: try lookup.caller(lookedUp[0])) }
         return try finish(cached, reply: replies[0]).answer
     }
