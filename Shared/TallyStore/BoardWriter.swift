@@ -20,24 +20,25 @@ package enum BoardWriter {
 
     /// Applies several orgs' plans in three round trips at most, whatever their number: every
     /// summed call in one pipeline, then the event-by-event calls of the plans that need one,
-    /// then the calls that bring attainment boards up to date (`AttainmentSync`) for the orgs
-    /// that have quotas. Each plan's call is followed in its pipeline by an EXISTS of its org's
-    /// quota index, so an org without quotas costs those few bytes and no third round trip; a
-    /// quota put after that EXISTS syncs from scores that already include the plan.
+    /// then the calls that bring attainment boards up to date (`AttainmentSync`) for the boards
+    /// that have quotas. Each plan's call is followed in its pipeline by an SMEMBERS of its
+    /// org's quota index (the boards with quotas), so an org without quotas costs those few
+    /// bytes and no third round trip, and the syncs name only boards with quotas. A quota put
+    /// after that SMEMBERS syncs from scores that already include the plan.
     package static func apply(_ plans: [(plan: ScoringPlan, rules: Rules)], now: Int64, on redis: RedisConnection) throws -> [Applied] {
         var counted: [[Bool]?] = Array(repeating: nil, count: plans.count)
-        var hasQuotas = Array(repeating: false, count: plans.count)
-        /// Runs one call per plan, each followed by the EXISTS of its quota index; answers the calls' replies.
+        var quotaBoards = Array(repeating: Set<String>(), count: plans.count)
+        /// Runs one call per plan, each followed by the SMEMBERS of its quota index; answers the calls' replies.
         func run(_ script: RedisScript, _ indices: [Int], _ call: (Int) -> ScriptCall) throws -> [RedisReply] {
             var calls: [RedisConnection.Call] = []
             for index in indices {
                 let made = call(index)
                 calls.append(.init(script, keys: made.keys, arguments: made.arguments))
-                calls.append(.init(["EXISTS", Keys(org: plans[index].plan.org).quotas]))
+                calls.append(.init(["SMEMBERS", Keys(org: plans[index].plan.org).quotas]))
             }
             let replies = try redis.pipeline(calls)
             return try indices.enumerated().map { at, index in
-                hasQuotas[index] = try replies[2 * at + 1].throwingError().int == 1
+                quotaBoards[index] = Set(try replies[2 * at + 1].throwingError().array?.compactMap(\.string) ?? [])
                 return try replies[2 * at].throwingError()
             }
         }
@@ -56,9 +57,9 @@ package enum BoardWriter {
             counted[index] = flags.map { $0.int == 1 }
         }
         var applied = plans.indices.map { Applied(counted: counted[$0]!) }
-        let syncs = plans.indices.filter { hasQuotas[$0] }.flatMap { index in
-            AttainmentSync.calls(.score, org: plans[index].plan.org, rules: plans[index].rules, boards: AttainmentSync.boards(of: plans[index].plan))
-                .map { (index, $0) }
+        let syncs = plans.indices.filter { !quotaBoards[$0].isEmpty }.flatMap { index in
+            let boards = AttainmentSync.boards(of: plans[index].plan).filter { quotaBoards[index].contains($0.id.description) }
+            return AttainmentSync.calls(.score, org: plans[index].plan.org, rules: plans[index].rules, boards: boards).map { (index, $0) }
         }
         guard !syncs.isEmpty else { return applied }
         let synced = try redis.pipeline(scripted: syncs.map { (Scripts.syncAttainment, $0.1.keys, $0.1.arguments) })

@@ -112,7 +112,9 @@ for b = 1, n_boards do
           for _, milestone in ipairs(milestones) do
             if attainment >= milestone then highest = milestone end
           end
-          local recorded = tonumber(redis.call('HGET', passed, member) or '0')
+          -- (Passed at the attainment before, it was recorded then.)
+          if highest and old and tonumber(old) >= highest then highest = nil end
+          local recorded = highest and tonumber(redis.call('HGET', passed, member) or '0') or 0
           if highest and highest > recorded then
             redis.call('HSET', passed, member, string.format('%.17g', highest))
             if mode == 'score' and tonumber(old or '0') < highest then
