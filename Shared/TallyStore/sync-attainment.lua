@@ -41,11 +41,17 @@ for m = 1, n do milestones[m] = tonumber(ARGV[i]); i = i + 1 end
 local function order_member(reached_seq, member)
   return string.format('%015d', 999999999999999 - tonumber(reached_seq)) .. member
 end
--- unpack() has a stack limit: write long argument lists a thousand values at a time.
+-- unpack() has a stack limit: send long argument lists a thousand values at a time (pairs
+-- stay whole). Answers the replies' values joined, for the commands that answer per value.
 local function in_chunks(command, key, values)
+  local out = {}
   for first = 1, #values, 1000 do
-    redis.call(command, key, unpack(values, first, math.min(first + 999, #values)))
+    local reply = redis.call(command, key, unpack(values, first, math.min(first + 999, #values)))
+    if type(reply) == 'table' then
+      for v = 1, #reply do out[#out + 1] = reply[v] end
+    end
   end
+  return out
 end
 -- Boards of more than SMALL members keep an order index (see apply-sums.lua, same rule).
 local SMALL, REBUILD = 128, 10000
@@ -80,44 +86,68 @@ for b = 1, n_boards do
   -- A board no quota was ever set on costs two EXISTS.
   if mode == 'quota' or redis.call('EXISTS', quota) == 1 or redis.call('EXISTS', targets) == 1 then
     local indexed = redis.call('ZCARD', order) > 0
-    local written = false
-    for m = first_member, first_member + n_members - 1 do
-      local member = ARGV[m]
-      local target = mode == 'score' and redis.call('HGET', targets, member) or nil
-      if not target then
-        local found = redis.call('HMGET', quota, member .. '#' .. period, member)
-        target = found[1] or found[2]
+    local members = {}
+    for m = first_member, first_member + n_members - 1 do members[#members + 1] = ARGV[m] end
+    -- What each member has now, read for all of them at once: a command per board, not per
+    -- member (a call of redis.call costs more than what most of these commands do).
+    local found = mode == 'score' and in_chunks('HMGET', targets, members) or {}
+    local lookups, looked_up = {}, {}
+    for j, member in ipairs(members) do
+      if not found[j] then
+        looked_up[#looked_up + 1] = j
+        lookups[#lookups + 1] = member .. '#' .. period
+        lookups[#lookups + 1] = member
+      end
+    end
+    local recorded_targets, dropped_targets = {}, {}
+    if #lookups > 0 then
+      local quotas_found = in_chunks('HMGET', quota, lookups)
+      for q, j in ipairs(looked_up) do
+        local target = quotas_found[2 * q - 1] or quotas_found[2 * q]
+        found[j] = target
         if target then
-          redis.call('HSET', targets, member, target)
+          recorded_targets[#recorded_targets + 1] = members[j]
+          recorded_targets[#recorded_targets + 1] = target
         elseif mode == 'quota' then
-          redis.call('HDEL', targets, member)
+          dropped_targets[#dropped_targets + 1] = members[j]
         end
       end
-      local old = redis.call('ZSCORE', board, member)
-      local old_seq = old and redis.call('HGET', reached, member)
+    end
+    if #recorded_targets > 0 then in_chunks('HSET', targets, recorded_targets) end
+    if #dropped_targets > 0 then in_chunks('HDEL', targets, dropped_targets) end
+    local olds = in_chunks('ZMSCORE', board, members)
+    local old_seqs = in_chunks('HMGET', reached, members)
+    local scores = in_chunks('ZMSCORE', metric, members)
+    local metric_seqs = mode == 'score' and in_chunks('HMGET', metric_reached, members) or {}
+
+    local added, seqs, unordered, ordered, removed = {}, {}, {}, {}, {}
+    for j, member in ipairs(members) do
+      local target, old, old_seq = found[j], olds[j], old_seqs[j]
       if target then
-        local attainment = tonumber(redis.call('ZSCORE', metric, member) or '0') / tonumber(target)
+        local attainment = tonumber(scores[j] or '0') / tonumber(target)
         local raw = string.format('%.17g', attainment)
-        if raw ~= old then
-          local seq = mode == 'score' and redis.call('HGET', metric_reached, member) or quota_seq()
-          redis.call('ZADD', board, raw, member)
-          redis.call('HSET', reached, member, seq)
+        if not old or tonumber(raw) ~= tonumber(old) then
+          local seq = mode == 'score' and metric_seqs[j] or quota_seq()
+          added[#added + 1] = raw
+          added[#added + 1] = member
+          seqs[#seqs + 1] = member
+          seqs[#seqs + 1] = seq
           if indexed then
-            if old_seq then redis.call('ZREM', order, order_member(old_seq, member)) end
-            redis.call('ZADD', order, raw, order_member(seq, member))
+            if old_seq then unordered[#unordered + 1] = order_member(old_seq, member) end
+            ordered[#ordered + 1] = raw
+            ordered[#ordered + 1] = order_member(seq, member)
           end
-          written = true
-          -- The highest milestone now passed, if it is above the highest recorded.
+          -- The highest milestone now passed, if it is above the highest recorded. (Passed
+          -- at the attainment before, it was recorded then.)
           local highest = nil
           for _, milestone in ipairs(milestones) do
             if attainment >= milestone then highest = milestone end
           end
-          -- (Passed at the attainment before, it was recorded then.)
           if highest and old and tonumber(old) >= highest then highest = nil end
           local recorded = highest and tonumber(redis.call('HGET', passed, member) or '0') or 0
           if highest and highest > recorded then
             redis.call('HSET', passed, member, string.format('%.17g', highest))
-            if mode == 'score' and tonumber(old or '0') < highest then
+            if mode == 'score' then
               crossings[#crossings + 1] = b
               crossings[#crossings + 1] = member
               crossings[#crossings + 1] = raw
@@ -127,13 +157,22 @@ for b = 1, n_boards do
         end
       elseif old then
         -- No quota left for the member in this period: it leaves the board.
-        redis.call('ZREM', board, member)
-        redis.call('HDEL', reached, member)
-        if indexed and old_seq then redis.call('ZREM', order, order_member(old_seq, member)) end
+        removed[#removed + 1] = member
+        if indexed and old_seq then unordered[#unordered + 1] = order_member(old_seq, member) end
         quota_seq()
-        written = true
       end
     end
+    if #unordered > 0 then in_chunks('ZREM', order, unordered) end
+    if #removed > 0 then
+      in_chunks('ZREM', board, removed)
+      in_chunks('HDEL', reached, removed)
+    end
+    if #added > 0 then
+      in_chunks('ZADD', board, added)
+      in_chunks('HSET', reached, seqs)
+      if #ordered > 0 then in_chunks('ZADD', order, ordered) end
+    end
+    local written = #added > 0 or #removed > 0
     if written then
       boards_written[#boards_written + 1] = b
       redis.call('SADD', index, id)
