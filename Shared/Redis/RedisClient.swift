@@ -5,8 +5,8 @@ import Synchronization
 /// Redis for async code. Each connection is owned by a thread of its own, so blocking I/O never
 /// occupies the cooperative thread pool. The thread takes everything callers queued since it
 /// last looked and runs it in order; pipelined calls queued together go to Redis as one
-/// pipeline, so a hundred concurrent reads cost one round trip, not a hundred. With several connections,
-/// callers go to them in turn. Calls made one after another from one task happen in order.
+/// pipeline, so a hundred concurrent reads cost one round trip, not a hundred. With several
+/// connections, callers go to them in turn. Calls made one after another from one task happen in order.
 ///
 /// Making a client starts nothing: `run()` starts the connections' threads and, once it is
 /// cancelled, ends them (as postgres-nio's `PostgresClient.run()` does). Calls made before
@@ -68,8 +68,8 @@ package final class RedisClient: Service, Sendable {
 
     /// Runs `script` once per call (EVALSHA, loading it when the server lacks it). Calls that
     /// other tasks queued meanwhile go out in the same pipeline. Error replies come back in
-    /// place; a broken connection throws. If the server loses its scripts halfway through a
-    /// pipeline, the whole pipeline runs again: use this for reads (and idempotent scripts).
+    /// place; a broken connection throws. Calls the server refuses with NOSCRIPT run once more
+    /// after their script is loaded again.
     package func pipeline(_ script: RedisScript, calls: [(keys: [String], arguments: [String])]) async throws -> [RedisReply] {
         try await pipeline(calls.map { RedisConnection.Call(script, keys: $0.keys, arguments: $0.arguments) })
     }
