@@ -3,7 +3,7 @@
 -- the metric board ÷ its target, kept as a board of its own (a sorted set, its reached hash and
 -- its order index, as the scoring scripts keep every board) so a page costs what any board's
 -- page costs. It is derived state: run twice, it changes nothing the second time, so callers
--- run it right after the write it follows (in the same pipeline) and again whenever in doubt.
+-- run it right after the write it follows (in its pipeline or the next) and again whenever in doubt.
 --
 -- A period's target for a member is recorded in the period's targets hash the first time the
 -- member is synced there: the period's own quota (`ana#2026-12`), else the default (`ana`).
