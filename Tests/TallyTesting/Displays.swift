@@ -1,6 +1,4 @@
 import Foundation
-import HummingbirdWSClient
-import Logging
 import Synchronization
 import ZeroMQ
 #if canImport(Glibc)
@@ -83,52 +81,49 @@ package struct StreamMessage: Decodable, Sendable, Equatable {
 }
 
 /// A WebSocket display on `/v1/stream`: everything it receives, in order; it can send
-/// requests (resync). Disconnects when closed or deinitialised.
+/// requests (resync) and answers the server's pings. Disconnects when closed or deinitialised.
+///
+/// Written on a plain socket with a reader thread of its own rather than a WebSocket library:
+/// a server may send its first frame (a refusal's close, a snapshot) in the same TCP segment
+/// as the `101` that upgrades the connection, and the library client dropped such a frame
+/// now and then under load, leaving a test waiting 15 s for a close that had been sent.
+/// Here the bytes after the handshake stay in the buffer the frames are read from.
 package final class StreamClient: Sendable {
     private let received = Locked<[StreamMessage]>([])
     private let failure = Locked<String?>(nil)
     private let closeFrame = Locked<(code: Int, reason: String)?>(nil)
-    private let outgoing: AsyncStream<String>.Continuation
-    private let task: Task<Void, Never>
+    private let connection = ClientSocket()
 
     package init(url: String) {
-        let (stream, outgoing) = AsyncStream.makeStream(of: String.self)
-        self.outgoing = outgoing
-        let received = self.received
-        let failure = self.failure
-        let closeFrame = self.closeFrame
-        task = Task {
+        let (received, failure, closeFrame, connection) = (received, failure, closeFrame, connection)
+        let thread = Thread {
             do {
-                let frame = try await WebSocketClient.connect(
-                    url: url, configuration: .init(maxFrameSize: 1 << 20), logger: Logger(label: "test-display")
-                ) { inbound, outbound, _ in
-                    try await withThrowingTaskGroup(of: Void.self) { group in
-                        group.addTask {
-                            for await text in stream { try await outbound.write(.text(text)) }
-                        }
-                        for try await message in inbound.messages(maxSize: 1 << 22) {
-                            guard case .text(let text) = message,
-                                let decoded = try? JSONDecoder().decode(StreamMessage.self, from: Data(text.utf8))
-                            else { continue }
+                try connection.open(url)
+                try connection.readFrames { opcode, payload in
+                    switch opcode {
+                    case .text:
+                        if let decoded = try? JSONDecoder().decode(StreamMessage.self, from: Data(payload)) {
                             received.withLock { $0.append(decoded) }
                         }
-                        group.cancelAll()
+                    case .close:
+                        let code = payload.count >= 2 ? Int(payload[0]) << 8 | Int(payload[1]) : 1005
+                        let reason = payload.count > 2 ? String(decoding: payload[2...], as: UTF8.self) : ""
+                        closeFrame.withLock { $0 = $0 ?? (code, reason) }
                     }
                 }
-                if let frame { closeFrame.withLock { $0 = (Int(UInt16(webSocketErrorCode: frame.closeCode)), frame.reason ?? "") } }
             } catch {
                 failure.withLock { $0 = "\(error)" }
             }
+            connection.finish()
             failure.withLock { $0 = $0 ?? "closed" }
         }
+        thread.start()
     }
 
     deinit { close() }
 
-    package func close() {
-        outgoing.finish()
-        task.cancel()
-    }
+    /// Sends a close frame (once connected) and ends the connection.
+    package func close() { connection.close() }
 
     package var messages: [StreamMessage] { received.withLock { $0 } }
     /// Why the connection ended, once it has.
@@ -136,7 +131,8 @@ package final class StreamClient: Sendable {
     /// The close code and reason the server sent, once it closed the stream.
     package var closedWith: (code: Int, reason: String)? { closeFrame.withLock { $0 } }
 
-    package func send(_ text: String) { outgoing.yield(text) }
+    /// Sends a text message (held until the handshake is done).
+    package func send(_ text: String) { connection.sendText(text) }
 
     /// Waits until a received message satisfies `condition`, and returns it.
     package func wait(
@@ -148,6 +144,171 @@ package final class StreamClient: Sendable {
             return found != nil
         }
         return found!
+    }
+}
+
+/// The socket under a `StreamClient`: the handshake, reading frames on the caller's thread
+/// (the client's reader), and writes from any thread, one frame at a time.
+private final class ClientSocket: Sendable {
+    enum Opcode { case text, close }
+
+    private struct State {
+        var fd: Int32?
+        var open = false
+        var closed = false
+        /// Text sent before the handshake finished.
+        var pending: [String] = []
+    }
+    private let state = Mutex(State())
+
+    /// Connects to a `ws://127.0.0.1:<port>/<path>` address and upgrades the connection.
+    func open(_ url: String) throws {
+        guard url.hasPrefix("ws://127.0.0.1:"), let slash = url.dropFirst(15).firstIndex(of: "/"),
+            let port = Int(url.dropFirst(15)[..<slash])
+        else { throw TestSetupError("not a loopback ws:// address: \(url)") }
+        guard let fd = connectLoopback(port: port) else { throw TestSetupError("connect to port \(port) failed") }
+        let closedMeanwhile = state.withLock { state -> Bool in
+            state.fd = fd
+            return state.closed
+        }
+        if closedMeanwhile { throw TestSetupError("closed before it connected") }
+        let path = String(url[slash...])
+        let key = Data((0..<16).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+        let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: \(key)\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        try write(fd, Array(request.utf8))
+        while true {
+            if let end = buffer.firstRange(of: Array("\r\n\r\n".utf8)) {
+                let head = String(decoding: buffer[..<end.lowerBound], as: UTF8.self)
+                buffer.removeSubrange(..<end.upperBound)  // what follows is the first frames
+                guard head.hasPrefix("HTTP/1.1 101") else { throw TestSetupError("no upgrade: \(head.prefix(200))") }
+                break
+            }
+            guard try fill(fd) else { throw TestSetupError("closed during the handshake") }
+        }
+        let pending = state.withLock { state in
+            state.open = true
+            defer { state.pending = [] }
+            return state.pending
+        }
+        for text in pending { sendText(text) }
+    }
+
+    /// Bytes read and not yet parsed; only the reader thread touches it.
+    nonisolated(unsafe) private var buffer: [UInt8] = []
+
+    /// Reads frames until the server ends the connection: text messages (reassembled) and a
+    /// close go to `handle`; pings are answered, and a close is answered with a close.
+    func readFrames(_ handle: (Opcode, [UInt8]) -> Void) throws {
+        guard let fd = state.withLock({ $0.fd }) else { return }
+        var message: [UInt8] = []
+        while true {
+            while let (fin, opcode, payload) = nextFrame() {
+                switch opcode {
+                case 0, 1:
+                    message += payload
+                    guard message.count <= 1 << 22 else { throw TestSetupError("a message over 4 MiB") }
+                    if fin {
+                        handle(.text, message)
+                        message = []
+                    }
+                case 8:
+                    handle(.close, payload)
+                    try? frame(opcode: 8, Array(payload.prefix(2)))
+                case 9:
+                    try? frame(opcode: 10, payload)
+                default:
+                    break  // binary, pong
+                }
+            }
+            guard try fill(fd) else { return }
+        }
+    }
+
+    /// The next complete frame in the buffer (server frames are never masked).
+    private func nextFrame() -> (fin: Bool, opcode: UInt8, payload: [UInt8])? {
+        guard buffer.count >= 2 else { return nil }
+        var length = Int(buffer[1] & 0x7F)
+        var header = 2
+        if length == 126 {
+            guard buffer.count >= 4 else { return nil }
+            length = Int(buffer[2]) << 8 | Int(buffer[3])
+            header = 4
+        } else if length == 127 {
+            guard buffer.count >= 10 else { return nil }
+            length = (0..<8).reduce(0) { $0 << 8 | Int(buffer[2 + $1]) }
+            header = 10
+        }
+        guard buffer.count >= header + length else { return nil }
+        let frame = (buffer[0] & 0x80 != 0, buffer[0] & 0x0F, Array(buffer[header..<(header + length)]))
+        buffer.removeSubrange(..<(header + length))
+        return frame
+    }
+
+    /// Reads what has arrived into the buffer; false at the end of the stream.
+    private func fill(_ fd: Int32) throws -> Bool {
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        let count = recv(fd, &chunk, chunk.count, 0)
+        if count < 0 && errno == EINTR { return true }
+        guard count > 0 else { return false }
+        buffer.append(contentsOf: chunk[..<count])
+        return true
+    }
+
+    func sendText(_ text: String) {
+        let ready = state.withLock { state -> Bool in
+            if !state.open && !state.closed { state.pending.append(text) }
+            return state.open
+        }
+        if ready { try? frame(opcode: 1, Array(text.utf8)) }
+    }
+
+    /// Writes one masked frame (a client's frames are masked, RFC 6455 §5.3).
+    private func frame(opcode: UInt8, _ payload: [UInt8]) throws {
+        var bytes: [UInt8] = [0x80 | opcode]
+        switch payload.count {
+        case ..<126: bytes.append(0x80 | UInt8(payload.count))
+        case ..<65536: bytes += [0x80 | 126, UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)]
+        default: bytes += [0x80 | 127] + (0..<8).reversed().map { UInt8((payload.count >> ($0 * 8)) & 0xFF) }
+        }
+        let mask = (0..<4).map { _ in UInt8.random(in: 0...255) }
+        bytes += mask
+        bytes += payload.enumerated().map { $0.element ^ mask[$0.offset % 4] }
+        // One writer at a time, so frames from the reader (pongs) and from `send` never interleave.
+        try state.withLock { state in
+            guard let fd = state.fd, !state.closed else { return }
+            try write(fd, bytes)
+        }
+    }
+
+    private func write(_ fd: Int32, _ bytes: [UInt8]) throws {
+        var sent = 0
+        while sent < bytes.count {
+            let count = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { throw TestSetupError("send failed: errno \(errno)") }
+            sent += count
+        }
+    }
+
+    /// Sends a close frame if the stream is open, then shuts the socket, which wakes the reader.
+    func close() {
+        if state.withLock({ $0.open && !$0.closed }) { try? frame(opcode: 8, [0x03, 0xE8]) }
+        state.withLock { state in
+            state.closed = true
+            if let fd = state.fd { shutdown(fd, Int32(SHUT_RDWR)) }
+        }
+    }
+
+    /// The reader is done: shut and release the socket.
+    func finish() {
+        state.withLock { state in
+            state.closed = true
+            if let fd = state.fd.take() {
+                shutdown(fd, Int32(SHUT_RDWR))
+                Glibc.close(fd)
+            }
+        }
     }
 }
 
