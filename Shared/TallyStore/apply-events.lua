@@ -160,5 +160,6 @@ for b in pairs(written) do
   local size = redis.call('ZCARD', board[b])
   if size > SMALL and size <= REBUILD and redis.call('ZCARD', order[b]) ~= size then build_index(b) end
 end
-if logged then redis.call('XTRIM', activity, 'MINID', '~', keep_from) end
+-- Without a log (`log_days: 0`), a log the org had before goes, as in apply-sums.lua.
+if logged then redis.call('XTRIM', activity, 'MINID', '~', keep_from) else redis.call('UNLINK', activity) end
 return counted

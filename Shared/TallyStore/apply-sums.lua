@@ -37,6 +37,9 @@ end
 if logged then
   for e = 1, n_events do redis.call('XADD', activity, ids[e], 'e', ARGV[4 + e]) end
   redis.call('XTRIM', activity, 'MINID', '~', keep_from)
+else
+  -- An org whose rules turned the log off keeps none: a log it had goes (freed in the background).
+  redis.call('UNLINK', activity)
 end
 -- Every write moves the org's sequence: readers that cache answers check it.
 local seq = redis.call('INCRBY', sequence, n_events) - n_events

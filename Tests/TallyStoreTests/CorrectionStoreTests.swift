@@ -315,6 +315,24 @@ import Testing
         #expect(try BoardWriter.apply(ScoringPlan(org: "acme", events: [old[0]], rules: rules), rules: rules, now: Self.day, on: connection) == [false])
     }
 
+    /// An org whose rules turn the log off (`log_days: 0`) keeps none from its next batch on:
+    /// the log it had is removed, not left in Redis for ever untrimmed.
+    @Test func anOrgThatTurnsItsLogOffHasTheOldLogRemoved() async throws {
+        var off = Self.rules
+        off.logDays = 0
+        // On both scripts: a batch of new events (summed), and one with a duplicate (event by event).
+        for (round, batch) in [[Self.d1, Self.m1], [Self.m1, Self.m2]].enumerated() {
+            _ = try connection.send("DEL", "{acme}:activity")
+            let before = ActivityEvent(id: "before\(round)", org: "acme", rep: "ana", kind: "demo", at: Self.day)
+            _ = try BoardWriter.apply(ScoringPlan(org: "acme", events: [before], rules: Self.rules), rules: Self.rules, now: Self.day, on: connection)
+            #expect(try connection.send("XLEN", "{acme}:activity").int == 1)
+            _ = try BoardWriter.apply(ScoringPlan(org: "acme", events: batch, rules: off), rules: off, now: Self.day, on: connection)
+            #expect(try connection.send("EXISTS", "{acme}:activity").int == 0, "round \(round)")
+        }
+        // The boards counted every event all the same: ana's deal and demos, bo's and cy's demos.
+        #expect(try await lines("points:today:reps", period: "2026-11-29") == ["ana=70", "bo=10", "cy=10"])
+    }
+
     @Test func anOrgWithLogDaysZeroKeepsNoLogAndCountsTheSame() async throws {
         var rules = Self.rules
         rules.logDays = 0
