@@ -49,6 +49,9 @@ package struct Operations: Sendable {
         .init(namespace: "tally", metricName: "request_duration", unitName: "seconds", helpText: "How long requests took.")
     }
 
+    /// The answer to an org outside [a-z0-9-], whichever path meets it.
+    static let invalidOrg = OperationError(.badRequest, "org: must be 1 to 64 characters of a-z, 0-9 and -")
+
     /// Runs an operation; `token` is what the caller presented (nil: none).
     package func run(_ operation: Operation, token: String?, transport: String) async throws(OperationError) -> any Encodable & Sendable {
         let start = ContinuousClock.now
@@ -57,7 +60,7 @@ package struct Operations: Sendable {
         do {
             // Every key of an org carries its id in a hash tag: an org outside [a-z0-9-] is
             // refused here, once for every operation of both transports.
-            guard Org.isValid(operation.org) else { throw OperationError(.badRequest, "org: must be 1 to 64 characters of a-z, 0-9 and -") }
+            guard Org.isValid(operation.org) else { throw Self.invalidOrg }
             switch precheck(operation, token: token) {
             case .allowed:
                 if let read = try? scriptRead(operation) { return try await self.read(operation, read, lookup: nil) }

@@ -184,7 +184,12 @@ private final class InlineReads: @unchecked Sendable {
                 replies[index] = frames.dropLast() + [ZMQTransport.error(error.message)]
                 continue
             }
-            guard operation.boardRead != nil, Org.isValid(operation.org) else { continue }  // `run` answers the rest
+            guard operation.boardRead != nil else { continue }  // `run` answers the rest
+            guard Org.isValid(operation.org) else {
+                operations.record(operation.name, transport: "zmq", outcome: "\(Operations.invalidOrg.kind.httpStatus)", since: start)
+                replies[index] = frames.dropLast() + [ZMQTransport.error(Operations.invalidOrg.message)]
+                continue
+            }
             // Access first: a refused caller learns nothing of the org's boards.
             let access = operations.precheck(operation, token: token)
             if case .refused(let error) = access {
