@@ -28,6 +28,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Members on the query board.") var members = 1_000_000
     @Option(help: "WebSocket displays for the latency run.") var displays = 100
     @Option(help: "Seconds of each timed run (half-rate latency, each query kind).") var seconds = 10.0
+    @Option(help: "Rounds of each side in the scenarios that measure two sides taking turns (1, 8, 10).") var rounds = 3
     @Option(help: "Events the Python peer applies (0: skip it). It runs from scripts/bench-peer.") var peerEvents = 20_000
     @Flag(help: "A quick smoke run with small counts (CI).") var quick = false
     @Option(help: "Only these scenarios, e.g. 1,2 or 5 (3 and 4 run together; ratios need 1).") var only: String?
@@ -150,9 +151,9 @@ struct Bench: ParsableCommand {
         }
 
         /// 1. What the activity log costs: one worker, the same kind of load to an org with the
-        /// default rules (the log kept 90 days) and to one whose rules have `log_days: 0`; three
-        /// rounds taking turns, the first of each pair alternating, so drift in the machine's
-        /// load falls on both alike. The medians are reported.
+        /// default rules (the log kept 90 days) and to one whose rules have `log_days: 0`, in
+        /// rounds taking turns (`Turns`). The medians are reported, and the median of the
+        /// pairs' ratios.
         func activityLogCost() throws {
             try stack.scoringWorkers(1)
             let orgs = ["bench-log", BenchStack.noLogOrg]
@@ -161,7 +162,7 @@ struct Bench: ParsableCommand {
                 _ = try saturate(stack.ingestion, requests: warmUp.map(\.request), clients: bench.clients, inFlight: bench.inFlight)
             }
             let redis = try RedisConnection(url: stack.redisURL)
-            var rates: [[Double]] = [[], []]
+            let rounds = bench.rounds
             var redisPerEvent: [[Double]] = [[], []]
             var latencies = [Latencies(), Latencies()]
             // Where the log's Redis time goes (commands inside scripts count in commandstats too).
@@ -169,55 +170,53 @@ struct Bench: ParsableCommand {
             var scriptCalls = [0, 0]
             // CPU µs per event of each process (Redis, ingestion, the worker), summed over the rounds.
             var cpuPerEvent: [[String: Double]] = [[:], [:]]
-            for round in 0..<3 {
-                for index in round % 2 == 0 ? [0, 1] : [1, 0] {
-                    let events = floor.events(bench.events, org: orgs[index], prefix: "log\(round)", at: now)
-                    try redis.send("CONFIG", "RESETSTAT")
-                    let cpuBefore = stack.cpu
-                    let result = try saturate(stack.ingestion, requests: events.map(\.request), clients: bench.clients, inFlight: bench.inFlight)
-                    for (name, seconds) in stack.cpu {
-                        cpuPerEvent[index][name, default: 0] += (seconds - (cpuBefore[name] ?? seconds)) * 1e6 / Double(3 * bench.events)
-                    }
-                    let stats = try commandStats(redis)
-                    redisPerEvent[index].append((stats.first { $0.command == "evalsha" }?.microseconds ?? 0) / Double(bench.events))
-                    scriptCalls[index] += stats.first { $0.command == "evalsha" }?.calls ?? 0
-                    if index == 0 {
-                        for stat in stats where ["xadd", "xrevrange", "xtrim"].contains(stat.command) {
-                            logCommands[stat.command, default: 0] += stat.microseconds / Double(3 * bench.events)
-                        }
-                    }
-                    try stack.checkAlive()
-                    guard result.accepted == bench.events else { throw BenchError("\(result.accepted) of \(bench.events) accepted, \(result.other) not") }
-                    rates[index].append(Double(bench.events) / result.seconds)
-                    latencies[index].add(contentsOf: result.latencies)
+            let turns = try Turns(rounds: rounds, settle: [redis]) { index, round in
+                let events = floor.events(bench.events, org: orgs[index], prefix: "log\(round)", at: now)
+                try redis.send("CONFIG", "RESETSTAT")
+                let cpuBefore = stack.cpu
+                let result = try saturate(stack.ingestion, requests: events.map(\.request), clients: bench.clients, inFlight: bench.inFlight)
+                for (name, seconds) in stack.cpu {
+                    cpuPerEvent[index][name, default: 0] += (seconds - (cpuBefore[name] ?? seconds)) * 1e6 / Double(rounds * bench.events)
                 }
+                let stats = try commandStats(redis)
+                redisPerEvent[index].append((stats.first { $0.command == "evalsha" }?.microseconds ?? 0) / Double(bench.events))
+                scriptCalls[index] += stats.first { $0.command == "evalsha" }?.calls ?? 0
+                if index == 0 {
+                    for stat in stats where ["xadd", "xrevrange", "xtrim"].contains(stat.command) {
+                        logCommands[stat.command, default: 0] += stat.microseconds / Double(rounds * bench.events)
+                    }
+                }
+                try stack.checkAlive()
+                guard result.accepted == bench.events else { throw BenchError("\(result.accepted) of \(bench.events) accepted, \(result.other) not") }
+                latencies[index].add(contentsOf: result.latencies)
+                return Double(bench.events) / result.seconds
             }
-            func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
-            // The ratio of each round's pair, run back to back, then their median: the machine's
-            // drift over the run (it is shared) falls within a pair far less than across rounds.
-            let ratios = (0..<3).map { rates[0][$0] / rates[1][$0] }
-            let ratio = median(ratios)
+            // All the processes' CPU per event, on one side and the other: on these 2 shared cores
+            // the steadier figure for what the log costs, when the rates move with other load.
+            let cpuTotal = cpuPerEvent.map { $0.values.reduce(0, +) }
             for index in [1, 0] {
                 report.row(
                     index == 1 ? "1. … the activity log off (`log_days: 0`), 1 worker" : "1. … the activity log on (the default, 90 days), 1 worker",
-                    String(format: "%.0f events/s", median(rates[index])),
-                    "median of 3 rounds taking turns (" + rates[index].map { String(format: "%.0f", $0) }.joined(separator: ", ")
-                        + String(format: "); Redis %.0f µs per event, %.0f events per script call; ack ",
-                                 median(redisPerEvent[index]), Double(3 * bench.events) / Double(max(1, scriptCalls[index])))
+                    String(format: "%.0f events/s", turns.median(index)),
+                    turns.rounds(index)
+                        + String(format: "; Redis %.0f µs per event, %.0f events per script call; ack ",
+                                 Turns.median(redisPerEvent[index]), Double(rounds * bench.events) / Double(max(1, scriptCalls[index])))
                         + latencies[index].summary
                         + "; CPU µs per event: " + cpuPerEvent[index].filter { $0.value >= 0.5 }.sorted { $0.key < $1.key }
                             .map { $0.key + String(format: " %.0f", $0.value) }.joined(separator: ", ")
                         + (index == 1 ? "" : String(format: "; of Redis's time per event XADD %.1f µs, XREVRANGE %.1f, XTRIM %.1f",
                                                     logCommands["xadd"] ?? 0, logCommands["xrevrange"] ?? 0, logCommands["xtrim"] ?? 0)
-                            + "; on/off by round " + ratios.map { String(format: "%.3f", $0) }.joined(separator: ", ")
-                            + String(format: ", median %.3f: the log costs %.1f%% of throughput", ratio, (1 - ratio) * 100)))
+                            + "; on/off by round " + turns.byRound
+                            + String(format: ": the log costs %.1f%% of throughput", (1 - turns.ratio) * 100)
+                            + String(format: "; all processes' CPU per event %.0f µs off, %.0f on (%+.1f%%)",
+                                     cpuTotal[1], cpuTotal[0], (cpuTotal[0] / cpuTotal[1] - 1) * 100)))
             }
         }
 
         /// 10. What quotas cost: the floor's reps, in one org every one of them with quotas on
         /// revenue and points this month and deals this quarter (the attainment boards kept
-        /// live), in the other none; one worker, three rounds taking turns as in 1, the first
-        /// of each pair alternating. The medians and the median of the pairs' ratios.
+        /// live), in the other none; one worker, rounds taking turns as in 1. The medians and
+        /// the median of the pairs' ratios.
         func quotaCost() throws {
             try stack.scoringWorkers(1)
             let orgs = ["bench-quotas", "bench-noquotas"]
@@ -240,31 +239,26 @@ struct Bench: ParsableCommand {
                 _ = try saturate(stack.ingestion, requests: warmUp.map(\.request), clients: bench.clients, inFlight: bench.inFlight)
             }
             let redis = try RedisConnection(url: stack.redisURL)
-            var rates: [[Double]] = [[], []]
             var redisPerEvent: [[Double]] = [[], []]
             var latencies = [Latencies(), Latencies()]
-            for round in 0..<3 {
-                for index in round % 2 == 0 ? [0, 1] : [1, 0] {
-                    let events = floor.events(bench.events, org: orgs[index], prefix: "quota\(round)", at: now)
-                    try redis.send("CONFIG", "RESETSTAT")
-                    let result = try saturate(stack.ingestion, requests: events.map(\.request), clients: bench.clients, inFlight: bench.inFlight)
-                    redisPerEvent[index].append(try scriptMicroseconds(redis) / Double(bench.events))
-                    try stack.checkAlive()
-                    guard result.accepted == bench.events else { throw BenchError("\(result.accepted) of \(bench.events) accepted, \(result.other) not") }
-                    rates[index].append(Double(bench.events) / result.seconds)
-                    latencies[index].add(contentsOf: result.latencies)
-                }
+            let turns = try Turns(rounds: bench.rounds, settle: [redis]) { index, round in
+                let events = floor.events(bench.events, org: orgs[index], prefix: "quota\(round)", at: now)
+                try redis.send("CONFIG", "RESETSTAT")
+                let result = try saturate(stack.ingestion, requests: events.map(\.request), clients: bench.clients, inFlight: bench.inFlight)
+                redisPerEvent[index].append(try scriptMicroseconds(redis) / Double(bench.events))
+                try stack.checkAlive()
+                guard result.accepted == bench.events else { throw BenchError("\(result.accepted) of \(bench.events) accepted, \(result.other) not") }
+                latencies[index].add(contentsOf: result.latencies)
+                return Double(bench.events) / result.seconds
             }
-            func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
-            let ratios = (0..<3).map { rates[0][$0] / rates[1][$0] }
             for index in [1, 0] {
                 report.row(
                     index == 1 ? "10. \(bench.reps) reps, no quotas, 1 worker" : "10. \(bench.reps) reps each with 3 quotas (attainment kept live), 1 worker",
-                    String(format: "%.0f events/s", median(rates[index])),
-                    "median of 3 rounds taking turns (" + rates[index].map { String(format: "%.0f", $0) }.joined(separator: ", ")
-                        + String(format: "); Redis %.0f µs per event in scripts; ack ", median(redisPerEvent[index])) + latencies[index].summary
-                        + (index == 1 ? "" : "; quotas/none by round " + ratios.map { String(format: "%.3f", $0) }.joined(separator: ", ")
-                            + String(format: ", median %.3f: quotas cost %.1f%% of throughput", median(ratios), (1 - median(ratios)) * 100)))
+                    String(format: "%.0f events/s", turns.median(index)),
+                    turns.rounds(index)
+                        + String(format: "; Redis %.0f µs per event in scripts; ack ", Turns.median(redisPerEvent[index])) + latencies[index].summary
+                        + (index == 1 ? "" : "; quotas/none by round " + turns.byRound
+                            + String(format: ": quotas cost %.1f%% of throughput", (1 - turns.ratio) * 100)))
             }
         }
 
@@ -327,37 +321,38 @@ struct Bench: ParsableCommand {
         }
 
         /// 8. The front door with CURVE beside plain text: a stack of each, one worker, the
-        /// same events; three rounds taking turns (plain, CURVE, plain, ...), so drift in the
-        /// machine's load falls on both alike. The medians are reported.
+        /// same events, in rounds taking turns (`Turns`). The medians are reported, and the
+        /// median of the pairs' ratios.
         func curve() throws {
             let stacks = [try BenchStack(keys: nil), try BenchStack(keys: try StackKeys.generate())]
-            var rates: [[Double]] = [[], []]
             var latencies = [Latencies(), Latencies()]
             for stack in stacks {
                 try stack.scoringWorkers(1)
                 let warmUp = floor.events(min(2_000, bench.events), org: "bench", prefix: "cwarm", at: now)
                 _ = try saturate(stack.ingestion, requests: warmUp.map(\.request), clients: bench.clients, inFlight: bench.inFlight, options: stack.services.fieldAppOptions)
             }
-            for round in 0..<3 {
-                for (index, stack) in stacks.enumerated() {
-                    let events = floor.events(bench.events, org: "bench", prefix: "curve\(round)-", at: now)
-                    let result = try saturate(
-                        stack.ingestion, requests: events.map(\.request), clients: bench.clients, inFlight: bench.inFlight,
-                        options: stack.services.fieldAppOptions)
-                    try stack.checkAlive()
-                    guard result.accepted == bench.events else { throw BenchError("\(result.accepted) of \(bench.events) accepted, \(result.other) not") }
-                    rates[index].append(Double(bench.events) / result.seconds)
-                    latencies[index].add(contentsOf: result.latencies)
-                }
+            let settle = try stacks.map { try RedisConnection(url: $0.redisURL) }
+            // Side 0 CURVE, side 1 plain text, so that the ratio is CURVE's over plain's.
+            let turns = try Turns(rounds: bench.rounds, settle: settle) { side, round in
+                let index = 1 - side
+                let stack = stacks[index]
+                let events = floor.events(bench.events, org: "bench", prefix: "curve\(round)-", at: now)
+                let result = try saturate(
+                    stack.ingestion, requests: events.map(\.request), clients: bench.clients, inFlight: bench.inFlight,
+                    options: stack.services.fieldAppOptions)
+                try stack.checkAlive()
+                guard result.accepted == bench.events else { throw BenchError("\(result.accepted) of \(bench.events) accepted, \(result.other) not") }
+                latencies[index].add(contentsOf: result.latencies)
+                return Double(bench.events) / result.seconds
             }
-            let medians = rates.map { $0.sorted()[$0.count / 2] }
             for index in 0..<2 {
                 report.row(
                     index == 0 ? "8. front door in plain text, 1 worker" : "8. front door with CURVE (registered field keys), 1 worker",
-                    String(format: "%.0f events/s", medians[index]),
-                    "median of 3 rounds taking turns with the other (" + rates[index].map { String(format: "%.0f", $0) }.joined(separator: ", ")
-                        + "); a stack of its own; \(bench.clients) DEALER clients × \(bench.inFlight) in flight; ack \(latencies[index].summary)"
-                        + (index == 0 ? "" : String(format: "; CURVE costs %.1f%% of throughput", (1 - medians[1] / medians[0]) * 100)))
+                    String(format: "%.0f events/s", turns.median(1 - index)),
+                    turns.rounds(1 - index)
+                        + "; a stack of its own; \(bench.clients) DEALER clients × \(bench.inFlight) in flight; ack \(latencies[index].summary)"
+                        + (index == 0 ? "" : "; CURVE/plain by round " + turns.byRound
+                            + String(format: ": CURVE costs %.1f%% of throughput", (1 - turns.ratio) * 100)))
             }
         }
 

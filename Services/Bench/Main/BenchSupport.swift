@@ -166,3 +166,58 @@ struct BenchError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
+
+/// Two sides measured in rounds taking turns, the first of each pair alternating (A B, B A,
+/// A B, …), so that drift in the shared machine's load falls on both alike; each round's pair
+/// runs back to back, so their ratio is the steadiest figure.
+///
+/// Before each round, every Redis in `settle` rewrites its AOF and finishes: a rewrite forks
+/// and copies the whole dataset, taking a core for seconds on these machines, and without this
+/// one set off by a round falls on whichever side runs next. Each round then starts from a
+/// compact AOF, and the rewrites its own writes set off count against it alone.
+struct Turns {
+    /// Events per second of each side (0 and 1), round by round.
+    private(set) var rates: [[Double]] = [[], []]
+
+    init(rounds: Int, settle: [RedisConnection], _ round: (_ side: Int, _ round: Int) throws -> Double) throws {
+        for index in 0..<rounds {
+            for side in index % 2 == 0 ? [0, 1] : [1, 0] {
+                for redis in settle { try Self.rewriteAOF(redis) }
+                rates[side].append(try round(side, index))
+            }
+        }
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    }
+
+    func median(_ side: Int) -> Double { Self.median(rates[side]) }
+    /// Side 0 over side 1, round by round, and their median.
+    var ratios: [Double] { zip(rates[0], rates[1]).map { $0 / $1 } }
+    var ratio: Double { Self.median(ratios) }
+
+    /// "median of 3 rounds taking turns (2327, 2333, 2494)"
+    func rounds(_ side: Int) -> String {
+        "median of \(rates[side].count) rounds taking turns (" + rates[side].map { String(format: "%.0f", $0) }.joined(separator: ", ") + ")"
+    }
+    /// "1.000, 0.878, 0.919, median 0.919"
+    var byRound: String {
+        ratios.map { String(format: "%.3f", $0) }.joined(separator: ", ") + String(format: ", median %.3f", ratio)
+    }
+
+    /// BGREWRITEAOF, then waits (up to a minute) until no rewrite is under way or scheduled.
+    private static func rewriteAOF(_ redis: RedisConnection) throws {
+        func persistence() throws -> String { try redis.send("INFO", "persistence").string ?? "" }
+        guard try persistence().contains("aof_enabled:1") else { return }
+        _ = try? redis.send("BGREWRITEAOF")  // refused only while one is under way, which is waited for below
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            let info = try persistence()
+            if info.contains("aof_rewrite_in_progress:0") && info.contains("aof_rewrite_scheduled:0") { return }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        throw BenchError("an AOF rewrite still under way after a minute")
+    }
+}
