@@ -225,24 +225,11 @@ private final class ClientSocket: Sendable {
         }
     }
 
-    /// The next complete frame in the buffer (server frames are never masked).
+    /// The next complete frame in the buffer, taken out of it.
     private func nextFrame() -> (fin: Bool, opcode: UInt8, payload: [UInt8])? {
-        guard buffer.count >= 2 else { return nil }
-        var length = Int(buffer[1] & 0x7F)
-        var header = 2
-        if length == 126 {
-            guard buffer.count >= 4 else { return nil }
-            length = Int(buffer[2]) << 8 | Int(buffer[3])
-            header = 4
-        } else if length == 127 {
-            guard buffer.count >= 10 else { return nil }
-            length = (0..<8).reduce(0) { $0 << 8 | Int(buffer[2 + $1]) }
-            header = 10
-        }
-        guard buffer.count >= header + length else { return nil }
-        let frame = (buffer[0] & 0x80 != 0, buffer[0] & 0x0F, Array(buffer[header..<(header + length)]))
-        buffer.removeSubrange(..<(header + length))
-        return frame
+        guard let frame = serverFrame(in: buffer, at: 0) else { return nil }
+        defer { buffer.removeSubrange(..<frame.end) }
+        return (frame.fin, frame.opcode, Array(buffer[frame.payload]))
     }
 
     /// Reads what has arrived into the buffer; false at the end of the stream.
@@ -412,26 +399,11 @@ package final class RawStreamClient {
     private func frames() -> [StreamMessage] {
         var messages: [StreamMessage] = []
         var offset = 0
-        while buffer.count - offset >= 2 {
-            let fin = buffer[offset] & 0x80 != 0
-            let opcode = buffer[offset] & 0x0F
-            var length = Int(buffer[offset + 1] & 0x7F)
-            var header = 2
-            if length == 126 {
-                guard buffer.count - offset >= 4 else { break }
-                length = Int(buffer[offset + 2]) << 8 | Int(buffer[offset + 3])
-                header = 4
-            } else if length == 127 {
-                guard buffer.count - offset >= 10 else { break }
-                length = (0..<8).reduce(0) { $0 << 8 | Int(buffer[offset + 2 + $1]) }
-                header = 10
-            }
-            guard buffer.count - offset >= header + length else { break }
-            let payload = buffer[(offset + header)..<(offset + header + length)]
-            offset += header + length
-            guard opcode == 0 || opcode == 1 else { continue }
-            partial.append(contentsOf: payload)
-            if fin {
+        while let frame = serverFrame(in: buffer, at: offset) {
+            offset = frame.end
+            guard frame.opcode == 0 || frame.opcode == 1 else { continue }
+            partial.append(contentsOf: buffer[frame.payload])
+            if frame.fin {
                 if let decoded = try? JSONDecoder().decode(StreamMessage.self, from: Data(partial)) { messages.append(decoded) }
                 partial = []
             }
@@ -439,6 +411,28 @@ package final class RawStreamClient {
         buffer.removeSubrange(..<offset)
         return messages
     }
+}
+
+/// The complete WebSocket frame that starts at `offset` in `buffer`, if it has all arrived:
+/// its FIN bit, opcode, where its payload lies and where the next frame starts. Server frames
+/// are never masked (RFC 6455 §5.1).
+private func serverFrame(in buffer: [UInt8], at offset: Int) -> (fin: Bool, opcode: UInt8, payload: Range<Int>, end: Int)? {
+    let available = buffer.count - offset
+    guard available >= 2 else { return nil }
+    var length = Int(buffer[offset + 1] & 0x7F)
+    var header = 2
+    if length == 126 {
+        guard available >= 4 else { return nil }
+        length = Int(buffer[offset + 2]) << 8 | Int(buffer[offset + 3])
+        header = 4
+    } else if length == 127 {
+        guard available >= 10 else { return nil }
+        length = (0..<8).reduce(0) { $0 << 8 | Int(buffer[offset + 2 + $1]) }
+        header = 10
+    }
+    guard available >= header + length else { return nil }
+    let start = offset + header
+    return (buffer[offset] & 0x80 != 0, buffer[offset] & 0x0F, start..<(start + length), start + length)
 }
 
 /// Reads from `fd` until the peer closes it (end of file or reset); false if it is still
