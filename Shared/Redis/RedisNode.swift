@@ -9,8 +9,8 @@ import Foundation
 final class RedisNode {
     let configuration: RedisConfiguration
     private var context: UnsafeMutablePointer<redisContext>?
-    /// SHA1 of each script already loaded into this server, keyed by source.
-    private var scriptSHAs: [String: String] = [:]
+    /// SHA1 of each script already loaded into this server.
+    private var scriptSHAs: [RedisScript: String] = [:]
     /// Counts connections made, so an owner can tell a reconnect happened (and check the server again).
     private(set) var connections = 0
 
@@ -112,17 +112,22 @@ final class RedisNode {
 
     /// The script's SHA1 on this server, loading it if this connection has not yet.
     func sha(_ script: RedisScript) throws(RedisError) -> String {
-        if let sha = scriptSHAs[script.source] { return sha }
+        if let sha = scriptSHAs[script] { return sha }
         guard let sha = try send(["SCRIPT", "LOAD", script.source]).string else {
             throw RedisError(.server, "SCRIPT LOAD returned no SHA1")
         }
-        scriptSHAs[script.source] = sha
+        scriptSHAs[script] = sha
         return sha
+    }
+
+    /// Whether this connection knows the script's SHA1 (so `sha` asks the server nothing).
+    func knowsSHA(_ script: RedisScript) -> Bool {
+        scriptSHAs[script] != nil
     }
 
     /// Forgets that the script is loaded (the server answered NOSCRIPT): the next use loads it.
     func forget(_ script: RedisScript) {
-        scriptSHAs[script.source] = nil
+        scriptSHAs[script] = nil
     }
 
     // MARK: - Connecting
