@@ -367,6 +367,30 @@ package final class RedisConnection {
         return replies.map { $0 ?? .error("TRYAGAIN the cluster kept redirecting this command") }
     }
 
+    /// The server a call goes to first, connected: the master (the one server, or the one
+    /// Sentinel names), or on a cluster its slot's master as last mapped. For
+    /// `RedisPipelineInFlight`, which reads the replies itself and sends the rare call that must
+    /// go elsewhere (a redirection) through a blocking connection of its own.
+    func route(_ call: Call) throws(RedisError) -> RedisNode {
+        switch configuration.deployment {
+        case .server, .sentinel:
+            return try masterNode()
+        case .cluster:
+            if slotsStale || slots == nil { try refreshSlots() }
+            guard let slots, let address = call.slot.flatMap(slots.master(of:)) ?? slots.masters.first else {
+                throw RedisError(.server, "CLUSTERDOWN no master serves slot \(call.slot ?? 0)")
+            }
+            let node = node(address)
+            try node.connect()
+            return node
+        }
+    }
+
+    /// Marks the slot map to be read again before the next call (a call was redirected).
+    func slotsMoved() {
+        slotsStale = true
+    }
+
     /// Drops connections whose replies will not be read (a call failed halfway): they would
     /// answer the next call with this one's replies. The slot map is read again too.
     private func abandon(_ nodes: [RedisNode]) {

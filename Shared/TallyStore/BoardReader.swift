@@ -99,6 +99,11 @@ package struct BoardReader: Sendable {
         try connection.pipeline(Scripts.readBoard, calls: calls.map(\.pair))
     }
 
+    /// `commands`, then the reads' script calls, as one pipeline (for `RedisPipelineInFlight`).
+    package static func calls(_ calls: [ScriptCall], after commands: [[String]]) -> [RedisConnection.Call] {
+        commands.map { RedisConnection.Call($0) } + calls.map { RedisConnection.Call(Scripts.readBoard, keys: $0.keys, arguments: $0.arguments) }
+    }
+
     /// `commands`' replies, then the reads', from one pipelined round trip on `connection`.
     package static func replies(
         _ calls: [ScriptCall], after commands: [[String]], on connection: RedisConnection
@@ -109,8 +114,7 @@ package struct BoardReader: Sendable {
     /// `commands`' replies, then the reads', from one round trip shared with the reads that
     /// other tasks queued meanwhile (`RedisClient.pipeline`).
     package func replies(_ calls: [ScriptCall], after commands: [[String]]) async throws -> (commands: [RedisReply], calls: [RedisReply]) {
-        let replies = try await redis.pipeline(
-            commands.map { RedisConnection.Call($0) } + calls.map { RedisConnection.Call(Scripts.readBoard, keys: $0.keys, arguments: $0.arguments) })
+        let replies = try await redis.pipeline(Self.calls(calls, after: commands))
         return (Array(replies.prefix(commands.count)), Array(replies.dropFirst(commands.count)))
     }
 
