@@ -12,9 +12,12 @@ import Synchronization
 /// Inbound flow control: once `receiveBuffer` messages wait unread, the thread stops reading
 /// the socket, so ZeroMQ's own high-water marks push back on the peers.
 ///
-/// A socket may also answer some messages on its own thread (`answerInline`): what it reads
-/// at once is handed over as one batch, and what the handler answers is sent straight back,
-/// with no hop to the cooperative pool and back; the rest goes to `messages` as usual.
+/// A socket may also answer some messages on its own thread (an `InlineAnswers`): what it
+/// reads at once is handed over as one batch, and what the handler answers is sent straight
+/// back, with no hop to the cooperative pool and back; the rest goes to `messages` as usual. A
+/// handler may answer later, when something it waits for is ready (a Redis connection's
+/// replies): the thread polls the handler's file descriptors beside the socket, so it goes on
+/// reading and sending meanwhile.
 public final class AsyncSocket: Sendable {
     public let type: SocketType
     /// The endpoint the socket last bound, with the port the system chose.
@@ -24,14 +27,11 @@ public final class AsyncSocket: Sendable {
     private let state: Mutex<State>
     private let waker = Waker()
     private let receiveBuffer: Int
-    private let answerInline: Inline?
+    private let inline: (any InlineAnswers)?
     private let handoff: Handoff
     private let continuation: AsyncStream<[Data]>.Continuation
     private let errors: ErrorLog
 
-    /// Answers a batch of received messages on the socket's thread: the reply to send for
-    /// each message it handles, nil for each it leaves to `messages`.
-    public typealias Inline = @Sendable (_ batch: [[Data]]) -> [[Data]?]
     /// Told about a failure the I/O thread meets (`send`, `receive`, `poll`), once until the
     /// same operation works again; nil: such failures go unreported. A failed poll ends the thread.
     public typealias ErrorLog = (@Sendable (_ what: String, _ error: any Error) -> Void)?
@@ -48,12 +48,12 @@ public final class AsyncSocket: Sendable {
     }
 
     /// Takes over a configured (bound or connected) socket; from now on only the I/O thread uses it.
-    public init(_ socket: consuming Socket, receiveBuffer: Int = 10_000, answerInline: Inline? = nil, errors: ErrorLog = nil) {
+    public init(_ socket: consuming Socket, receiveBuffer: Int = 10_000, inline: (any InlineAnswers)? = nil, errors: ErrorLog = nil) {
         let (stream, continuation) = AsyncStream.makeStream(of: [Data].self)
         self.type = socket.type
         self.lastEndpoint = socket.lastEndpoint
         self.receiveBuffer = receiveBuffer
-        self.answerInline = answerInline
+        self.inline = inline
         self.errors = errors
         self.state = Mutex(State())
         self.messages = Messages(stream: stream)
@@ -170,43 +170,72 @@ public final class AsyncSocket: Sendable {
             let (closing, canRead) = state.withLock { state in
                 unsent.append(contentsOf: state.outbox)
                 state.outbox.removeAll(keepingCapacity: true)
-                return (state.closing, state.unread < receiveBuffer)
+                return (state.closing, state.unread < receiveBuffer && inline?.takesMore != false)
             }
-            // Send what the socket takes now; keep the rest for when it is writable.
-            var sent = 0
-            while sent < unsent.count {
-                do {
-                    guard try socket.send(unsent[sent], dontWait: true) else { break }
-                    note("send", nil)
-                } catch {
-                    // A peer that is gone (ROUTER_MANDATORY) or a message refused: drop it.
-                    note("send", error)
-                }
-                sent += 1
-            }
-            unsent.removeFirst(sent)
+            send(&unsent, on: socket, note: note)
             if closing { break }
 
             var events: PollEvents = []
             if canRead { events.insert(.readable) }
             if !unsent.isEmpty { events.insert(.writable) }
             poller.setEvents(events, at: socketItem)
+            let waitsOn = inline?.fileDescriptors ?? []
+            poller.keepFirst(2)
+            for fd in waitsOn { poller.add(fileDescriptor: fd) }
             let ready: [PollEvents]
             do {
-                ready = try poller.poll(timeout: -1)
+                ready = try poller.poll(timeout: Self.milliseconds(inline?.timeout))
             } catch {
                 note("poll", error)
                 break
             }
             if ready[1].contains(.readable) { waker.drain() }
+            if let inline {
+                unsent += inline.collect(readable: zip(waitsOn, ready.dropFirst(2)).filter { $0.1.contains(.readable) }.map(\.0))
+            }
             if ready[socketItem].contains(.readable) {
                 unsent += receive(from: socket, into: continuation, note: note)
             }
+        }
+        // What the handler has in flight is answered first, for a little while.
+        if let inline {
+            let deadline = ContinuousClock.now + .seconds(1)
+            while !inline.fileDescriptors.isEmpty, ContinuousClock.now < deadline {
+                let waitsOn = inline.fileDescriptors
+                var drain = Poller()
+                for fd in waitsOn { drain.add(fileDescriptor: fd) }
+                guard let ready = try? drain.poll(timeout: Self.milliseconds(min(inline.timeout ?? .seconds(1), deadline - .now))) else { break }
+                unsent += inline.collect(readable: zip(waitsOn, ready).filter { $0.1.contains(.readable) }.map(\.0))
+            }
+            unsent += inline.collect(readable: [])
         }
         // Whatever is still unsent goes into the socket for libzmq to flush within the linger.
         for frames in unsent {
             do { _ = try socket.send(frames, dontWait: true) } catch { note("send", error) }
         }
+    }
+
+    /// Sends what the socket takes now; keeps the rest for when it is writable.
+    private func send(_ unsent: inout [[Data]], on socket: Socket, note: (String, (any Error)?) -> Void) {
+        var sent = 0
+        while sent < unsent.count {
+            do {
+                guard try socket.send(unsent[sent], dontWait: true) else { break }
+                note("send", nil)
+            } catch {
+                // A peer that is gone (ROUTER_MANDATORY) or a message refused: drop it.
+                note("send", error)
+            }
+            sent += 1
+        }
+        unsent.removeFirst(sent)
+    }
+
+    /// A poll's timeout in whole milliseconds, rounded up; -1 for none.
+    private static func milliseconds(_ timeout: Duration?) -> Int {
+        guard let timeout else { return -1 }
+        let (seconds, attoseconds) = timeout.components
+        return max(0, Int(seconds) * 1_000 + Int((attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000))
     }
 
     /// Reads what is waiting, up to the unread limit; returns the replies `answerInline` made.
@@ -223,7 +252,7 @@ public final class AsyncSocket: Sendable {
                 return nil
             }
         }
-        guard let answerInline else {
+        guard let inline else {
             while true {
                 let room = state.withLock { $0.unread < receiveBuffer }
                 guard room, let frames = next() else { return [] }
@@ -238,19 +267,47 @@ public final class AsyncSocket: Sendable {
             batch.append(frames)
         }
         guard !batch.isEmpty else { return [] }
-        let answers = answerInline(batch)
-        precondition(answers.count == batch.count, "answerInline must return one entry (a reply or nil) per message")
+        let answers = inline.answer(batch)
+        precondition(answers.count == batch.count, "InlineAnswers.answer must return one answer per message")
         var replies: [[Data]] = []
-        for (frames, reply) in zip(batch, answers) {
-            if let reply {
-                replies.append(reply)
-            } else {
+        for (frames, answer) in zip(batch, answers) {
+            switch answer {
+            case .reply(let reply): replies.append(reply)
+            case .later: continue
+            case .pass:
                 state.withLock { $0.unread += 1 }
                 continuation.yield(frames)
             }
         }
         return replies
     }
+}
+
+/// What answers some of a socket's messages on the socket's own thread (`AsyncSocket`); only
+/// that thread calls it, so it needs no lock of its own.
+public protocol InlineAnswers: AnyObject, Sendable {
+    /// What to do with each message of a batch, in order.
+    func answer(_ batch: [[Data]]) -> [InlineAnswer]
+    /// The file descriptors the handler waits on (to read) for the answers it owes.
+    var fileDescriptors: [Int32] { get }
+    /// How long a poll may wait before the handler has something to do anyway (a deadline of
+    /// its own); nil: until something is ready.
+    var timeout: Duration? { get }
+    /// Whether the socket may read more messages now; while false it reads none, and libzmq's
+    /// high-water marks push back on the peers.
+    var takesMore: Bool { get }
+    /// After each poll, with those of `fileDescriptors` that are readable: the replies now ready.
+    func collect(readable: [Int32]) -> [[Data]]
+}
+
+/// What an `InlineAnswers` does with one message.
+public enum InlineAnswer: Sendable {
+    /// This reply is sent back now.
+    case reply([Data])
+    /// The handler answers it later, from `collect`.
+    case later
+    /// The message goes to `messages`, for the socket's owner to answer.
+    case pass
 }
 
 extension AsyncSocket {

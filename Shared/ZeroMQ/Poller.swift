@@ -29,6 +29,12 @@ public struct Poller {
         return items.count - 1
     }
 
+    /// Removes every item after the first `count`: the file descriptors of the last poll that
+    /// may differ for the next.
+    public mutating func keepFirst(_ count: Int) {
+        items.removeSubrange(min(count, items.count)...)
+    }
+
     /// Changes what an item is polled for.
     public mutating func setEvents(_ events: PollEvents, at index: Int) {
         items[index].events = events.rawValue

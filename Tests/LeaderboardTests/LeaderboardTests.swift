@@ -317,6 +317,33 @@ func zmqClient(_ endpoint: String) throws -> (String) throws -> [String: Any] {
         }
     }
 
+    /// A read waiting on Redis holds up nothing else on the socket: a request sent after it
+    /// that needs no Redis is answered first, and the read once Redis answers.
+    @Test func aReadWaitingOnRedisHoldsUpNoOtherRequest() async throws {
+        let app = try buildLeaderboard(configuration: floor.configuration(), logger: Logger(label: "test"))
+        let endpoint = floor.zmqEndpoint
+        let stack = floor.stack
+        try await app.test(.live) { _ in
+            let top = #"{"op": "top", "board": "points:today:reps", "limit": 2}"#
+            #expect(try zmqClient(endpoint)(top)["ok"] as? Bool == true)  // the socket's Redis connection is made
+            let dealer = try Socket(.dealer, options: [.receiveTimeout(milliseconds: 10_000)])
+            try dealer.connect(endpoint)
+            // Redis holds every command for 700 ms (within the socket's 1 s command timeout).
+            try stack.redis.connection().send("CLIENT", "PAUSE", "700", "ALL")
+            try dealer.send([Data(), Data(top.utf8)])
+            try await Task.sleep(for: .milliseconds(100))
+            try dealer.send([Data(), Data(#"{"op": "top", "org": "Not An Org", "board": "points:today:reps"}"#.utf8)])
+
+            let first = try #require(try dealer.receive(), "no answer")
+            let refusal = try JSONSerialization.jsonObject(with: first[1]) as? [String: Any]
+            #expect(refusal?["ok"] as? Bool == false, "the read was answered first: \(refusal ?? [:])")
+            #expect((refusal?["error"] as? String)?.hasPrefix("org:") == true, "\(refusal ?? [:])")
+            let second = try #require(try dealer.receive(), "no answer to the read")
+            let page = try JSONDecoder().decode(Page.self, from: second[1])
+            #expect(page.entries == [row(1, "ana", 15, name: "Ana"), row(2, "zed", 10)])
+        }
+    }
+
     @Test func whileRedisIsAwayEveryRequestIsAnsweredAndReadsComeBackAfter() async throws {
         let app = try buildLeaderboard(configuration: floor.configuration(), logger: Logger(label: "test"))
         let endpoint = floor.zmqEndpoint

@@ -11,8 +11,9 @@ import ZeroMQ
 /// from REQ or DEALER clients and answers `{"ok": true, ...}` or `{"ok": false, "error": ...}`.
 ///
 /// The hot reads (`top`, `rank`, `around` of a metric board) and bad requests are answered on
-/// the socket's own thread: what arrived together is read from Redis in one pipelined round
-/// trip on a connection of that thread's, and answered at once. Other operations are served
+/// the socket's own thread: what arrived together is sent to Redis as one pipeline on a
+/// connection of that thread's, and answered when its replies arrive, while the thread goes on
+/// reading and sending (`InlineReads`). Other operations are served
 /// concurrently as tasks, at most `concurrency` at once: past that the socket's messages wait
 /// unread (and then libzmq's high-water mark pushes back on the clients), so one client's flood
 /// never becomes an unbounded pile of tasks and Redis calls. Each reply goes back through its
@@ -32,9 +33,8 @@ package struct ZMQTransport: Service {
             .maxMessageSize(maxMessageSize), .receiveHighWaterMark(16), .sendHighWaterMark(100_000),
         ])
         try router.bind(endpoint)
-        let inline = InlineReads(operations: operations)
         socket = AsyncSocket(
-            router, answerInline: { batch in inline.answer(batch) },
+            router, inline: InlineReads(operations: operations),
             errors: { what, error in logger.warning("zmq \(what) failed", metadata: ["endpoint": "\(endpoint)", "error": "\(error)"]) })
         self.operations = operations
         self.concurrency = concurrency
@@ -141,38 +141,55 @@ package struct ZMQTransport: Service {
     }
 }
 
-/// What the socket's thread answers itself: bad requests, and a batch's script reads in one
-/// pipelined round trip. `@unchecked Sendable` is safe: the connection and `downUntil` are only
-/// touched from `answer`, which only the socket's one thread calls.
+/// What the socket's thread answers itself: bad requests at once, and a batch's board reads
+/// (with their tokens' look-ups) as one pipeline, answered when Redis's replies arrive. The
+/// thread does not wait for them: it polls the Redis connection beside the socket and goes on
+/// reading requests and sending answers meanwhile, so several pipelines are in flight and a
+/// read no longer holds the transport for its round trip. `@unchecked Sendable` is safe: only
+/// the socket's one thread calls it (`InlineAnswers`).
 ///
-/// The socket sends and reads nothing while this waits for Redis, so the wait is kept short:
-/// tight timeouts, and for a second after Redis failed, reads are answered `unavailable` at once
-/// instead of trying again each batch.
-private final class InlineReads: @unchecked Sendable {
+/// Bounded: at most `maxInFlight` calls in flight; past that the socket reads no more until
+/// replies come back. For a second after Redis failed, reads are answered `unavailable` at
+/// once instead of trying again each batch.
+private final class InlineReads: InlineAnswers, @unchecked Sendable {
     private let operations: Operations
-    private let redis: RedisConnection
+    private let redis: RedisPipelineInFlight<Batch>
     private var downUntil: ContinuousClock.Instant?
     private static let retryAfter: Duration = .seconds(1)
+    private static let maxInFlight = 4_096
+
+    /// A read to answer when its batch's replies are in; `lookup`, when its token must be
+    /// looked up first (in the same pipeline); `read` nil when the token is of another org
+    /// (then no board is read).
+    private struct Pending {
+        let envelope: [Data]
+        let operation: Operation
+        let read: Operations.CachedRead?
+        let lookup: TokenStore.Lookup?
+    }
+
+    /// A batch's reads, as sent: the look-ups first, then the reads.
+    private struct Batch {
+        let pending: [Pending]
+        let start: ContinuousClock.Instant
+        let lookups: Int
+    }
 
     init(operations: Operations) {
         self.operations = operations
         var configuration = operations.reader.redis.configuration
         configuration.connectTimeout = min(configuration.connectTimeout, .milliseconds(250))
         configuration.commandTimeout = min(configuration.commandTimeout, .seconds(1))
-        self.redis = RedisConnection(configuration)
+        self.redis = RedisPipelineInFlight(configuration)
     }
 
-    func answer(_ batch: [[Data]]) -> [[Data]?] {
+    var fileDescriptors: [Int32] { redis.fileDescriptors }
+    var timeout: Duration? { redis.timeout }
+    var takesMore: Bool { redis.inFlight < Self.maxInFlight }
+
+    func answer(_ batch: [[Data]]) -> [InlineAnswer] {
         let start = ContinuousClock.now
-        var replies = [[Data]?](repeating: nil, count: batch.count)
-        /// A read to answer here; `lookup`, when its token must be looked up first (in the
-        /// same round trip); `read` nil when the token is of another org (then no board is read).
-        struct Pending {
-            let index: Int
-            let operation: Operation
-            let read: Operations.CachedRead?
-            let lookup: TokenStore.Lookup?
-        }
+        var answers = [InlineAnswer](repeating: .pass, count: batch.count)
         var pending: [Pending] = []
         for (index, frames) in batch.enumerated() {
             guard frames.count >= 2 else { continue }  // not a request: `run` drops it
@@ -181,20 +198,20 @@ private final class InlineReads: @unchecked Sendable {
             do {
                 (operation, token) = try ZMQTransport.request(frames.last!)
             } catch {
-                replies[index] = frames.dropLast() + [ZMQTransport.error(error.message)]
+                answers[index] = .reply(frames.dropLast() + [ZMQTransport.error(error.message)])
                 continue
             }
             guard operation.boardRead != nil else { continue }  // `run` answers the rest
             guard Org.isValid(operation.org) else {
                 operations.record(operation.name, transport: "zmq", outcome: "\(Operations.invalidOrg.kind.httpStatus)", since: start)
-                replies[index] = frames.dropLast() + [ZMQTransport.error(Operations.invalidOrg.message)]
+                answers[index] = .reply(frames.dropLast() + [ZMQTransport.error(Operations.invalidOrg.message)])
                 continue
             }
             // Access first: a refused caller learns nothing of the org's boards.
             let access = operations.precheck(operation, token: token)
             if case .refused(let error) = access {
                 operations.record(operation.name, transport: "zmq", outcome: "\(error.kind.httpStatus)", since: start)
-                replies[index] = frames.dropLast() + [ZMQTransport.error(error.message)]
+                answers[index] = .reply(frames.dropLast() + [ZMQTransport.error(error.message)])
                 continue
             }
             let lookup: TokenStore.Lookup? = if case .lookUp(let lookup) = access { lookup } else { nil }
@@ -202,26 +219,54 @@ private final class InlineReads: @unchecked Sendable {
                 guard let read = try operations.scriptRead(operation) else { continue }
                 // A token of another org is refused whatever it is: no board is read for it.
                 let sameOrg = lookup.map { $0.org == operation.org } ?? true
-                pending.append(Pending(index: index, operation: operation, read: sameOrg ? operations.cachedRead(read) : nil, lookup: lookup))
+                pending.append(Pending(
+                    envelope: Array(frames.dropLast()), operation: operation, read: sameOrg ? operations.cachedRead(read) : nil, lookup: lookup))
+                answers[index] = .later
             } catch {
                 // A bad board or period; with a token still to look up, `run` tells which comes first.
                 guard lookup == nil else { continue }
                 operations.record(operation.name, transport: "zmq", outcome: "\(error.kind.httpStatus)", since: start)
-                replies[index] = frames.dropLast() + [ZMQTransport.error(error.message)]
+                answers[index] = .reply(frames.dropLast() + [ZMQTransport.error(error.message)])
             }
         }
-        guard !pending.isEmpty else { return replies }
-        let answers: [Result<Data, OperationError>]
-        do {
-            if let downUntil, ContinuousClock.now < downUntil {
-                throw RedisError(.connection, "unavailable (retrying within \(Self.retryAfter))")
+        guard !pending.isEmpty else { return answers }
+        let lookups = pending.compactMap(\.lookup)
+        let reads = pending.compactMap(\.read)
+        let batch = Batch(pending: pending, start: start, lookups: lookups.count)
+        if let downUntil, ContinuousClock.now < downUntil {
+            let down = replies(batch, .failure(RedisError(.connection, "unavailable (retrying within \(Self.retryAfter))")))
+            for (index, reply) in zip(answers.indices.filter { if case .later = answers[$0] { true } else { false } }, down) {
+                answers[index] = .reply(reply)
             }
-            let lookups = pending.compactMap(\.lookup)
-            let reads = pending.compactMap(\.read)
-            let (lookedUp, results) = try BoardReader.replies(reads.map(\.call), after: lookups.map(\.command), on: redis)
-            var nextLookup = lookedUp.makeIterator()
-            var nextResult = results.makeIterator()
-            answers = pending.map { item in
+        } else {
+            redis.send(BoardReader.calls(reads.map(\.call), after: lookups.map(\.command)), tag: batch)
+        }
+        return answers
+    }
+
+    func collect(readable: [Int32]) -> [[Data]] {
+        var out: [[Data]] = []
+        for (batch, result) in redis.collect(readable: readable) {
+            switch result {
+            case .success: downUntil = nil
+            case .failure:
+                if downUntil == nil || ContinuousClock.now >= downUntil! { downUntil = .now + Self.retryAfter }
+            }
+            out += replies(batch, result)
+        }
+        return out
+    }
+
+    /// Each read's answer, from its batch's replies (the look-ups', then the reads').
+    private func replies(_ batch: Batch, _ result: Result<[RedisReply], RedisError>) -> [[Data]] {
+        let answers: [Result<Data, OperationError>]
+        switch result {
+        case .failure(let error):
+            answers = batch.pending.map { _ in .failure(OperationError(.unavailable, "\(error)")) }
+        case .success(let replies):
+            var nextLookup = replies.prefix(batch.lookups).makeIterator()
+            var nextResult = replies.dropFirst(batch.lookups).makeIterator()
+            answers = batch.pending.map { item in
                 Result { () throws(OperationError) -> Data in
                     let lookup = item.lookup.map { ($0, nextLookup.next()!) }
                     let result = item.read.map { ($0, nextResult.next()!) }
@@ -239,19 +284,14 @@ private final class InlineReads: @unchecked Sendable {
                     return try operations.finish(read, reply: reply).zmq
                 }
             }
-            downUntil = nil
-        } catch {
-            if downUntil == nil || ContinuousClock.now >= downUntil! { downUntil = .now + Self.retryAfter }
-            answers = pending.map { _ in .failure(OperationError(.unavailable, "\(error)")) }
         }
-        for (item, answer) in zip(pending, answers) {
+        return zip(batch.pending, answers).map { item, answer in
             let (body, outcome) = switch answer {
             case .success(let json): (json, "ok")
             case .failure(let error): (ZMQTransport.error(error.message), "\(error.kind.httpStatus)")
             }
-            operations.record(item.operation.name, transport: "zmq", outcome: outcome, since: start)
-            replies[item.index] = batch[item.index].dropLast() + [body]
+            operations.record(item.operation.name, transport: "zmq", outcome: outcome, since: batch.start)
+            return item.envelope + [body]
         }
-        return replies
     }
 }
