@@ -174,11 +174,30 @@ enum Queries {
             })
         kinds += floors + [libzmq]
         var measured: [String: Double] = [:]
+        let metrics = try HTTPConnection(port: httpPort)
         for (name, setUp) in kinds {
             try redis.send("CONFIG", "RESETSTAT")
+            let keptBefore = try keptAnswers(metrics)
+            let cpuBefore = stack.cpu
             let (perSecond, latencies) = try closedLoop(threads: threads, seconds: seconds, setUp: setUp)
             measured[name] = perSecond
             var how = String(format: "%d clients; p99 %.2f ms", threads, latencies.percentile(99))
+            // Where the read's time went: the leaderboard's CPU per request, and how many of its
+            // board reads were answered from the answer it keeps.
+            if name.contains("HTTP") || name.contains("ZeroMQ"), !name.contains("raw"), !name.contains("libzmq") {
+                let process = name.contains("reads closed") ? "leaderboard-closed" : "leaderboard"
+                let cpu = stack.cpu
+                func used(_ process: String) -> Double {
+                    let busy = ["", " (kernel)"].reduce(0.0) { $0 + (cpu[process + $1] ?? 0) - (cpuBefore[process + $1] ?? 0) }
+                    return 1e6 * busy / (perSecond * seconds)
+                }
+                how += String(format: "; CPU per request: leaderboard %.0f µs, Redis %.0f µs", used(process), used("redis"))
+                let keptAfter = try keptAnswers(metrics)
+                let hits = keptAfter.hit - keptBefore.hit, misses = keptAfter.miss - keptBefore.miss
+                if process == "leaderboard", hits + misses > 0 {
+                    how += String(format: "; %.0f%% answered from the kept answer", 100 * hits / (hits + misses))
+                }
+            }
             // Redis's own time per call, for the kinds that ask it something.
             let times = try commandStats(redis)
             // (The raw kinds send no script: the contest schedulers' leases are not theirs.)
@@ -207,6 +226,16 @@ enum Queries {
                 String(format: "of %.0f /s for a request answered without Redis; goal ≥ 0.8×", floor)))
         }
         return result
+    }
+
+    /// The leaderboard's board reads so far answered from a kept answer (hit) or read in full.
+    private static func keptAnswers(_ connection: HTTPConnection) throws -> (hit: Double, miss: Double) {
+        let text = String(decoding: try connection.get("/metrics").body, as: UTF8.self)
+        func count(_ outcome: String) -> Double {
+            text.split(separator: "\n").filter { $0.hasPrefix("tally_read_cache_total{") && $0.contains("outcome=\"\(outcome)\"") }
+                .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }.reduce(0, +)
+        }
+        return (count("hit"), count("miss"))
     }
 
     private static func usedMemory(_ redis: RedisConnection) throws -> Int {
