@@ -35,7 +35,7 @@ public final class AsyncSocket: Sendable {
     /// Told about a failure the I/O thread meets (`send`, `receive`, `poll`), once until the
     /// same operation works again; nil: such failures go unreported. A failed poll ends the thread.
     public typealias ErrorLog = (@Sendable (_ what: String, _ error: any Error) -> Void)?
-    /// The most messages handed to `answerInline` at once.
+    /// The most messages handed to the inline handler at once.
     private static let inlineBatch = 64
 
     private struct State {
@@ -238,7 +238,7 @@ public final class AsyncSocket: Sendable {
         return max(0, Int(seconds) * 1_000 + Int((attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000))
     }
 
-    /// Reads what is waiting, up to the unread limit; returns the replies `answerInline` made.
+    /// Reads what is waiting, up to the unread limit; returns the replies the inline handler made at once.
     private func receive(
         from socket: Socket, into continuation: AsyncStream<[Data]>.Continuation, note: (String, (any Error)?) -> Void
     ) -> [[Data]] {
