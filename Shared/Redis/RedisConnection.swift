@@ -531,7 +531,7 @@ package final class RedisConnection {
 }
 
 /// What a cluster's error reply asks of the client.
-private enum Redirection {
+enum Redirection {
     case moved(RedisAddress)
     case ask(RedisAddress)
     case tryAgain

@@ -144,16 +144,18 @@ package final class RedisPipelineInFlight<Tag> {
                         let awaited = lane.awaited[lane.head]
                         lane.head += 1
                         inFlight -= 1
-                        if Self.mustGoAgain(reply) {
-                            if reply.errorCode == "NOSCRIPT", let script = pipelines[awaited.pipeline]?.calls[awaited.call].script {
-                                lane.node.forget(script)
-                            } else if reply.errorCode == "MOVED" || reply.errorCode == "CLUSTERDOWN" {
-                                connection.slotsMoved()
-                            }
-                            again.append((awaited.pipeline, awaited.call))
-                        } else {
+                        switch Redirection(reply) {
+                        case .none:
                             answer(awaited.pipeline, call: awaited.call, with: reply)
+                            continue
+                        case .noScript:
+                            if let script = pipelines[awaited.pipeline]?.calls[awaited.call].script { lane.node.forget(script) }
+                        case .moved, .clusterDown:
+                            connection.slotsMoved()
+                        case .ask, .tryAgain:
+                            break
                         }
+                        again.append((awaited.pipeline, awaited.call))
                     }
                     compact(lane)
                 } catch {
@@ -180,24 +182,7 @@ package final class RedisPipelineInFlight<Tag> {
         return finished
     }
 
-    /// Closes the connections; what was in flight is failed (and returned by the next `collect`).
-    package func disconnect() {
-        for lane in lanes.values {
-            lane.node.disconnect()
-            failAwaited(lane, RedisError(.connection, "\(lane.node.address): disconnected"))
-        }
-        connection.disconnect()
-        blocking.disconnect()
-    }
-
     // MARK: -
-
-    private static func mustGoAgain(_ reply: RedisReply) -> Bool {
-        switch reply.errorCode {
-        case "MOVED", "ASK", "TRYAGAIN", "CLUSTERDOWN", "NOSCRIPT": true
-        default: false
-        }
-    }
 
     private func lane(for node: RedisNode) throws(RedisError) -> Lane {
         let key = ObjectIdentifier(node)
