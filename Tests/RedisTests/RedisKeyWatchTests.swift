@@ -1,0 +1,92 @@
+import Foundation
+import Redis
+import TallyTesting
+import Testing
+
+/// Keys known without asking Redis, on real servers: a value is never answered once a writer
+/// has heard back from Redis after changing it, nor once the connections that would have
+/// heard of a change are gone; and a cluster's keys are watched on each master.
+@Suite struct RedisKeyWatchTests {
+    /// Asks until the watch knows `key` (it reads it in the background), at most 10 s.
+    private func known(_ watch: RedisKeyWatch, _ key: String) -> String?? {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            if let value = watch.value(of: key) { return value }
+            Thread.sleep(forTimeInterval: 0.002)
+        }
+        return nil
+    }
+
+    @Test func aValueIsForgottenOnceItsWriterHasHeardBackTwice() throws {
+        let server = try RedisServer()
+        let writer = server.connection()
+        let watch = RedisKeyWatch(server.configuration, lease: .seconds(60))
+        #expect(known(watch, "absent") == .some(nil))
+        try writer.send("SET", "version", "0")
+        #expect(watch.value(of: "version") == nil)  // not read yet: not known
+        #expect(known(watch, "version") == "0")
+        for round in 1...200 {
+            // The write and one more round trip (what a scoring worker does before it answers):
+            // the very next ask must not give the old value, without any wait.
+            try writer.send("INCR", "version")
+            try writer.send("PING")
+            let now = watch.value(of: "version")
+            #expect(now == nil || now == .some(String(round)), "round \(round): \(String(describing: now))")
+            #expect(known(watch, "version") == .some(String(round)), "round \(round)")
+        }
+        // A key that vanishes is known to be gone; a flush forgets everything.
+        try writer.send("DEL", "version")
+        try writer.send("PING")
+        #expect(known(watch, "version") == .some(nil))
+        try writer.send("SET", "other", "x")
+        #expect(known(watch, "other") == "x")
+        try writer.send("FLUSHALL")
+        try writer.send("PING")
+        #expect(watch.value(of: "other") == nil)
+        #expect(known(watch, "other") == .some(nil))
+    }
+
+    @Test func nothingIsAnsweredOnceTheConnectionsThatHearOfChangesAreGone() throws {
+        let server = try RedisServer()
+        let admin = server.connection()
+        let watch = RedisKeyWatch(server.configuration, lease: .seconds(60))
+        try admin.send("SET", "version", "1")
+        #expect(known(watch, "version") == "1")
+
+        // The subscriber killed: the invalidation of the next write would go nowhere.
+        try admin.send("CLIENT", "KILL", "TYPE", "pubsub")
+        try admin.send("SET", "version", "2")
+        try admin.send("PING")
+        #expect(watch.value(of: "version") == nil)
+        #expect(known(watch, "version") == "2")
+
+        // The tracking connection killed (every normal client but this one): Redis tracks nothing for it any more.
+        try admin.send("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+        try admin.send("SET", "version", "3")
+        try admin.send("PING")
+        let after = watch.value(of: "version")
+        #expect(after == nil, "\(String(describing: after))")
+        #expect(known(watch, "version") == "3")
+        try admin.send("SET", "version", "4")
+        try admin.send("PING")
+        #expect(watch.value(of: "version") == nil)
+        #expect(known(watch, "version") == "4")
+    }
+
+    @Test func aClustersKeysAreWatchedOnTheirOwnMasters() throws {
+        let cluster = try RedisCluster()
+        let writer = cluster.connection()
+        let watch = RedisKeyWatch(cluster.configuration, lease: .seconds(60))
+        // Twelve orgs' versions, spread over the three masters by their hash tags.
+        let keys = (0..<12).map { "{org-\($0)}:seq" }
+        #expect(Set(try keys.map { try cluster.master(of: HashSlot.of($0)) }).count == 3)
+        for key in keys { try writer.send("SET", key, "1") }
+        for key in keys { #expect(known(watch, key) == "1", "\(key)") }
+        for key in keys {
+            try writer.send("INCR", key)
+            try writer.send("GET", key)  // a later round trip to the same master
+            #expect(watch.value(of: key) == nil, "\(key)")
+        }
+        for key in keys { #expect(known(watch, key) == "2", "\(key)") }
+    }
+}
