@@ -52,6 +52,9 @@ struct TallyLeaderboard: AsyncParsableCommand {
     @Option(help: "An HTTP connection that sends nothing for this long is closed (ms).")
     var idleTimeoutMs = Environment.int("idle-timeout-ms", default: Int(defaults.idleTimeout.milliseconds))
 
+    @Option(help: "How long an org's version, once Redis tracks it for us, answers kept reads without asking Redis (ms); 0: ask on every read.")
+    var versionLeaseMs = Environment.int("version-lease-ms", default: Int(defaults.versionLease.milliseconds))
+
     @Option(name: .customLong("service-secret-key"), help: ArgumentHelp(ServiceKey.optionHelp))
     var serviceSecretKey: String?
 
@@ -87,6 +90,7 @@ struct TallyLeaderboard: AsyncParsableCommand {
         configuration.notify = Environment.list(notify)
         configuration.maxConnections = maxConnections
         configuration.idleTimeout = .milliseconds(idleTimeoutMs)
+        configuration.versionLease = .milliseconds(versionLeaseMs)
         return configuration
     }
 }

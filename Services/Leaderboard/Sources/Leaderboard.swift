@@ -18,7 +18,7 @@ package func buildLeaderboard(
     let publisher = try ContestScheduler.makePublisher(notify: configuration.notify, serviceKey: configuration.serviceKey, logger: logger)
     let operations = Operations(
         redis: redis, rules: rules, adminToken: configuration.adminToken, openReads: configuration.openReads, metrics: metrics,
-        logger: logger, announce: { publisher.send($0) })
+        logger: logger, versionLease: configuration.versionLease, announce: { publisher.send($0) })
     let zmq = try ZMQTransport(
         endpoint: configuration.zmqEndpoint, maxMessageSize: configuration.maxMessageSize,
         concurrency: configuration.zmqConcurrency, operations: operations, logger: logger)

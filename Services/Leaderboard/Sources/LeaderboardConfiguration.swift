@@ -30,6 +30,11 @@ package struct LeaderboardConfiguration: Sendable {
     /// An HTTP connection that sends nothing for this long is closed.
     package var idleTimeout: Duration = .seconds(60)
 
+    /// How long an org's version learned with Redis's tracking (`RedisKeyWatch`) is trusted
+    /// without hearing from Redis: a kept answer at that version is then answered from memory.
+    /// Zero: every read asks Redis.
+    package var versionLease: Duration = .seconds(1)
+
     package init() {}
 
     /// Every field checked, an error naming its flag.
@@ -43,5 +48,6 @@ package struct LeaderboardConfiguration: Sendable {
         try Check.within(1...10_000, zmqConcurrency, "zmq-concurrency")
         try Check.within(1...1_000_000, maxConnections, "max-connections")
         try Check.within(100...86_400_000, Int(idleTimeout.milliseconds), "idle-timeout-ms")
+        try Check.within(0...60_000, Int(versionLease.milliseconds), "version-lease-ms")
     }
 }

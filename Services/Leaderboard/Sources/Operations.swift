@@ -16,6 +16,9 @@ package struct Operations: Sendable {
     let logger: Logger
     /// Board answers kept while their org has not changed (see `ReadCache`).
     let cache: ReadCache
+    /// Orgs' versions known without asking Redis, while its tracking has not said they moved;
+    /// nil when the lease is zero (every read asks).
+    let versions: RedisKeyWatch?
     /// Reads answered with a kept answer, and reads that found none or an out-of-date one.
     private let kept: (hit: Counter, miss: Counter)
     /// Publishes a message's frames to notification (a correction's change notice).
@@ -26,7 +29,7 @@ package struct Operations: Sendable {
 
     package init(
         redis: RedisClient, rules: RulesBook, adminToken: String?, openReads: Bool, metrics: PrometheusCollectorRegistry, logger: Logger,
-        announce: @escaping @Sendable ([Data]) -> Void = { _ in }
+        versionLease: Duration = .seconds(1), announce: @escaping @Sendable ([Data]) -> Void = { _ in }
     ) {
         self.announce = announce
         self.reader = BoardReader(redis: redis, rules: rules)
@@ -35,6 +38,7 @@ package struct Operations: Sendable {
         self.metrics = metrics
         self.logger = logger
         self.cache = ReadCache()
+        self.versions = versionLease > .zero ? RedisKeyWatch(redis.configuration, lease: versionLease, name: "tally-versions") : nil
         let descriptor = MetricNameDescriptor(
             namespace: "tally", metricName: "read_cache", unitName: "total",
             helpText: "Board reads answered with the answer kept since the org last changed (hit), or read in full (miss).")
@@ -57,6 +61,9 @@ package struct Operations: Sendable {
         let start = ContinuousClock.now
         var outcome = "ok"
         defer { record(operation.name, transport: transport, outcome: outcome, since: start) }
+        // Whatever may write forgets its org's version before it is answered, so a read after
+        // the answer asks Redis (Redis's invalidation may still be on its way).
+        defer { if operation.access != .read, Org.isValid(operation.org) { versions?.forget(Keys(org: operation.org).sequence) } }
         do {
             // Every key of an org carries its id in a hash tag: an org outside [a-z0-9-] is
             // refused here, once for every operation of both transports.
@@ -157,6 +164,7 @@ package struct Operations: Sendable {
     /// of concurrent requests; the read's answer only once the token is found to allow it.
     private func read(_ operation: Operation, _ read: ScriptRead, lookup: TokenStore.Lookup?) async throws -> any Encodable & Sendable {
         let cached = cachedRead(read)
+        if lookup == nil, let kept = current(cached) { return kept.answer }
         let call = cached.call
         let (lookedUp, replies) = try await reader.replies([call], after: lookup.map { [$0.command] } ?? [])
         if let lookup { try decide(operation, caller: try lookup.caller(lookedUp[0])) }
@@ -175,6 +183,20 @@ package struct Operations: Sendable {
     func cachedRead(_ read: ScriptRead) -> CachedRead {
         let key = ReadCache.key(read.call)
         return CachedRead(read: read, key: key, kept: cache.kept(key))
+    }
+
+    /// The kept answer, when its org's version is known without asking Redis (`versions`) and
+    /// is still the one the answer was read at: the read is answered from memory. The version
+    /// is asked only of reads with a kept answer, so a stream of reads each asked once (ranks
+    /// of many members) costs the watch nothing.
+    func current(_ cached: CachedRead) -> ReadCache.Kept? {
+        // The org's sequence is the call's last key (read-board.lua).
+        guard let kept = cached.kept, let versions, let key = cached.read.call.keys.last,
+            case .some(.some(let version)) = versions.value(of: key),
+            version == kept.version
+        else { return nil }
+        self.kept.hit.increment()
+        return kept
     }
 
     /// The answer to a cached read from the script's reply: the kept one while the org has not

@@ -219,8 +219,14 @@ private final class InlineReads: InlineAnswers, @unchecked Sendable {
                 guard let read = try operations.scriptRead(operation) else { continue }
                 // A token of another org is refused whatever it is: no board is read for it.
                 let sameOrg = lookup.map { $0.org == operation.org } ?? true
-                pending.append(Pending(
-                    envelope: Array(frames.dropLast()), operation: operation, read: sameOrg ? operations.cachedRead(read) : nil, lookup: lookup))
+                let cached = sameOrg ? operations.cachedRead(read) : nil
+                // A kept answer whose org has not moved, and no token to look up: no Redis at all.
+                if lookup == nil, let cached, let kept = operations.current(cached) {
+                    operations.record(operation.name, transport: "zmq", outcome: "ok", since: start)
+                    answers[index] = .reply(frames.dropLast() + [kept.zmq])
+                    continue
+                }
+                pending.append(Pending(envelope: Array(frames.dropLast()), operation: operation, read: cached, lookup: lookup))
                 answers[index] = .later
             } catch {
                 // A bad board or period; with a token still to look up, `run` tells which comes first.
