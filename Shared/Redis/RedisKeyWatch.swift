@@ -1,4 +1,5 @@
 import Foundation
+import ServiceLifecycle
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -25,17 +26,33 @@ import Glibc
 /// read, which bounds anything missed (a server gone silent without closing). Bounded: at most
 /// `capacity` keys known or being read. A server that refuses tracking (before Redis 6, or an
 /// ACL without `CLIENT`) leaves every key unknown, so callers ask Redis as before.
-package final class RedisKeyWatch: Sendable {
+///
+/// A service: keys are read only while `run()` runs (until then every key is unknown).
+package final class RedisKeyWatch: Service, Sendable {
     private let core: Core
+    private let name: String
+    private let started = Atomic(false)
 
     package init(_ configuration: RedisConfiguration, lease: Duration = .seconds(1), capacity: Int = 10_000, name: String = "tally-keywatch") {
         core = Core(configuration, lease: lease, capacity: capacity)
+        self.name = name
+    }
+
+    /// Runs the watch's thread until the calling task is cancelled or a graceful shutdown
+    /// begins, then ends it (closing its connections) and returns. A watch runs once.
+    package func run() async {
+        guard started.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
         let core = core
-        let thread = Thread {
+        let name = name
+        Thread {
             Thread.nameCurrent(name)
             core.loop()
+            core.ended()
+        }.start()
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled { try? await Task.sleep(for: .seconds(86_400)) }
         }
-        thread.start()
+        await core.stopAndWait()
     }
 
     deinit { core.stop() }
@@ -101,6 +118,28 @@ package final class RedisKeyWatch: Sendable {
         func stop() {
             state.withLock { $0.stopping = true }
             wake.signal()
+        }
+
+        /// Stops the thread and returns once it has ended.
+        func stopAndWait() async {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let ended = state.withLock { state in
+                    state.stopping = true
+                    if !state.ended { state.whenEnded = continuation }
+                    return state.ended
+                }
+                if ended { continuation.resume() }
+                wake.signal()
+            }
+        }
+
+        /// Called by the thread as it ends.
+        func ended() {
+            let waiter = state.withLock { state in
+                state.ended = true
+                return state.whenEnded.take()
+            }
+            waiter?.resume()
         }
 
         func loop() {
@@ -246,6 +285,8 @@ package final class RedisKeyWatch: Sendable {
         var wanted: [String] = []
         var servers: [RedisAddress: Server] = [:]
         var stopping = false
+        var ended = false
+        var whenEnded: CheckedContinuation<Void, Never>?
         /// A server refused tracking: nothing is watched.
         var refused = false
         /// No key is read before this (a server could not be reached).

@@ -17,10 +17,17 @@ import Testing
         return nil
     }
 
+    /// The watch, running until the test ends.
+    private func running(_ configuration: RedisConfiguration) -> (RedisKeyWatch, Task<Void, Never>) {
+        let watch = RedisKeyWatch(configuration, lease: .seconds(60))
+        return (watch, Task { await watch.run() })
+    }
+
     @Test func aValueIsForgottenOnceItsWriterHasHeardBackTwice() throws {
         let server = try RedisServer()
         let writer = server.connection()
-        let watch = RedisKeyWatch(server.configuration, lease: .seconds(60))
+        let (watch, task) = running(server.configuration)
+        defer { task.cancel() }
         #expect(known(watch, "absent") == .some(nil))
         try writer.send("SET", "version", "0")
         #expect(watch.value(of: "version") == nil)  // not read yet: not known
@@ -49,7 +56,8 @@ import Testing
     @Test func nothingIsAnsweredOnceTheConnectionsThatHearOfChangesAreGone() throws {
         let server = try RedisServer()
         let admin = server.connection()
-        let watch = RedisKeyWatch(server.configuration, lease: .seconds(60))
+        let (watch, task) = running(server.configuration)
+        defer { task.cancel() }
         try admin.send("SET", "version", "1")
         #expect(known(watch, "version") == "1")
 
@@ -76,7 +84,8 @@ import Testing
     @Test func aClustersKeysAreWatchedOnTheirOwnMasters() throws {
         let cluster = try RedisCluster()
         let writer = cluster.connection()
-        let watch = RedisKeyWatch(cluster.configuration, lease: .seconds(60))
+        let (watch, task) = running(cluster.configuration)
+        defer { task.cancel() }
         // Twelve orgs' versions, spread over the three masters by their hash tags.
         let keys = (0..<12).map { "{org-\($0)}:seq" }
         #expect(Set(try keys.map { try cluster.master(of: HashSlot.of($0)) }).count == 3)

@@ -43,6 +43,6 @@ package func buildLeaderboard(
         },
         configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "tally-leaderboard"),
         // Stopped in the reverse order of this list: Redis outlives everything that uses it.
-        services: [redis, zmq, scheduler],
+        services: [redis] + (operations.versions.map { [$0] } ?? []) + [zmq, scheduler],
         logger: logger)
 }
