@@ -30,4 +30,16 @@ import Testing
         }
         #expect(cache.usage.answers == 8)
     }
+
+    @Test func aKeptAnswerCarriesBothTransportsEncodings() throws {
+        let kept = ReadCache.Kept(version: "1", answer: rank("ana \"the closer\""), key: "k")
+        let object = { (data: Data) in try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any]) }
+        let http = try object(kept.http)
+        let zmq = try object(kept.zmq)
+        #expect(http["ok"] == nil)
+        #expect(zmq["ok"] as? Bool == true)
+        #expect(http["member"] as? String == "ana \"the closer\"" && zmq["member"] as? String == "ana \"the closer\"")
+        #expect(zmq.count == http.count + 1, "\(http) \(zmq)")
+        #expect(kept.http == rank("ana \"the closer\"").json())
+    }
 }

@@ -199,7 +199,7 @@ enum HTTPTransport {
     }
 
     static func json(_ value: some Encodable, status: HTTPResponse.Status) -> Response {
-        let data = (value as? any FastJSON)?.json() ?? (try? JSONEncoder().encode(value)) ?? Data("{}".utf8)
+        let data = (value as? ReadCache.Kept)?.http ?? (value as? any FastJSON)?.json() ?? (try? JSONEncoder().encode(value)) ?? Data("{}".utf8)
         return Response(
             status: status, headers: [.contentType: "application/json"],
             body: .init(byteBuffer: ByteBuffer(bytes: data)))

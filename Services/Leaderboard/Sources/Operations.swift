@@ -164,11 +164,11 @@ package struct Operations: Sendable {
     /// of concurrent requests; the read's answer only once the token is found to allow it.
     private func read(_ operation: Operation, _ read: ScriptRead, lookup: TokenStore.Lookup?) async throws -> any Encodable & Sendable {
         let cached = cachedRead(read)
-        if lookup == nil, let kept = current(cached) { return kept.answer }
+        if lookup == nil, let kept = current(cached) { return kept }
         let call = cached.call
         let (lookedUp, replies) = try await reader.replies([call], after: lookup.map { [$0.command] } ?? [])
         if let lookup { try decide(operation, caller: try lookup.caller(lookedUp[0])) }
-        return try finish(cached, reply: replies[0]).answer
+        return try finish(cached, reply: replies[0])
     }
 
     /// A board read as the cache asks it: in full, or only if the org changed since the answer
@@ -214,7 +214,7 @@ package struct Operations: Sendable {
         self.kept.miss.increment()
         let answer = try cached.read.answer(reply)
         guard !version.value.isEmpty else {
-            return ReadCache.Kept(version: "", answer: answer, zmq: answer.json(ok: true), keptAt: .now, key: cached.key)
+            return ReadCache.Kept(version: "", answer: answer, key: cached.key)
         }
         return cache.keep(cached.key, version: version.value, answer: answer)
     }

@@ -18,15 +18,32 @@ import TallyStore
 /// each asked once (the ranks of many different members) costs no keeping and pushes nothing
 /// out, while a board on every phone is kept from its second read.
 final class ReadCache: Sendable {
-    /// An answer and what it was read at.
-    struct Kept: Sendable {
+    /// An answer and what it was read at, with its encodings made once. Encodes as the answer.
+    struct Kept: Sendable, Encodable {
         let version: String
         let answer: any FastJSON & Encodable & Sendable
-        /// The answer as the ZeroMQ side sends it (`"ok": true` first).
+        /// The answer as the ZeroMQ side sends it (`"ok": true` first), and as HTTP does.
         let zmq: Data
+        let http: Data
         let keptAt: ContinuousClock.Instant
         /// The read's key, which the table's hash of it stands for.
         let key: String
+
+        init(version: String, answer: any FastJSON & Encodable & Sendable, key: String) {
+            self.version = version
+            self.answer = answer
+            let zmq = answer.json(ok: true)
+            self.zmq = zmq
+            // The same object without its leading `"ok":true`: `{"ok":true,"a":…}` → `{"a":…}`.
+            let ok = #"{"ok":true"#.utf8.count
+            self.http = zmq.count > ok + 1 ? Data("{".utf8) + zmq.dropFirst(ok + 1) : Data("{}".utf8)
+            self.keptAt = .now
+            self.key = key
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            try answer.encode(to: encoder)
+        }
     }
 
     private struct State {
@@ -71,7 +88,7 @@ final class ReadCache: Sendable {
     /// read was asked before, and returns it as kept.
     @discardableResult
     func keep(_ key: String, version: String, answer: any FastJSON & Encodable & Sendable) -> Kept {
-        let kept = Kept(version: version, answer: answer, zmq: answer.json(ok: true), keptAt: .now, key: key)
+        let kept = Kept(version: version, answer: answer, key: key)
         let size = Self.size(kept)
         guard size <= byteLimit else { return kept }
         let hash = key.hashValue
@@ -104,9 +121,9 @@ final class ReadCache: Sendable {
         state.bytes -= size(kept)
     }
 
-    /// The bytes an answer holds: its key and encoding, and about as much again for the
+    /// The bytes an answer holds: its key and encodings, and about as much again for the
     /// decoded answer.
     private static func size(_ kept: Kept) -> Int {
-        kept.key.utf8.count + 2 * kept.zmq.count
+        kept.key.utf8.count + 2 * kept.zmq.count + kept.http.count
     }
 }

@@ -72,6 +72,7 @@ package struct ZMQTransport: Service {
         do {
             let (operation, token) = try Self.request(body)
             let answer = try await operations.run(operation, token: token, transport: "zmq")
+            if let kept = answer as? ReadCache.Kept { return kept.zmq }
             if let fast = answer as? any FastJSON { return fast.json(ok: true) }
             return (try? JSONEncoder().encode(OK(answer))) ?? Self.error("internal: could not encode the answer")
         } catch {
