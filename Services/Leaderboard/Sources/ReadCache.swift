@@ -22,9 +22,8 @@ final class ReadCache: Sendable {
     struct Kept: Sendable, Encodable {
         let version: String
         let answer: any FastJSON & Encodable & Sendable
-        /// The answer as the ZeroMQ side sends it (`"ok": true` first), and as HTTP does.
+        /// The answer as the ZeroMQ side sends it (`"ok": true` first).
         let zmq: Data
-        let http: Data
         let keptAt: ContinuousClock.Instant
         /// The read's key, which the table's hash of it stands for.
         let key: String
@@ -32,13 +31,16 @@ final class ReadCache: Sendable {
         init(version: String, answer: any FastJSON & Encodable & Sendable, key: String) {
             self.version = version
             self.answer = answer
-            let zmq = answer.json(ok: true)
-            self.zmq = zmq
-            // The same object without its leading `"ok":true`: `{"ok":true,"a":…}` → `{"a":…}`.
-            let ok = #"{"ok":true"#.utf8.count
-            self.http = zmq.count > ok + 1 ? Data("{".utf8) + zmq.dropFirst(ok + 1) : Data("{}".utf8)
+            self.zmq = answer.json(ok: true)
             self.keptAt = .now
             self.key = key
+        }
+
+        /// The answer as HTTP sends it: the same object without its leading `"ok":true`
+        /// (`{"ok":true,"a":…}` → `{"a":…}`), a copy rather than encoding it again.
+        var http: Data {
+            let ok = #"{"ok":true"#.utf8.count
+            return zmq.count > ok + 1 ? Data("{".utf8) + zmq.dropFirst(ok + 1) : Data("{}".utf8)
         }
 
         func encode(to encoder: any Encoder) throws {
@@ -124,6 +126,6 @@ final class ReadCache: Sendable {
     /// The bytes an answer holds: its key and encodings, and about as much again for the
     /// decoded answer.
     private static func size(_ kept: Kept) -> Int {
-        kept.key.utf8.count + 2 * kept.zmq.count + kept.http.count
+        kept.key.utf8.count + 2 * kept.zmq.count
     }
 }
