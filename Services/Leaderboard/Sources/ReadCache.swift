@@ -3,12 +3,15 @@ import Synchronization
 import TallyStore
 
 /// Board answers kept while their org has not changed, so that a board read over and over
-/// (every rep's phone showing the same top 10) costs Redis one `GET` per read instead of its page.
+/// (every rep's phone showing the same top 10) costs Redis nothing, or one `GET`, per read
+/// instead of its page.
 ///
-/// Nothing is answered from memory alone: each read still goes to Redis, in the round trip it
-/// takes anyway (beside its token's look-up), and asks the script to answer in full only if the
-/// org's version (`Keys.sequence`, moved by every score and name written) is no longer the one
-/// the kept answer was read at. So an answer is never older than its read: a read made after an
+/// A read that holds a kept answer goes to Redis in the round trip it takes anyway (beside its
+/// token's look-up), and asks the script to answer in full only if the org's version
+/// (`Keys.sequence`, moved by every score and name written) is no longer the one the kept
+/// answer was read at; or, with no token to look up, it is answered from memory when the
+/// org's version is known without asking (`Operations.current`, on Redis's own tracking:
+/// `RedisKeyWatch`). Either way an answer is never older than its read: a read made after an
 /// event was acknowledged sees that event, as without the cache.
 ///
 /// Bounded: at most `capacity` answers and `byteLimit` bytes of their encodings; when full,

@@ -142,7 +142,9 @@ package struct ZMQTransport: Service {
     }
 }
 
-/// What the socket's thread answers itself: bad requests at once, and a batch's board reads
+/// What the socket's thread answers itself: bad requests at once, a read whose kept answer is
+/// known to be current (no token to look up, its org's version unmoved) at once from memory,
+/// and a batch's other board reads
 /// (with their tokens' look-ups) as one pipeline, answered when Redis's replies arrive. The
 /// thread does not wait for them: it polls the Redis connection beside the socket and goes on
 /// reading requests and sending answers meanwhile, so several pipelines are in flight and a
