@@ -157,11 +157,37 @@ package final class RedisKeyWatch: Service, Sendable {
                     router.disconnect()
                     return
                 }
+                if ContinuousClock.now - lastPrune >= .seconds(1) {
+                    prune()
+                    lastPrune = .now
+                }
                 if keys.isEmpty {
                     _ = wake.wait(timeout: .now() + 1)
                     continue
                 }
                 read(keys)
+            }
+        }
+
+        private var lastPrune = ContinuousClock.now
+
+        /// Once a second: a server whose keys no longer route to it (Sentinel or a cluster
+        /// moved the master elsewhere, perhaps without closing our connections) is dropped
+        /// with all it knew.
+        private func prune() {
+            let samples = state.withLock { state in
+                state.servers.values.compactMap { server in
+                    state.known.first { $0.value.server == server.address }.map { (server: server, key: $0.key) }
+                }
+            }
+            if case .cluster = configuration.deployment, !samples.isEmpty { router.slotsMoved() }
+            for (server, key) in samples {
+                guard let address = try? router.route(.init(["GET", key])).address, address != server.address else { continue }
+                state.withLock { state in
+                    state.broken(server)
+                    state.servers[server.address] = nil
+                }
+                server.tracking.disconnect()
             }
         }
 
@@ -183,7 +209,7 @@ package final class RedisKeyWatch: Service, Sendable {
                     state.servers[address] = server
                     return server
                 }
-                do throws(RedisError) {
+                do {
                     if !state.withLock({ _ in server.ready }) { try setUp(server) }
                     state.withLock { state in
                         for key in keys { state.reading[key] = true }
@@ -197,7 +223,8 @@ package final class RedisKeyWatch: Service, Sendable {
                         state.drain()
                         var moved = false
                         for (index, key) in keys.enumerated() {
-                            let clean = state.reading.removeValue(forKey: key) == true
+                            // Tracked only if Redis took `CLIENT CACHING YES` just before.
+                            let clean = state.reading.removeValue(forKey: key) == true && replies[2 * index] == .status("OK")
                             switch replies[2 * index + 1] {
                             case .bulk(let data) where clean && server.ready:
                                 state.known[key] = Known(value: String(decoding: data, as: UTF8.self), server: address, readAt: now)
@@ -225,15 +252,27 @@ package final class RedisKeyWatch: Service, Sendable {
 
         /// A fresh subscriber and tracking connection for `server`, tracking redirected to it.
         /// What was known of the server is forgotten first: it was tracked on the old ones.
-        private func setUp(_ server: Server) throws(RedisError) {
+        /// The server will not track for us (before Redis 6, or an ACL without `CLIENT`).
+        struct Refused: Error {}
+
+        static func refusesTracking(_ error: RedisError) -> Bool {
+            guard error.kind == .server else { return false }
+            let message = error.message.lowercased()
+            return error.code == "NOPERM" || message.contains("unknown command") || message.contains("unknown subcommand")
+                || message.contains("syntax error")
+        }
+
+        private func setUp(_ server: Server) throws {
             state.withLock { $0.broken(server) }
             server.tracking.disconnect()
             let subscriber = RedisNode(configuration.node(server.address))
-            guard let id = try subscriber.send(["CLIENT", "ID"]).int else {
-                throw RedisError(.server, "CLIENT ID: no id")
+            do {
+                guard let id = try subscriber.send(["CLIENT", "ID"]).int else { throw Refused() }
+                try subscriber.send(["SUBSCRIBE", RedisKeyWatch.channel])
+                try server.tracking.send(["CLIENT", "TRACKING", "ON", "REDIRECT", String(id), "OPTIN"])
+            } catch let error as RedisError where Self.refusesTracking(error) {
+                throw Refused()
             }
-            try subscriber.send(["SUBSCRIBE", RedisKeyWatch.channel])
-            try server.tracking.send(["CLIENT", "TRACKING", "ON", "REDIRECT", String(id), "OPTIN"])
             let fd = server.tracking.fileDescriptor
             state.withLock { state in
                 server.subscriber = subscriber
@@ -242,10 +281,10 @@ package final class RedisKeyWatch: Service, Sendable {
             }
         }
 
-        /// Keys not read: asked again on a later `value(of:)`, after a second when the server
-        /// could not be reached, never when it refuses tracking.
+        /// Keys not read: asked again on a later `value(of:)` after a second, never when the
+        /// server refuses tracking.
         private func failed(keys: [String], _ error: any Error) {
-            let refused = (error as? RedisError)?.kind == .server
+            let refused = error is Refused
             state.withLock { state in
                 for key in keys { state.reading[key] = nil }
                 if refused { state.refused = true }
@@ -325,7 +364,14 @@ package final class RedisKeyWatch: Service, Sendable {
                     owners.append((server, false))
                 }
             }
-            guard !descriptors.isEmpty, poll(&descriptors, nfds_t(descriptors.count), 0) > 0 else { return }
+            guard !descriptors.isEmpty else { return }
+            let ready = poll(&descriptors, nfds_t(descriptors.count), 0)
+            guard ready != 0 else { return }
+            guard ready > 0 else {
+                // Not knowing what arrived, nothing known is to be trusted.
+                for server in servers.values { broken(server) }
+                return
+            }
             for (descriptor, owner) in zip(descriptors, owners) where descriptor.revents != 0 && owner.server.ready {
                 // With OPTIN, the tracking connection sends nothing unasked: readable, it closed.
                 guard owner.subscriber, let subscriber = owner.server.subscriber else {
@@ -333,11 +379,20 @@ package final class RedisKeyWatch: Service, Sendable {
                     continue
                 }
                 do {
-                    for message in try subscriber.readArrived() { invalidate(message, on: owner.server) }
+                    // One read takes at most hiredis's buffer (16 KiB, some 200 invalidations):
+                    // read until the socket holds nothing more.
+                    repeat {
+                        for message in try subscriber.readArrived() { invalidate(message, on: owner.server) }
+                    } while Self.readable(descriptor.fd)
                 } catch {
                     broken(owner.server)
                 }
             }
+        }
+
+        private static func readable(_ fd: Int32) -> Bool {
+            var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            return poll(&descriptor, 1, 0) > 0
         }
 
         /// `["message", channel, [key, ...]]`, or a null for every key (a flush).

@@ -134,6 +134,10 @@ import Testing
 
             // A name set through this leaderboard is on the very next read of either transport.
             for (attempt, name) in ["Nia Novak", "Nia N."].enumerated() {
+                // Answered only after one more round trip to the org's master (other
+                // leaderboards' watches have then been told), so one EXISTS per write.
+                let fences = try calls("exists")
+                defer { #expect((try? calls("exists")) == fences + 1, "a write answered without its fence") }
                 let put = try await client.execute(
                     uri: "/v1/orgs/default/reps/new3", method: .put, headers: [.authorization: "Bearer s3cret"],
                     body: ByteBuffer(string: #"{"name": "\#(name)"}"#))

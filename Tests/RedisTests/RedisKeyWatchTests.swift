@@ -17,17 +17,54 @@ import Testing
         return nil
     }
 
-    /// The watch, running until the test ends.
-    private func running(_ configuration: RedisConfiguration) -> (RedisKeyWatch, Task<Void, Never>) {
-        let watch = RedisKeyWatch(configuration, lease: .seconds(60))
+    /// The watch, running until the test cancels its task (and awaits it).
+    private func running(_ configuration: RedisConfiguration, lease: Duration = .seconds(60)) -> (RedisKeyWatch, Task<Void, Never>) {
+        let watch = RedisKeyWatch(configuration, lease: lease)
         return (watch, Task { await watch.run() })
     }
 
-    @Test func aValueIsForgottenOnceItsWriterHasHeardBackTwice() throws {
+    @Test func aBurstOfInvalidationsIsReadWholeAndAForgottenKeyIsNotKnown() async throws {
         let server = try RedisServer()
         let writer = server.connection()
         let (watch, task) = running(server.configuration)
-        defer { task.cancel() }
+        // 2,000 keys of 40 characters: their invalidations, some 130 KB, far more than one read takes.
+        let keys = (0..<2_000).map { String(format: "{org-%05d-with-a-long-name-here}:seq", $0) }
+        _ = try writer.pipeline(keys.map { ["SET", $0, "1"] })
+        for key in keys { _ = watch.value(of: key) }
+        for key in keys { #expect(known(watch, key) == "1", "\(key)") }
+        try writer.send(["MSET"] + keys.flatMap { [$0, "2"] })
+        try writer.send("PING")
+        // The last key first: its invalidation is the last to arrive.
+        let stale = keys.reversed().filter { watch.value(of: $0) != nil }
+        #expect(stale.isEmpty, "\(stale.count) of \(keys.count) still known after the write")
+        #expect(known(watch, keys[0]) == "2")
+        watch.forget(keys[0])
+        #expect(watch.value(of: keys[0]) == nil)
+
+        // Stopped, it closes its connections: no subscriber is left on the server.
+        task.cancel()
+        await task.value
+        let clients = try writer.send("CLIENT", "LIST", "TYPE", "pubsub").string ?? ""
+        #expect(clients.isEmpty, "\(clients)")
+    }
+
+    @Test func aValueIsReadAgainOnceItsLeaseIsOver() async throws {
+        let server = try RedisServer()
+        let admin = server.connection()
+        let (watch, task) = running(server.configuration, lease: .milliseconds(300))
+        try admin.send("SET", "version", "1")
+        #expect(known(watch, "version") == "1")
+        // Nothing written: only the lease makes the watch ask again.
+        try await Task.sleep(for: .milliseconds(400))
+        #expect(watch.value(of: "version") == nil, "kept past its lease")
+        task.cancel()
+        await task.value
+    }
+
+    @Test func aValueIsForgottenOnceItsWriterHasHeardBackTwice() async throws {
+        let server = try RedisServer()
+        let writer = server.connection()
+        let (watch, task) = running(server.configuration)
         #expect(known(watch, "absent") == .some(nil))
         try writer.send("SET", "version", "0")
         #expect(watch.value(of: "version") == nil)  // not read yet: not known
@@ -51,13 +88,14 @@ import Testing
         try writer.send("PING")
         #expect(watch.value(of: "other") == nil)
         #expect(known(watch, "other") == .some(nil))
+        task.cancel()
+        await task.value
     }
 
-    @Test func nothingIsAnsweredOnceTheConnectionsThatHearOfChangesAreGone() throws {
+    @Test func nothingIsAnsweredOnceTheConnectionsThatHearOfChangesAreGone() async throws {
         let server = try RedisServer()
         let admin = server.connection()
         let (watch, task) = running(server.configuration)
-        defer { task.cancel() }
         try admin.send("SET", "version", "1")
         #expect(known(watch, "version") == "1")
 
@@ -79,13 +117,14 @@ import Testing
         try admin.send("PING")
         #expect(watch.value(of: "version") == nil)
         #expect(known(watch, "version") == "4")
+        task.cancel()
+        await task.value
     }
 
-    @Test func aClustersKeysAreWatchedOnTheirOwnMasters() throws {
+    @Test func aClustersKeysAreWatchedOnTheirOwnMasters() async throws {
         let cluster = try RedisCluster()
         let writer = cluster.connection()
         let (watch, task) = running(cluster.configuration)
-        defer { task.cancel() }
         // Twelve orgs' versions, spread over the three masters by their hash tags.
         let keys = (0..<12).map { "{org-\($0)}:seq" }
         #expect(Set(try keys.map { try cluster.master(of: HashSlot.of($0)) }).count == 3)
@@ -97,5 +136,7 @@ import Testing
             #expect(watch.value(of: key) == nil, "\(key)")
         }
         for key in keys { #expect(known(watch, key) == "2", "\(key)") }
+        task.cancel()
+        await task.value
     }
 }

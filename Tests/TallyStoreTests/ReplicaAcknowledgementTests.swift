@@ -16,6 +16,30 @@ import Testing
         #expect(try ReplicaAcknowledgement(timeoutMilliseconds: 200).confirm(on: redis, now: now()))
     }
 
+    /// Without replicas a batch is still answered only after one more round trip (a reply from
+    /// a later turn of Redis's loop, so the invalidations the batch caused have left for the
+    /// leaderboards' version watches): `ROLE` when it is asked, else `PING`.
+    @Test func aBatchIsConfirmedOnlyAfterOneMoreRoundTrip() throws {
+        let server = try RedisServer()
+        let redis = server.connection()
+        let stats = server.connection()
+        func calls(_ command: String) throws -> Int {
+            let info = try stats.send("INFO", "commandstats").string ?? ""
+            let line = info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("cmdstat_\(command):") }
+            return line.flatMap { $0.split(separator: ",").first?.split(separator: "=").last }.flatMap { Int($0) } ?? 0
+        }
+        let acknowledgement = ReplicaAcknowledgement(timeoutMilliseconds: 200)
+        let start = now()
+        for batch in 1...5 {
+            try redis.send("INCR", "seq")
+            let before = (try calls("ping"), try calls("role"))
+            #expect(try acknowledgement.confirm(on: redis, now: start + Int64(batch)))
+            let after = (try calls("ping"), try calls("role"))
+            // The first batch asks ROLE (nothing asked yet), the others PING.
+            #expect(after.0 - before.0 + after.1 - before.1 == 1, "batch \(batch)")
+        }
+    }
+
     /// A master turned replica under an open connection (as a failover demotes it) says
     /// nothing of it to a write made before: what it took may be lost with it.
     @Test func aWriteToAMasterDemotedSinceIsNotConfirmed() throws {

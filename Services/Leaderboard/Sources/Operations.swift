@@ -57,13 +57,29 @@ package struct Operations: Sendable {
     static let invalidOrg = OperationError(.badRequest, "org: must be 1 to 64 characters of a-z, 0-9 and -")
 
     /// Runs an operation; `token` is what the caller presented (nil: none).
+    ///
+    /// Whatever may write is answered only once every leaderboard's version watch has heard of
+    /// it: this one forgets the org's version, and one more round trip to the org's master
+    /// (`EXISTS {org}:seq`) comes back from a later turn of Redis's loop than the write's, so
+    /// Redis's invalidation has left for the others (`RedisKeyWatch`). A read after the answer,
+    /// on any leaderboard, asks Redis.
     package func run(_ operation: Operation, token: String?, transport: String) async throws(OperationError) -> any Encodable & Sendable {
+        // (Even with this one's watch off: other leaderboards may have theirs on.)
+        guard operation.access != .read, Org.isValid(operation.org) else {
+            return try await serve(operation, token: token, transport: transport)
+        }
+        let key = Keys(org: operation.org).sequence
+        defer { versions?.forget(key) }
+        let answer = try await serve(operation, token: token, transport: transport)
+        versions?.forget(key)
+        _ = try? await reader.redis.send(["EXISTS", key])
+        return answer
+    }
+
+    private func serve(_ operation: Operation, token: String?, transport: String) async throws(OperationError) -> any Encodable & Sendable {
         let start = ContinuousClock.now
         var outcome = "ok"
         defer { record(operation.name, transport: transport, outcome: outcome, since: start) }
-        // Whatever may write forgets its org's version before it is answered, so a read after
-        // the answer asks Redis (Redis's invalidation may still be on its way).
-        defer { if operation.access != .read, Org.isValid(operation.org) { versions?.forget(Keys(org: operation.org).sequence) } }
         do {
             // Every key of an org carries its id in a hash tag: an org outside [a-z0-9-] is
             // refused here, once for every operation of both transports.
