@@ -250,8 +250,6 @@ package final class RedisKeyWatch: Service, Sendable {
             }
         }
 
-        /// A fresh subscriber and tracking connection for `server`, tracking redirected to it.
-        /// What was known of the server is forgotten first: it was tracked on the old ones.
         /// The server will not track for us (before Redis 6, or an ACL without `CLIENT`).
         struct Refused: Error {}
 
@@ -262,6 +260,8 @@ package final class RedisKeyWatch: Service, Sendable {
                 || message.contains("syntax error")
         }
 
+        /// A fresh subscriber and tracking connection for `server`, tracking redirected to it.
+        /// What was known of the server is forgotten first: it was tracked on the old ones.
         private func setUp(_ server: Server) throws {
             state.withLock { $0.broken(server) }
             server.tracking.disconnect()

@@ -126,7 +126,7 @@ final class ReadCache: Sendable {
         state.bytes -= size(kept)
     }
 
-    /// The bytes an answer holds: its key and encodings, and about as much again for the
+    /// The bytes an answer holds: its key and encoding, and about as much again for the
     /// decoded answer.
     private static func size(_ kept: Kept) -> Int {
         kept.key.utf8.count + 2 * kept.zmq.count
