@@ -62,7 +62,10 @@ import Testing
         // Once the held ones are let go, /metrics answers and shows each refusal. Until the
         // server has seen them go, a /metrics request is itself over the cap and refused,
         // so each refused request adds one to what it will show.
-        for fd in fds where !closed.contains(fd) { shutdown(fd, Int32(SHUT_RDWR)) }
+        // Counted again just before letting go: on a loaded machine a refusal can land after
+        // the two seconds above (CI saw 4 counted against 3 seen).
+        let refused = fds.filter { connectionClosed($0, seconds: 0.05) }
+        for fd in fds where !refused.contains(fd) { shutdown(fd, Int32(SHUT_RDWR)) }
         var refusedRequests = 0
         var metrics = ""
         try wait("/metrics to answer") {
@@ -73,6 +76,6 @@ import Testing
             metrics = body
             return true
         }
-        #expect(metrics.contains("tally_refusals_total{reason=\"connections\"} \(closed.count + refusedRequests)\n"), "\(closed.count) refused at first, \(refusedRequests) requests for /metrics refused after")
+        #expect(metrics.contains("tally_refusals_total{reason=\"connections\"} \(refused.count + refusedRequests)\n"), "\(refused.count) refused at first, \(refusedRequests) requests for /metrics refused after")
     }
 }
