@@ -68,8 +68,6 @@ package final class RedisKeyWatch: Service, Sendable {
         core.forget(key)
     }
 
-    /// Keys known now (for tests and metrics).
-    package var knownCount: Int { core.knownCount }
 
     /// The channel Redis publishes invalidations on to a `REDIRECT` target speaking RESP2.
     static let channel = "__redis__:invalidate"
@@ -112,8 +110,6 @@ package final class RedisKeyWatch: Service, Sendable {
         func forget(_ key: String) {
             state.withLock { $0.forget(key) }
         }
-
-        var knownCount: Int { state.withLock { $0.known.count } }
 
         func stop() {
             state.withLock { $0.stopping = true }

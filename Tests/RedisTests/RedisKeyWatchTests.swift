@@ -17,6 +17,19 @@ import Testing
         return nil
     }
 
+    /// Sets `version` to `value` and makes one more round trip (what a scoring worker does
+    /// before it answers): the very next ask must not give the old value, and the new one is
+    /// learned after.
+    private func setVersion(
+        _ value: String, with connection: RedisConnection, _ watch: RedisKeyWatch, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
+        try connection.send("SET", "version", value)
+        try connection.send("PING")
+        let now = watch.value(of: "version")
+        #expect(now == nil, "\(String(describing: now))", sourceLocation: sourceLocation)
+        #expect(known(watch, "version") == .some(value), sourceLocation: sourceLocation)
+    }
+
     /// The watch, running until the test cancels its task (and awaits it).
     private func running(_ configuration: RedisConfiguration, lease: Duration = .seconds(60)) -> (RedisKeyWatch, Task<Void, Never>) {
         let watch = RedisKeyWatch(configuration, lease: lease)
@@ -101,22 +114,13 @@ import Testing
 
         // The subscriber killed: the invalidation of the next write would go nowhere.
         try admin.send("CLIENT", "KILL", "TYPE", "pubsub")
-        try admin.send("SET", "version", "2")
-        try admin.send("PING")
-        #expect(watch.value(of: "version") == nil)
-        #expect(known(watch, "version") == "2")
+        try setVersion("2", with: admin, watch)
 
         // The tracking connection killed (every normal client but this one): Redis tracks nothing for it any more.
         try admin.send("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
-        try admin.send("SET", "version", "3")
-        try admin.send("PING")
-        let after = watch.value(of: "version")
-        #expect(after == nil, "\(String(describing: after))")
-        #expect(known(watch, "version") == "3")
-        try admin.send("SET", "version", "4")
-        try admin.send("PING")
-        #expect(watch.value(of: "version") == nil)
-        #expect(known(watch, "version") == "4")
+        try setVersion("3", with: admin, watch)
+        // And watched again on the new connections.
+        try setVersion("4", with: admin, watch)
         task.cancel()
         await task.value
     }
